@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up everything MBI Core needs from a fresh clone on a fresh Debian machine:
+# system packages (as root), a virtualenv in .venv with the package built in place,
+# and the npm packages the Zetrix compatibility tests drive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+need_apt=()
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v "$PY" >/dev/null 2>&1 || need_apt+=(python3 python3-dev python3-venv)
+"$PY" -c 'import sysconfig,os,sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")) else 1)' 2>/dev/null || need_apt+=(python3-dev)
+"$PY" -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+ldconfig -p 2>/dev/null | grep -q 'libsodium\.so' || need_apt+=(libsodium23)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing system packages: ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: missing system packages: ${need_apt[*]}" >&2
+    echo "setup: install them with: sudo apt-get install ${need_apt[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+# Editable install: builds every native kernel in place (core_ext/*.so).
+.venv/bin/python -m pip install -q -e '.[test,bench,dev]'
+
+if [ -f tests/js/package.json ]; then
+  (cd tests/js && npm install --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: ok ($(.venv/bin/python -c 'import core_ext,json; print(json.dumps(core_ext.cpu_features()["kernels"]))'))"
