@@ -69,7 +69,7 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
     ),
     "sigverify": (
         ["core_ext/sigverify.pyx", f"{SRC}/cpu.c", f"{SRC}/ed25519/ed25519.c",
-         f"{SRC}/ed25519/sha512.c"],
+         f"{SRC}/ed25519/sha512.c", f"{SRC}/ed25519/batch.c"],
         {f"{SRC}/ed25519/ed25519_ifma.c": special(X86_AVX512IFMA)},
         "c",
     ),

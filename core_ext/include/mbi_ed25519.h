@@ -1,0 +1,57 @@
+/* ZIP-215 Ed25519 signature verification (see docs/signatures.md).
+ *
+ * Validity rule, identical for the single and the batch path:
+ *   - S (signature bytes 32..63) must be canonical, S < l;
+ *   - A (public key) and R (signature bytes 0..31) must decode to curve points; the y
+ *     coordinate may be non-canonical (>= p) and x = 0 with the sign bit set is accepted;
+ *     small-order and mixed-order points are accepted;
+ *   - valid iff [8]([S]B - R - [k]A) is the identity, k = SHA-512(R || A || M) mod l over
+ *     the bytes as received.
+ * All functions are thread-safe after mbi_ed25519_init() and need no GIL. */
+#ifndef MBI_ED25519_H
+#define MBI_ED25519_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { MBI_ED25519_PORTABLE = 0, MBI_ED25519_IFMA = 1 };
+
+/* Builds the base-point tables and picks the backend from CPUID. Idempotent; call once
+ * before any other function (the Cython module does it at import). Returns 0, or -1 if
+ * the built-in self-check failed (then nothing may be trusted). */
+int mbi_ed25519_init(void);
+
+/* Backend in use ("portable" or "avx512ifma"); the set function selects one explicitly
+ * (for tests) and returns -1 if this build or CPU cannot run it. */
+const char *mbi_ed25519_backend(void);
+int mbi_ed25519_set_backend(int which);
+int mbi_ed25519_backend_available(int which);
+
+/* 1 if valid, 0 if not (malformed inputs are simply invalid). */
+int mbi_ed25519_verify(const uint8_t pk[32], const uint8_t *msg, size_t msg_len,
+                       const uint8_t sig[64]);
+
+/* out[i] = mbi_ed25519_verify(item i) for every i, using batch verification with random
+ * coefficients from the OS CSPRNG (or one-by-one verification where that is cheaper or
+ * the CSPRNG is unavailable), split over `threads` threads. Returns 0, or -1 if memory
+ * ran out (out is then not filled). */
+int mbi_ed25519_verify_batch(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
+                             const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
+                             int threads);
+
+/* Single-threaded verification of items [0, n) that always uses the one-by-one path;
+ * exposed so tests can compare the two paths directly. */
+void mbi_ed25519_verify_each(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
+                             const size_t *msg_lens, const uint8_t *sigs, uint8_t *out);
+
+/* Test hook: ZIP-215-decode `enc`; on success write the canonical encoding of the point
+ * to `out` and return 1, else return 0. */
+int mbi_ed25519_point_decode(const uint8_t enc[32], uint8_t out[32]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
