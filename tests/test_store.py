@@ -1,0 +1,532 @@
+"""mbi.store: round trips, atomic commit rules, error cases, reopen, snapshots."""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+import pytest
+from rocksdict import Options, Rdict
+
+from mbi.store import (
+    AccountWrite,
+    AssetWrite,
+    BlockCommit,
+    ChainMismatchError,
+    CorruptDatabaseError,
+    ForeignDatabaseError,
+    FormatVersionError,
+    MetadataWrite,
+    SequenceError,
+    SnapshotTooOldError,
+    Store,
+    StoreClosedError,
+    StoreError,
+    StoreLockedError,
+    StoreNotFoundError,
+    TxRecord,
+)
+from mbi.store import db as store_db
+from mbi.store import keys as K
+
+CHAIN = 7
+
+
+def H(*parts: object) -> bytes:
+    return hashlib.sha256(repr(parts).encode()).digest()
+
+
+def addr(i: int) -> str:
+    return f"ZTX3{i:033d}"
+
+
+def tx(seq: int, i: int, **kw: object) -> TxRecord:
+    d: dict = dict(hash=H("tx", seq, i), envelope=b"env-%d-%d" % (seq, i) * 5, ledger_seq=seq,
+                   index=i, error_code=0, error_desc="", actual_fee=1000 + i,
+                   close_time=1_700_000_000_000_000 + seq)
+    d.update(kw)
+    return TxRecord(**d)
+
+
+def block(seq: int, txs: int = 0, accounts=(), assets=(), metadata=()) -> BlockCommit:
+    return BlockCommit(seq=seq, header_hash=H("hdr", seq), header=b"header-%d" % seq,
+                       txs=tuple(tx(seq, i) for i in range(txs)), accounts=tuple(accounts),
+                       assets=tuple(assets), metadata=tuple(metadata))
+
+
+def dump(store: Store) -> dict:
+    """Every key/value in every family: to prove a rejected commit wrote nothing."""
+    return {name: dict(cf.items()) for name, cf in zip(K.COLUMN_FAMILIES, store._cfs)}
+
+
+@pytest.fixture
+def path(tmp_path) -> str:
+    return str(tmp_path / "db")
+
+
+@pytest.fixture
+def store(path):
+    s = Store.open(path, CHAIN, create=True)
+    yield s
+    s.close()
+
+
+# --- fresh store and round trips ------------------------------------------------------
+def test_fresh_store_is_empty(store: Store) -> None:
+    assert store.last_seq() == 0
+    assert store.tip() is None
+    assert store.account_count() == 0
+    assert store.get_header(1) is None
+    assert store.get_seq_by_hash(H("x")) is None
+    assert store.get_tx(H("x")) is None
+    assert store.get_ledger_txs(1) == []
+    assert store.get_account(addr(0)) is None
+    assert list(store.iter_accounts()) == []
+    assert store.get_asset(addr(0), addr(1), "C") is None
+    assert list(store.iter_assets(addr(0))) == []
+    assert store.get_metadata(addr(0), b"k") is None
+    assert list(store.iter_metadata(addr(0))) == []
+    assert store.get_meta(b"k") is None
+    assert store.chain_id == CHAIN
+
+
+def test_round_trip_every_record_type(store: Store) -> None:
+    txs = (
+        tx(1, 0),
+        tx(1, 1, error_code=103, error_desc="账户不存在 / account missing", actual_fee=2**63 - 1,
+           close_time=-1, envelope=b""),
+        tx(1, 2, error_code=-5, envelope=bytes(range(256)) * 40),
+    )
+    accounts = [AccountWrite(addr(0), 0, b"genesis"), AccountWrite(addr(1), 1, b"\x00" * 500),
+                AccountWrite("ZTXa", 2, b"")]
+    assets = [AssetWrite(addr(0), addr(1), "USDT", 5), AssetWrite(addr(0), addr(1), "ZZ", 2**63 - 1),
+              AssetWrite(addr(0), addr(0), "USDT", 9), AssetWrite("ZTXab", addr(1), "USDT", 1)]
+    metadata = [MetadataWrite(addr(0), b"k1", b"v1", 1), MetadataWrite(addr(0), b"\x00\xff", b"", 3),
+                MetadataWrite("ZTXa", b"k1", b"other", 2)]
+    c = BlockCommit(seq=1, header_hash=H("h1"), header=b"H1", txs=txs, accounts=accounts,
+                    assets=assets, metadata=metadata)
+    store.commit_block(c)
+
+    assert store.last_seq() == 1
+    assert store.tip() == (1, H("h1"))
+    assert store.get_header(1) == b"H1"
+    assert store.get_seq_by_hash(H("h1")) == 1
+    assert store.get_ledger_txs(1) == [t.hash for t in txs]
+    for t in txs:
+        assert store.get_tx(t.hash) == t
+    assert store.account_count() == 3
+    assert store.get_account(addr(1)) == b"\x00" * 500
+    assert store.get_account_entry("ZTXa") == (2, b"")
+    assert list(store.iter_accounts()) == [(0, addr(0), b"genesis"), (1, addr(1), b"\x00" * 500),
+                                           (2, "ZTXa", b"")]
+    assert store.get_asset(addr(0), addr(1), "USDT") == 5
+    assert store.get_asset(addr(0), addr(1), "ZZ") == 2**63 - 1
+    assert sorted(store.iter_assets(addr(0))) == sorted(
+        [(addr(1), "USDT", 5), (addr(1), "ZZ", 2**63 - 1), (addr(0), "USDT", 9)])
+    assert list(store.iter_assets("ZTXab")) == [(addr(1), "USDT", 1)]
+    assert list(store.iter_assets("ZTXa")) == []  # a prefix of "ZTXab", but another account
+    assert store.get_metadata(addr(0), b"k1") == (b"v1", 1)
+    assert store.get_metadata(addr(0), b"\x00\xff") == (b"", 3)
+    assert sorted(store.iter_metadata(addr(0))) == [(b"\x00\xff", b"", 3), (b"k1", b"v1", 1)]
+    assert list(store.iter_metadata("ZTXa")) == [(b"k1", b"other", 2)]
+
+
+def test_updates_and_deletes(store: Store) -> None:
+    store.commit_block(block(1, 2, accounts=[AccountWrite(addr(0), 0, b"a0")],
+                             assets=[AssetWrite(addr(0), addr(0), "C", 10)],
+                             metadata=[MetadataWrite(addr(0), b"k", b"v", 1)]))
+    store.commit_block(block(2, 0, accounts=[AccountWrite(addr(0), 0, b"a0'"), AccountWrite(addr(1), 1, b"a1")],
+                             assets=[AssetWrite(addr(0), addr(0), "C", 0), AssetWrite(addr(1), addr(0), "C", 4)],
+                             metadata=[MetadataWrite(addr(0), b"k", None, 2), MetadataWrite(addr(1), b"k", b"w", 1)]))
+    assert store.get_account_entry(addr(0)) == (0, b"a0'")
+    assert store.account_count() == 2
+    assert store.get_asset(addr(0), addr(0), "C") is None
+    assert list(store.iter_assets(addr(0))) == []
+    assert store.get_metadata(addr(0), b"k") is None
+    assert store.get_metadata(addr(1), b"k") == (b"w", 1)
+    assert store.get_ledger_txs(2) == []
+    assert store.get_ledger_txs(1) == [H("tx", 1, 0), H("tx", 1, 1)]
+    assert [s for s in range(1, 4) if store.get_header(s)] == [1, 2]
+
+
+# --- commit rules ---------------------------------------------------------------------
+def test_seq_gap_rejected_and_db_unchanged(store: Store) -> None:
+    store.commit_block(block(1, 3, accounts=[AccountWrite(addr(0), 0, b"x")]))
+    before = dump(store)
+    for bad in (3, 1, 0, 100):
+        with pytest.raises(SequenceError, match="next ledger must be 2"):
+            store.commit_block(block(bad, 2, accounts=[AccountWrite(addr(1), 1, b"y")]))
+    assert dump(store) == before
+    assert store.last_seq() == 1
+    store.commit_block(block(2))
+    assert store.last_seq() == 2
+
+
+def test_first_commit_must_be_seq_1(store: Store) -> None:
+    with pytest.raises(SequenceError):
+        store.commit_block(block(2))
+    assert store.tip() is None
+
+
+BAD_COMMITS = [
+    ("tx hash length", lambda: block(2, 1).__class__(2, H("h2"), b"h", txs=(tx(2, 0, hash=b"short"),)), ValueError),
+    ("tx ledger seq", lambda: BlockCommit(2, H("h2"), b"h", txs=(tx(3, 0),)), ValueError),
+    ("tx index", lambda: BlockCommit(2, H("h2"), b"h", txs=(tx(2, 1),)), ValueError),
+    ("tx fee overflow", lambda: BlockCommit(2, H("h2"), b"h", txs=(tx(2, 0, actual_fee=2**63),)), ValueError),
+    ("tx envelope type", lambda: BlockCommit(2, H("h2"), b"h", txs=(tx(2, 0, envelope="str"),)), ValueError),
+    ("header hash", lambda: BlockCommit(2, b"x" * 31, b"h"), ValueError),
+    ("header type", lambda: BlockCommit(2, H("h2"), "h"), TypeError),
+    ("dup header hash", lambda: BlockCommit(2, H("hdr", 1), b"h"), ValueError),
+    ("account index gap", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite(addr(5), 5, b"a"),)), ValueError),
+    ("account index twice", lambda: BlockCommit(2, H("h2"), b"h", accounts=(
+        AccountWrite(addr(5), 1, b"a"), AccountWrite(addr(6), 1, b"a"))), ValueError),
+    ("account address", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite("ZTXé", 1, b"a"),)), ValueError),
+    ("account encoded", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite(addr(1), 1, "a"),)), ValueError),
+    ("negative index", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite(addr(1), -1, b"a"),)), ValueError),
+    ("asset amount", lambda: BlockCommit(2, H("h2"), b"h", assets=(AssetWrite(addr(0), addr(0), "C", -1),)), ValueError),
+    ("asset code", lambda: BlockCommit(2, H("h2"), b"h", assets=(AssetWrite(addr(0), addr(0), "", 1),)), ValueError),
+    ("metadata value", lambda: BlockCommit(2, H("h2"), b"h", metadata=(MetadataWrite(addr(0), b"k", "v", 1),)), TypeError),
+    ("metadata key", lambda: BlockCommit(2, H("h2"), b"h", metadata=(MetadataWrite(addr(0), b"", b"v", 1),)), ValueError),
+    ("metadata version", lambda: BlockCommit(2, H("h2"), b"h", metadata=(MetadataWrite(addr(0), b"k", b"v", 2**63),)), ValueError),
+]
+
+
+@pytest.mark.parametrize("name,make,exc", BAD_COMMITS, ids=[b[0] for b in BAD_COMMITS])
+def test_invalid_commit_rejected_and_db_unchanged(store: Store, name: str, make, exc: type) -> None:
+    store.commit_block(block(1, 2, accounts=[AccountWrite(addr(0), 0, b"x")]))
+    before = dump(store)
+    # Valid records before the bad one must not leak into the DB either.
+    c = make()
+    c = BlockCommit(c.seq, c.header_hash, c.header, txs=c.txs,
+                    accounts=(AccountWrite(addr(0), 0, b"changed"),) + tuple(c.accounts),
+                    assets=c.assets, metadata=c.metadata) if name.startswith(("asset", "metadata")) else c
+    with pytest.raises(exc):
+        store.commit_block(c)
+    assert dump(store) == before
+    assert store.last_seq() == 1 and store.account_count() == 1
+    store.commit_block(block(2, 1, accounts=[AccountWrite(addr(1), 1, b"y")]))  # still usable
+    assert store.account_count() == 2
+
+
+# --- reopen and error cases -----------------------------------------------------------
+def test_reopen_after_clean_close(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        for seq in range(1, 6):
+            s.commit_block(block(seq, seq, accounts=[AccountWrite(addr(seq - 1), seq - 1, b"a%d" % seq)]))
+        s.put_meta(b"safety", b"round=9")
+        before = dump(s)
+    with Store.open(path, CHAIN) as s:
+        assert dump(s) == before
+        assert s.tip() == (5, H("hdr", 5))
+        assert s.account_count() == 5
+        assert s.get_meta(b"safety") == b"round=9"
+        s.commit_block(block(6))
+    with Store.open(path, CHAIN, create=True) as s:  # create=True never re-initialises
+        assert s.last_seq() == 6
+
+
+def test_not_found(tmp_path) -> None:
+    with pytest.raises(StoreNotFoundError, match="create=True"):
+        Store.open(str(tmp_path / "missing"), CHAIN)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(StoreNotFoundError):
+        Store.open(str(empty), CHAIN)
+    assert not os.path.exists(tmp_path / "missing")
+    with Store.open(str(empty), CHAIN, create=True) as s:  # an empty dir may be created into
+        assert s.last_seq() == 0
+
+
+def test_chain_mismatch(path: str) -> None:
+    Store.open(path, CHAIN, create=True).close()
+    with pytest.raises(ChainMismatchError, match="belongs to chain 7, not chain 8"):
+        Store.open(path, 8)
+    with pytest.raises(ChainMismatchError):
+        Store.open(path, 8, create=True)
+    Store.open(path, CHAIN).close()  # the failed opens released the lock
+
+
+def test_foreign_rocksdb(tmp_path) -> None:
+    p = str(tmp_path / "foreign")
+    o = Options(raw_mode=True)
+    o.create_if_missing(True)
+    db = Rdict(p, o)
+    db[b"k"] = b"v"
+    db.close()
+    for create in (False, True):
+        with pytest.raises(ForeignDatabaseError, match="not an MBI store"):
+            Store.open(p, CHAIN, create=create)
+    assert Rdict.list_cf(p, Options(raw_mode=True)) == ["default"]  # left untouched
+
+
+def test_foreign_rocksdb_with_meta_family_but_no_marker(tmp_path) -> None:
+    p = str(tmp_path / "foreign2")
+    o = Options(raw_mode=True)
+    o.create_if_missing(True)
+    o.create_missing_column_families(True)
+    db = Rdict(p, o, column_families={n: Options(raw_mode=True) for n in K.COLUMN_FAMILIES})
+    db.get_column_family(K.CF_META)[K.META_MAGIC] = b"SOMETHING-ELSE"
+    db.close()
+    with pytest.raises(ForeignDatabaseError, match="no MBI marker"):
+        Store.open(p, CHAIN)
+
+
+def test_non_db_directory_and_file(tmp_path) -> None:
+    d = tmp_path / "docs"
+    d.mkdir()
+    (d / "notes.txt").write_text("hello")
+    with pytest.raises(ForeignDatabaseError, match="not a RocksDB database"):
+        Store.open(str(d), CHAIN, create=True)
+    assert os.listdir(d) == ["notes.txt"]
+    f = tmp_path / "file"
+    f.write_bytes(b"x")
+    with pytest.raises(ForeignDatabaseError, match="is a file"):
+        Store.open(str(f), CHAIN, create=True)
+
+
+def _raw_open(p: str) -> Rdict:
+    names = Rdict.list_cf(p, Options(raw_mode=True))
+    return Rdict(p, Options(raw_mode=True),
+                 column_families={n: Options(raw_mode=True) for n in names if n != "default"})
+
+
+def test_format_version_mismatch(path: str) -> None:
+    Store.open(path, CHAIN, create=True).close()
+    db = _raw_open(path)
+    db.get_column_family(K.CF_META)[K.META_FORMAT] = K.pack_u64(K.FORMAT_VERSION + 1)
+    db.close()
+    with pytest.raises(FormatVersionError, match=f"format {K.FORMAT_VERSION + 1}"):
+        Store.open(path, CHAIN)
+
+
+def test_corrupt_manifest(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1, 3))
+    manifest = [f for f in os.listdir(path) if f.startswith("MANIFEST-")][0]
+    with open(os.path.join(path, manifest), "r+b") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(size // 3)
+        fh.write(os.urandom(64))
+    with pytest.raises(CorruptDatabaseError):
+        Store.open(path, CHAIN)
+
+
+def test_missing_manifest_or_garbage_current(path: str) -> None:
+    Store.open(path, CHAIN, create=True).close()
+    with open(os.path.join(path, "CURRENT"), "w") as fh:
+        fh.write("MANIFEST-999999\n")
+    with pytest.raises(CorruptDatabaseError):
+        Store.open(path, CHAIN)
+
+
+def test_corrupt_sst(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1, 50, accounts=[AccountWrite(addr(0), 0, b"a" * 100)]))
+        s._db.flush(True)  # move everything from WAL/memtable into SST files
+        for cf in s._cfs:
+            cf.flush(True)
+        del cf  # a leaked family handle would keep the DB (and its LOCK) open
+    ssts = [f for f in os.listdir(path) if f.endswith(".sst")]
+    assert ssts
+    for f in ssts:
+        with open(os.path.join(path, f), "r+b") as fh:
+            fh.seek(10)
+            fh.write(b"\xde\xad\xbe\xef" * 64)
+    with pytest.raises(CorruptDatabaseError):
+        s = Store.open(path, CHAIN)
+        try:  # if open itself did not touch a damaged block, a read must
+            for i in range(50):
+                s.get_tx(H("tx", 1, i))
+        finally:
+            s.close()
+
+
+def test_inconsistent_tip_detected(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1))
+        s.commit_block(block(2))
+    db = _raw_open(path)
+    del db.get_column_family(K.CF_BLOCKS)[K.header_key(2)]
+    db.close()
+    with pytest.raises(CorruptDatabaseError, match="tip 2 has no header"):
+        Store.open(path, CHAIN)
+
+
+def test_block_beyond_tip_detected(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1))
+    db = _raw_open(path)
+    db.get_column_family(K.CF_BLOCKS)[K.header_key(2)] = b"stray"
+    db.close()
+    with pytest.raises(CorruptDatabaseError, match="beyond the tip"):
+        Store.open(path, CHAIN)
+
+
+def test_account_count_mismatch_detected(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1, accounts=[AccountWrite(addr(0), 0, b"a")]))
+    db = _raw_open(path)
+    db.get_column_family(K.CF_META)[K.META_ACCOUNT_COUNT] = K.pack_u64(5)
+    db.close()
+    with pytest.raises(CorruptDatabaseError, match="account count"):
+        Store.open(path, CHAIN)
+
+
+def test_missing_family_detected(path: str) -> None:
+    Store.open(path, CHAIN, create=True).close()
+    db = _raw_open(path)
+    db.drop_column_family(K.CF_TXS)
+    db.close()
+    with pytest.raises(CorruptDatabaseError, match="lacks column families"):
+        Store.open(path, CHAIN)
+
+
+def test_locked(store: Store, path: str) -> None:
+    with pytest.raises(StoreLockedError, match="already open"):
+        Store.open(path, CHAIN)
+
+
+def test_bad_chain_id_argument(path: str) -> None:
+    with pytest.raises(ValueError):
+        Store.open(path, -1, create=True)
+    with pytest.raises(ValueError):
+        Store.open(path, "7", create=True)  # type: ignore[arg-type]
+
+
+def test_crashed_creation_debris_is_replaced(path: str) -> None:
+    os.makedirs(path + ".mbi-creating")
+    with open(os.path.join(path + ".mbi-creating", "CURRENT"), "w") as fh:
+        fh.write("junk")
+    with Store.open(path, CHAIN, create=True) as s:
+        assert s.last_seq() == 0
+    assert not os.path.exists(path + ".mbi-creating")
+
+
+def test_all_errors_are_store_errors() -> None:
+    for e in (StoreNotFoundError, ForeignDatabaseError, ChainMismatchError, FormatVersionError,
+              CorruptDatabaseError, StoreLockedError, StoreClosedError, SequenceError,
+              SnapshotTooOldError):
+        assert issubclass(e, StoreError)
+
+
+# --- lifecycle, metadata, snapshots ---------------------------------------------------
+def test_closed_store_raises(path: str) -> None:
+    s = Store.open(path, CHAIN, create=True)
+    s.close()
+    s.close()  # idempotent
+    for call in (s.last_seq, s.tip, lambda: s.get_header(1), lambda: s.commit_block(block(1)),
+                 lambda: s.put_meta(b"k", b"v"), s.snapshot, lambda: list(s.iter_accounts())):
+        with pytest.raises(StoreClosedError):
+            call()
+
+
+def test_chain_metadata(store: Store, path: str) -> None:
+    store.put_meta(b"tip", b"not the real tip")  # user keys cannot clobber internal ones
+    store.commit_block(block(1))
+    store.put_meta(b"consensus/last_voted_round", (42).to_bytes(8, "big"))
+    store.write_meta({b"a": b"1", b"b": b"2"}, sync=False)
+    assert store.get_meta(b"consensus/last_voted_round") == (42).to_bytes(8, "big")
+    store.delete_meta(b"a")
+    assert store.get_meta(b"a") is None and store.get_meta(b"b") == b"2"
+    assert store.tip() == (1, H("hdr", 1))
+    with pytest.raises(TypeError):
+        store.put_meta(b"k", "str")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        store.put_meta(b"", b"v")
+    store.close()
+    with Store.open(path, CHAIN) as s:
+        assert s.get_meta(b"tip") == b"not the real tip"
+        assert s.tip() == (1, H("hdr", 1))
+
+
+def test_snapshot_is_isolated_from_later_commits(store: Store) -> None:
+    store.commit_block(block(1, 2, accounts=[AccountWrite(addr(0), 0, b"a0")],
+                             assets=[AssetWrite(addr(0), addr(0), "C", 10), AssetWrite(addr(0), addr(0), "D", 1)],
+                             metadata=[MetadataWrite(addr(0), b"k", b"v", 1)]))
+    with store.snapshot() as snap:
+        store.commit_block(block(2, 3, accounts=[AccountWrite(addr(0), 0, b"a0'"), AccountWrite(addr(1), 1, b"a1")],
+                                 assets=[AssetWrite(addr(0), addr(0), "C", 0), AssetWrite(addr(0), addr(0), "E", 7)],
+                                 metadata=[MetadataWrite(addr(0), b"k", None, 2),
+                                           MetadataWrite(addr(0), b"k2", b"new", 1)]))
+        assert snap.last_seq() == 1 and snap.tip() == (1, H("hdr", 1))
+        assert snap.get_header(2) is None and snap.get_seq_by_hash(H("hdr", 2)) is None
+        assert snap.get_tx(H("tx", 2, 0)) is None and snap.get_tx(H("tx", 1, 0)) == tx(1, 0)
+        assert snap.get_account(addr(0)) == b"a0" and snap.get_account(addr(1)) is None
+        assert snap.account_count() == 1
+        assert list(snap.iter_accounts()) == [(0, addr(0), b"a0")]
+        assert list(snap.iter_assets(addr(0))) == [(addr(0), "C", 10), (addr(0), "D", 1)]
+        assert list(snap.iter_metadata(addr(0))) == [(b"k", b"v", 1)]
+        assert snap.get_metadata(addr(0), b"k") == (b"v", 1)
+        # and the live store moved on
+        assert list(store.iter_assets(addr(0))) == [(addr(0), "D", 1), (addr(0), "E", 7)]
+        assert list(store.iter_metadata(addr(0))) == [(b"k2", b"new", 1)]
+        assert [a for _, a, _ in store.iter_accounts()] == [addr(0), addr(1)]
+    with pytest.raises(StoreClosedError):
+        snap.get_header(1)
+
+
+def test_snapshot_too_old_for_iteration(store: Store, monkeypatch) -> None:
+    monkeypatch.setattr(store_db, "DELETION_HISTORY_BLOCKS", 2)
+    store.commit_block(block(1, assets=[AssetWrite(addr(0), addr(0), "C", 1)]))
+    snap = store.snapshot()
+    for seq in range(2, 6):
+        store.commit_block(block(seq))
+    assert snap.get_header(1) == b"header-1"  # point reads still work
+    with pytest.raises(SnapshotTooOldError):
+        list(snap.iter_assets(addr(0)))
+
+
+def test_close_invalidates_snapshots(path: str) -> None:
+    s = Store.open(path, CHAIN, create=True)
+    snap = s.snapshot()
+    s.close()
+    with pytest.raises(StoreClosedError):
+        snap.tip()
+    Store.open(path, CHAIN).close()  # lock released despite the snapshot object
+
+
+def test_snapshots_consistent_under_concurrent_commits(store: Store) -> None:
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            with store.snapshot() as snap:
+                seq = snap.last_seq()
+                if seq == 0:
+                    continue
+                # The view never shows a half block: tip header, its txs, its accounts.
+                if snap.get_header(seq) != b"header-%d" % seq or snap.get_header(seq + 1) is not None:
+                    errors.append(f"header mismatch at {seq}")
+                hashes = snap.get_ledger_txs(seq)
+                if len(hashes) != seq % 7 or any(snap.get_tx(h) is None for h in hashes):
+                    errors.append(f"txs mismatch at {seq}")
+                if snap.account_count() != seq or len(list(snap.iter_accounts())) != seq:
+                    errors.append(f"accounts mismatch at {seq}")
+
+    th = threading.Thread(target=reader)
+    th.start()
+    try:
+        for seq in range(1, 120):
+            store.commit_block(block(seq, seq % 7, accounts=[AccountWrite(addr(seq - 1), seq - 1, b"x")]))
+    finally:
+        stop.set()
+        th.join()
+    assert errors == []
+
+
+def test_corruption_found_on_read_is_a_store_error(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1, 400))
+        s._cfs[2].flush(True)  # the tx family only: the tip checks at open read other files
+        files = s._db.live_files()
+    sst = [f["name"] for f in files if f["start_key"][:1] == K.P_TX][0]
+    with open(path + sst, "r+b") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(size // 3)  # inside the data blocks, before index and footer
+        fh.write(b"\x00" * 256)
+    with Store.open(path, CHAIN) as s:
+        assert s.get_header(1) == b"header-1"
+        with pytest.raises(CorruptDatabaseError, match="corrupt"):
+            for i in range(400):
+                assert s.get_tx(H("tx", 1, i)) == tx(1, i)
