@@ -530,3 +530,18 @@ def test_corruption_found_on_read_is_a_store_error(path: str) -> None:
         with pytest.raises(CorruptDatabaseError, match="corrupt"):
             for i in range(400):
                 assert s.get_tx(H("tx", 1, i)) == tx(1, i)
+
+
+def test_multi_gets(store: Store) -> None:
+    store.commit_block(block(1, 30, accounts=[AccountWrite(addr(i), i, b"a%d" % i) for i in range(5)]))
+    hashes = store.get_ledger_txs(1)
+    missing = H("nope")
+    assert store.get_txs(hashes + [missing]) == [tx(1, i) for i in range(30)] + [None]
+    assert store.get_txs([]) == []
+    got = store.get_account_entries([addr(3), "ZTXnone", addr(0)])
+    assert got == [(3, b"a3"), None, (0, b"a0")]
+    with store.snapshot() as snap:
+        store.commit_block(block(2, 0, accounts=[AccountWrite(addr(3), 3, b"new")]))
+        assert snap.get_account_entries([addr(3)]) == [(3, b"a3")]
+        assert snap.get_txs(hashes[:2]) == [tx(1, 0), tx(1, 1)]
+    assert store.get_account_entries([addr(3)]) == [(3, b"new")]

@@ -140,6 +140,9 @@ class _Reader:
     def _iter_account_entries(self) -> Iterator[tuple[int, str, bytes]]:  # pragma: no cover
         raise NotImplementedError
 
+    def _multi_get(self, cf: int, keys: list[bytes]) -> list[bytes | None]:
+        return [self._get(cf, k) for k in keys]
+
     # --- chain tip ----------------------------------------------------------------
     def last_seq(self) -> int:
         """Seq of the last committed ledger; 0 on a fresh store."""
@@ -193,6 +196,12 @@ class _Reader:
             return None
         return _decode_tx(tx_hash, v)
 
+    def get_txs(self, tx_hashes: list[bytes]) -> list[TxRecord | None]:
+        """Several transactions in one RocksDB multi-get (e.g. a whole ledger's)."""
+        self._check()
+        vals = self._multi_get(_TXS, [K.tx_key(h) for h in tx_hashes])
+        return [None if v is None else _decode_tx(h, v) for h, v in zip(tx_hashes, vals)]
+
     # --- state ---------------------------------------------------------------------
     def get_account(self, address: str) -> bytes | None:
         """The account's canonical encoding as the ledger wrote it."""
@@ -208,6 +217,21 @@ class _Reader:
         if len(v) < 8:
             raise CorruptDatabaseError(f"account entry of {address} has {len(v)} bytes")
         return _unpack_u64(v[:8])[0], v[8:]
+
+    def get_account_entries(self, addresses: list[str]) -> list[tuple[int, bytes] | None]:
+        """(creation index, encoding) of several accounts in one multi-get: the ledger's
+        prefetch of every account a block touches."""
+        self._check()
+        vals = self._multi_get(_STATE, [K.account_key(a) for a in addresses])
+        out: list[tuple[int, bytes] | None] = []
+        for a, v in zip(addresses, vals):
+            if v is None:
+                out.append(None)
+            elif len(v) < 8:
+                raise CorruptDatabaseError(f"account entry of {a} has {len(v)} bytes")
+            else:
+                out.append((_unpack_u64(v[:8])[0], v[8:]))
+        return out
 
     def iter_accounts(self) -> Iterator[tuple[int, str, bytes]]:
         """(index, address, encoding) of every account, in creation order."""
@@ -495,6 +519,14 @@ class Store(_Reader):
         except Exception as e:  # noqa: BLE001
             raise _read_error(self._path, e) from e
 
+    def _multi_get(self, cf: int, keys: list[bytes]) -> list[bytes | None]:
+        if not keys:
+            return []
+        try:
+            return self._cfs[cf].get(keys)
+        except Exception as e:  # noqa: BLE001
+            raise _read_error(self._path, e) from e
+
     def _iter_account_entries(self) -> Iterator[tuple[int, str, bytes]]:
         batch: list[tuple[int, bytes]] = []
         for k, addr in self._scan(_STATE, K.P_ACCOUNT_INDEX):
@@ -506,10 +538,7 @@ class Store(_Reader):
             yield from self._resolve_accounts(batch)
 
     def _resolve_accounts(self, batch: list[tuple[int, bytes]]) -> Iterator[tuple[int, str, bytes]]:
-        try:  # one multi-get per 1024 accounts
-            vals = self._cfs[_STATE].get([K.P_ACCOUNT + a for _, a in batch])
-        except Exception as e:  # noqa: BLE001
-            raise _read_error(self._path, e) from e
+        vals = self._multi_get(_STATE, [K.P_ACCOUNT + a for _, a in batch])  # one per 1024
         for (i, a), v in zip(batch, vals):
             if v is None or _unpack_u64(v[:8])[0] != i:
                 raise CorruptDatabaseError(f"account index {i} names {a!r}, whose entry "
