@@ -8,7 +8,7 @@ k = SHA-512(R || A || M) mod l over the bytes as received. ``verify_batch`` retu
 every item, exactly what ``verify`` returns for it.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint64_t
 from libc.stdlib cimport malloc, free
 
 import numpy as np
@@ -28,6 +28,9 @@ cdef extern from "mbi_ed25519.h" nogil:
     int mbi_ed25519_verify_batch(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
                                  const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
                                  int threads)
+    int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
+                                    const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
+                                    int threads, uint64_t *stats)
     void mbi_ed25519_verify_each(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
                                  const size_t *msg_lens, const uint8_t *sigs, uint8_t *out)
 
@@ -191,6 +194,17 @@ def verify_batch(public_keys, messages, signatures, threads=None):
     return out
 
 
+def _verify_batch_stats(public_keys, messages, signatures, threads=None):
+    """verify_batch plus {"msm_checks", "msm_failures", "single_checks"} (tests, tuning)."""
+    cdef int nthreads = _threads_arg(threads)
+    msgs, pks, sigs = _prepare_batch(public_keys, messages, signatures)
+    out = np.zeros(len(msgs), dtype=np.bool_)
+    stats = [0, 0, 0]
+    if len(msgs):
+        stats = _run(msgs, pks, sigs, out, nthreads, False)
+    return out, dict(zip(("msm_checks", "msm_failures", "single_checks"), stats))
+
+
 def _verify_each(public_keys, messages, signatures):
     """One-by-one verification of every item in C (tests: the reference for batches)."""
     msgs, pks, sigs = _prepare_batch(public_keys, messages, signatures)
@@ -206,6 +220,7 @@ cdef _run(list msgs, cnp.ndarray pks, cnp.ndarray sigs, cnp.ndarray out, int nth
     cdef size_t *ml = <size_t *>malloc(n * sizeof(size_t))
     cdef bytes b
     cdef int rc = 0
+    cdef uint64_t st[3]
     cdef const uint8_t *pkp = <const uint8_t *>cnp.PyArray_DATA(pks)
     cdef const uint8_t *sgp = <const uint8_t *>cnp.PyArray_DATA(sigs)
     cdef uint8_t *op = <uint8_t *>cnp.PyArray_DATA(out)
@@ -222,9 +237,12 @@ cdef _run(list msgs, cnp.ndarray pks, cnp.ndarray sigs, cnp.ndarray out, int nth
             if each:
                 mbi_ed25519_verify_each(<size_t>n, pkp, mp, ml, sgp, op)
             else:
-                rc = mbi_ed25519_verify_batch(<size_t>n, pkp, mp, ml, sgp, op, nthreads)
+                rc = mbi_ed25519_verify_batch_ex(<size_t>n, pkp, mp, ml, sgp, op, nthreads, st)
     finally:
         free(mp)
         free(ml)
     if rc != 0:
         raise MemoryError("verify_batch: out of memory")
+    if each:
+        return [0, 0, n]
+    return [st[0], st[1], st[2]]

@@ -175,3 +175,33 @@ def test_many_seeds_mixed_random_batches() -> None:
         arr = sv.verify_batch(np.frombuffer(b"".join(pks), np.uint8).reshape(-1, 32), msgs,
                               np.frombuffer(b"".join(sigs), np.uint8).reshape(-1, 64))
         assert arr.tolist() == single
+
+
+@pytest.mark.parametrize("n", [2, 7, 96, 97, 300, 1500])
+def test_valid_mixed_order_batch_passes_the_batch_equation(n: int) -> None:
+    """All-valid batches full of small-order and mixed-order A and R pass the cofactored
+    batch equation itself (one check, no fallback), on both MSM paths (Straus <= 96 <
+    Pippenger): the [8] makes batch acceptance deterministic for valid items."""
+    rng = random.Random(n)
+    items = []
+    keys = [ref.keypair(rng, TORSION[i % 8]) for i in range(8)]
+    for i in range(n):
+        if i % 5 == 0:
+            items.append((rng.choice(SMALL), b"m%d" % i, rng.choice(SMALL) + _s(0)))
+        else:
+            a, pk = keys[i % 8]
+            m = rng.randbytes(rng.randint(0, 50))
+            items.append((pk, m, ref.sign(a, pk, m, rng, TORSION[rng.randrange(8)])))
+    pks, msgs, sigs = zip(*items)
+    out, st = sv._verify_batch_stats(pks, msgs, sigs, threads=1)
+    assert out.all()
+    assert st == {"msm_checks": 1, "msm_failures": 0, "single_checks": 0}
+    # a cofactorless verifier would reject many of them
+    assert sum(not ref.verify_cofactorless(*c) for c in items[:40]) >= min(n, 40) // 3
+    # one corrupted S is found by the batch equation and pinned down
+    bad = list(sigs)
+    j = n // 2
+    bad[j] = bad[j][:32] + _s((int.from_bytes(bad[j][32:], "little") + 1) % ref.L)
+    out, st = sv._verify_batch_stats(pks, msgs, bad, threads=1)
+    assert out.tolist() == [i != j for i in range(n)]
+    assert st["msm_failures"] >= 1 and st["single_checks"] >= 1

@@ -42,6 +42,12 @@ int mbi_ed25519_verify_batch(size_t n, const uint8_t *pks, const uint8_t *const 
                              const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
                              int threads);
 
+/* As mbi_ed25519_verify_batch; if stats is not NULL it receives {batch checks run,
+ * batch checks failed, items decided by the single equation} (tests, tuning). */
+int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
+                                const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
+                                int threads, uint64_t stats[3]);
+
 /* Single-threaded verification of items [0, n) that always uses the one-by-one path;
  * exposed so tests can compare the two paths directly. */
 void mbi_ed25519_verify_each(size_t n, const uint8_t *pks, const uint8_t *const *msgs,

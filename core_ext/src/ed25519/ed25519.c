@@ -28,8 +28,6 @@
 
 static const fe FE_D = {{0x34dca135978a3ULL, 0x1a8283b156ebdULL, 0x5e7a26001c029ULL,
                          0x739c663a03cbbULL, 0x52036cee2b6ffULL}};
-static const fe FE_D2 = {{0x69b9426b2f159ULL, 0x35050762add7aULL, 0x3cf44c0038052ULL,
-                          0x6738cc7407977ULL, 0x2406d9dc56dffULL}};
 static const fe FE_SQRTM1 = {{0x61b274a0ea0b0ULL, 0x0d5a5fc8f189dULL, 0x7ef5e9cbd0c60ULL,
                               0x78595a6804c9eULL, 0x2b8324804fc1dULL}};
 /* l = 2^252 + 27742317777372353535851937790883648493, little-endian 64-bit limbs */
@@ -46,107 +44,6 @@ static const uint8_t B_ENC[32] = {0x58, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66
 
 void ge_identity(ge_p3 *h) {
     fe_0(&h->X); fe_1(&h->Y); fe_1(&h->Z); fe_0(&h->T);
-}
-
-static inline void p1p1_to_p2(ge_p2 *r, const ge_p1p1 *p) {
-    fe_mul(&r->X, &p->E, &p->F);
-    fe_mul(&r->Y, &p->G, &p->H);
-    fe_mul(&r->Z, &p->F, &p->G);
-}
-
-static inline void p1p1_to_p3(ge_p3 *r, const ge_p1p1 *p) {
-    fe_mul(&r->X, &p->E, &p->F);
-    fe_mul(&r->Y, &p->G, &p->H);
-    fe_mul(&r->Z, &p->F, &p->G);
-    fe_mul(&r->T, &p->E, &p->H);
-}
-
-static inline void p3_to_p2(ge_p2 *r, const ge_p3 *p) {
-    r->X = p->X; r->Y = p->Y; r->Z = p->Z;
-}
-
-void ge_p3_to_cached(ge_cached *r, const ge_p3 *p) {
-    fe_add(&r->YpX, &p->Y, &p->X);
-    fe_sub(&r->YmX, &p->Y, &p->X);
-    r->Z = p->Z;
-    fe_mul(&r->T2d, &p->T, &FE_D2);
-}
-
-/* dbl-2008-hwcd with a = -1: E = 2XY, G = Y^2 - X^2, F = G - 2Z^2, H = -(X^2 + Y^2). */
-static inline void ge_dbl(ge_p1p1 *r, const ge_p2 *p) {
-    fe A, B, C, AB, s;
-    fe_sq(&A, &p->X);
-    fe_sq(&B, &p->Y);
-    fe_sq(&C, &p->Z);
-    fe_add(&C, &C, &C);
-    fe_add(&AB, &A, &B);
-    fe_add(&s, &p->X, &p->Y);
-    fe_sq(&s, &s);
-    fe_sub(&r->E, &s, &AB);
-    fe_sub(&r->G, &B, &A);
-    fe_sub(&r->F, &r->G, &C);
-    fe_neg(&r->H, &AB);
-}
-
-/* add-2008-hwcd-3 (unified, complete): r = p + q. */
-static inline void ge_add_cached(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
-    fe A, B, C, D, t;
-    fe_sub(&t, &p->Y, &p->X);
-    fe_mul(&A, &t, &q->YmX);
-    fe_add(&t, &p->Y, &p->X);
-    fe_mul(&B, &t, &q->YpX);
-    fe_mul(&C, &p->T, &q->T2d);
-    fe_mul(&D, &p->Z, &q->Z);
-    fe_add(&D, &D, &D);
-    fe_sub(&r->E, &B, &A);
-    fe_sub(&r->F, &D, &C);
-    fe_add(&r->G, &D, &C);
-    fe_add(&r->H, &B, &A);
-}
-
-/* r = p - q: q negated is (YmX, YpX, Z, -T2d). */
-static inline void ge_sub_cached(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
-    fe A, B, C, D, t;
-    fe_sub(&t, &p->Y, &p->X);
-    fe_mul(&A, &t, &q->YpX);
-    fe_add(&t, &p->Y, &p->X);
-    fe_mul(&B, &t, &q->YmX);
-    fe_mul(&C, &p->T, &q->T2d);
-    fe_mul(&D, &p->Z, &q->Z);
-    fe_add(&D, &D, &D);
-    fe_sub(&r->E, &B, &A);
-    fe_add(&r->F, &D, &C);
-    fe_sub(&r->G, &D, &C);
-    fe_add(&r->H, &B, &A);
-}
-
-/* Mixed addition with an affine point (Z = 1): saves one multiplication. */
-static inline void ge_add_precomp(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *q) {
-    fe A, B, C, D, t;
-    fe_sub(&t, &p->Y, &p->X);
-    fe_mul(&A, &t, &q->YmX);
-    fe_add(&t, &p->Y, &p->X);
-    fe_mul(&B, &t, &q->YpX);
-    fe_mul(&C, &p->T, &q->T2d);
-    fe_add(&D, &p->Z, &p->Z);
-    fe_sub(&r->E, &B, &A);
-    fe_sub(&r->F, &D, &C);
-    fe_add(&r->G, &D, &C);
-    fe_add(&r->H, &B, &A);
-}
-
-static inline void ge_sub_precomp(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *q) {
-    fe A, B, C, D, t;
-    fe_sub(&t, &p->Y, &p->X);
-    fe_mul(&A, &t, &q->YpX);
-    fe_add(&t, &p->Y, &p->X);
-    fe_mul(&B, &t, &q->YmX);
-    fe_mul(&C, &p->T, &q->T2d);
-    fe_add(&D, &p->Z, &p->Z);
-    fe_sub(&r->E, &B, &A);
-    fe_add(&r->F, &D, &C);
-    fe_sub(&r->G, &D, &C);
-    fe_add(&r->H, &B, &A);
 }
 
 void ge_add_p3(ge_p3 *r, const ge_p3 *p, const ge_p3 *q) {
@@ -485,23 +382,46 @@ typedef struct {
     const size_t *lens;
     uint8_t *out;
     int failed;
+    pthread_mutex_t lock;
+    ed25519_batch_stats stats;
 } batch_ctx;
 
 static void batch_range(void *vctx, size_t begin, size_t end) {
     batch_ctx *c = (batch_ctx *)vctx;
-    if (ed25519_batch_range(begin, end, c->pks, c->msgs, c->lens, c->sigs, c->out) != 0)
-        c->failed = 1;
+    ed25519_batch_stats st = {0, 0, 0};
+    int rc = ed25519_batch_range(begin, end, c->pks, c->msgs, c->lens, c->sigs, c->out, &st);
+    pthread_mutex_lock(&c->lock);
+    if (rc != 0) c->failed = 1;
+    c->stats.msm_checks += st.msm_checks;
+    c->stats.msm_failures += st.msm_failures;
+    c->stats.single_checks += st.single_checks;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
+                                const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
+                                int threads, uint64_t stats[3]) {
+    batch_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pks = pks; c.sigs = sigs; c.msgs = msgs; c.lens = msg_lens; c.out = out;
+    pthread_mutex_init(&c.lock, NULL);
+    if (threads < 1) threads = mbi_cpu_count();
+    /* Each thread batch-verifies its own contiguous share; small shares would lose the
+     * batch speed-up, hence the minimum chunk. */
+    mbi_parallel_for(n, threads, 32, batch_range, &c);
+    pthread_mutex_destroy(&c.lock);
+    if (stats) {
+        stats[0] = c.stats.msm_checks;
+        stats[1] = c.stats.msm_failures;
+        stats[2] = c.stats.single_checks;
+    }
+    return c.failed ? -1 : 0;
 }
 
 int mbi_ed25519_verify_batch(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
                              const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
                              int threads) {
-    batch_ctx c = {pks, sigs, msgs, msg_lens, out, 0};
-    if (threads < 1) threads = mbi_cpu_count();
-    /* Each thread batch-verifies its own contiguous share; small shares would lose the
-     * batch speed-up, hence the minimum chunk. */
-    mbi_parallel_for(n, threads, 64, batch_range, &c);
-    return c.failed ? -1 : 0;
+    return mbi_ed25519_verify_batch_ex(n, pks, msgs, msg_lens, sigs, out, threads, NULL);
 }
 
 /* ------------------------------------------------------------------ init */

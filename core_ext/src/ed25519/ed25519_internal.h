@@ -18,8 +18,119 @@ typedef struct {
     uint64_t s[4];      /* S, < l */
 } ed25519_item;
 
+
+static const fe FE_D2 = {{0x69b9426b2f159ULL, 0x35050762add7aULL, 0x3cf44c0038052ULL,
+                          0x6738cc7407977ULL, 0x2406d9dc56dffULL}};
+
+static inline void p1p1_to_p2(ge_p2 *r, const ge_p1p1 *p) {
+    fe_mul(&r->X, &p->E, &p->F);
+    fe_mul(&r->Y, &p->G, &p->H);
+    fe_mul(&r->Z, &p->F, &p->G);
+}
+
+static inline void p1p1_to_p3(ge_p3 *r, const ge_p1p1 *p) {
+    fe_mul(&r->X, &p->E, &p->F);
+    fe_mul(&r->Y, &p->G, &p->H);
+    fe_mul(&r->Z, &p->F, &p->G);
+    fe_mul(&r->T, &p->E, &p->H);
+}
+
+static inline void p3_to_p2(ge_p2 *r, const ge_p3 *p) {
+    r->X = p->X; r->Y = p->Y; r->Z = p->Z;
+}
+
+static inline void ge_p3_to_cached(ge_cached *r, const ge_p3 *p) {
+    fe_add(&r->YpX, &p->Y, &p->X);
+    fe_sub(&r->YmX, &p->Y, &p->X);
+    r->Z = p->Z;
+    fe_mul(&r->T2d, &p->T, &FE_D2);
+}
+
+/* dbl-2008-hwcd with a = -1: E = 2XY, G = Y^2 - X^2, F = G - 2Z^2, H = -(X^2 + Y^2). */
+static inline void ge_dbl(ge_p1p1 *r, const ge_p2 *p) {
+    fe A, B, C, AB, s;
+    fe_sq(&A, &p->X);
+    fe_sq(&B, &p->Y);
+    fe_sq(&C, &p->Z);
+    fe_add(&C, &C, &C);
+    fe_add(&AB, &A, &B);
+    fe_add(&s, &p->X, &p->Y);
+    fe_sq(&s, &s);
+    fe_sub(&r->E, &s, &AB);
+    fe_sub(&r->G, &B, &A);
+    fe_sub(&r->F, &r->G, &C);
+    fe_neg(&r->H, &AB);
+}
+
+/* add-2008-hwcd-3 (unified, complete): r = p + q. */
+static inline void ge_add_cached(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
+    fe A, B, C, D, t;
+    fe_sub(&t, &p->Y, &p->X);
+    fe_mul(&A, &t, &q->YmX);
+    fe_add(&t, &p->Y, &p->X);
+    fe_mul(&B, &t, &q->YpX);
+    fe_mul(&C, &p->T, &q->T2d);
+    fe_mul(&D, &p->Z, &q->Z);
+    fe_add(&D, &D, &D);
+    fe_sub(&r->E, &B, &A);
+    fe_sub(&r->F, &D, &C);
+    fe_add(&r->G, &D, &C);
+    fe_add(&r->H, &B, &A);
+}
+
+/* r = p - q: q negated is (YmX, YpX, Z, -T2d). */
+static inline void ge_sub_cached(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q) {
+    fe A, B, C, D, t;
+    fe_sub(&t, &p->Y, &p->X);
+    fe_mul(&A, &t, &q->YpX);
+    fe_add(&t, &p->Y, &p->X);
+    fe_mul(&B, &t, &q->YmX);
+    fe_mul(&C, &p->T, &q->T2d);
+    fe_mul(&D, &p->Z, &q->Z);
+    fe_add(&D, &D, &D);
+    fe_sub(&r->E, &B, &A);
+    fe_add(&r->F, &D, &C);
+    fe_sub(&r->G, &D, &C);
+    fe_add(&r->H, &B, &A);
+}
+
+/* Mixed addition with an affine point (Z = 1): saves one multiplication. */
+static inline void ge_add_precomp(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *q) {
+    fe A, B, C, D, t;
+    fe_sub(&t, &p->Y, &p->X);
+    fe_mul(&A, &t, &q->YmX);
+    fe_add(&t, &p->Y, &p->X);
+    fe_mul(&B, &t, &q->YpX);
+    fe_mul(&C, &p->T, &q->T2d);
+    fe_add(&D, &p->Z, &p->Z);
+    fe_sub(&r->E, &B, &A);
+    fe_sub(&r->F, &D, &C);
+    fe_add(&r->G, &D, &C);
+    fe_add(&r->H, &B, &A);
+}
+
+static inline void ge_sub_precomp(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *q) {
+    fe A, B, C, D, t;
+    fe_sub(&t, &p->Y, &p->X);
+    fe_mul(&A, &t, &q->YpX);
+    fe_add(&t, &p->Y, &p->X);
+    fe_mul(&B, &t, &q->YmX);
+    fe_mul(&C, &p->T, &q->T2d);
+    fe_add(&D, &p->Z, &p->Z);
+    fe_sub(&r->E, &B, &A);
+    fe_add(&r->F, &D, &C);
+    fe_sub(&r->G, &D, &C);
+    fe_add(&r->H, &B, &A);
+}
+
+
+typedef struct {
+    uint64_t msm_checks;     /* random-linear-combination checks run */
+    uint64_t msm_failures;   /* ... of which failed (the set held an invalid item) */
+    uint64_t single_checks;  /* items decided by the single-signature equation */
+} ed25519_batch_stats;
+
 void ge_identity(ge_p3 *h);
-void ge_p3_to_cached(ge_cached *r, const ge_p3 *p);
 void ge_affine_to_precomp(ge_precomp *r, const ge_p3 *p);
 void ge_add_p3(ge_p3 *r, const ge_p3 *p, const ge_p3 *q);
 void ge_dbl_p3(ge_p3 *r, const ge_p3 *p);
@@ -49,5 +160,5 @@ int ed25519_ifma_available(void);
  * memory ran out. */
 int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
                         const uint8_t *const *msgs, const size_t *lens, const uint8_t *sigs,
-                        uint8_t *out);
+                        uint8_t *out, ed25519_batch_stats *stats);
 #endif
