@@ -545,3 +545,38 @@ def test_multi_gets(store: Store) -> None:
         assert snap.get_account_entries([addr(3)]) == [(3, b"a3")]
         assert snap.get_txs(hashes[:2]) == [tx(1, 0), tx(1, 1)]
     assert store.get_account_entries([addr(3)]) == [(3, b"new")]
+
+
+def test_read_only_open_beside_the_writer(store: Store, path: str) -> None:
+    store.commit_block(block(1, 3, accounts=[AccountWrite(addr(0), 0, b"a")]))
+    with Store.open(path, CHAIN, read_only=True) as ro:
+        assert ro.read_only and not store.read_only
+        assert ro.tip() == store.tip() and ro.get_txs(store.get_ledger_txs(1)) == [tx(1, i) for i in range(3)]
+        with pytest.raises(StoreError, match="read-only"):
+            ro.commit_block(block(2))
+        with pytest.raises(StoreError, match="read-only"):
+            ro.put_meta(b"k", b"v")
+    store.commit_block(block(2))  # the writer was not disturbed
+    with pytest.raises(ChainMismatchError):
+        Store.open(path, CHAIN + 1, read_only=True)
+
+
+def test_read_only_never_creates(tmp_path) -> None:
+    with pytest.raises(StoreNotFoundError):
+        Store.open(str(tmp_path / "nope"), CHAIN, create=True, read_only=True)
+    assert not os.path.exists(tmp_path / "nope")
+
+
+def test_checkpoint_is_a_store(store: Store, tmp_path) -> None:
+    for seq in range(1, 4):
+        store.commit_block(block(seq, seq, accounts=[AccountWrite(addr(seq - 1), seq - 1, b"x")]))
+    dest = str(tmp_path / "ckpt")
+    store.checkpoint(dest)
+    store.commit_block(block(4))  # later commits do not reach the checkpoint
+    with pytest.raises(ValueError, match="already exists"):
+        store.checkpoint(dest)
+    with Store.open(dest, CHAIN) as c:
+        assert c.tip() == (3, H("hdr", 3))
+        assert list(c.iter_accounts()) == [(i, addr(i), b"x") for i in range(3)]
+        assert c.get_txs(c.get_ledger_txs(3)) == [tx(3, i) for i in range(3)]
+        c.commit_block(block(4))

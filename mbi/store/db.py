@@ -18,6 +18,7 @@ from rocksdict import (
     AccessType,
     BlockBasedOptions,
     Cache,
+    Checkpoint,
     DBCompressionType,
     DBRecoveryMode,
     Options,
@@ -87,6 +88,9 @@ def _db_options() -> Options:
     # record: every acknowledged batch, and no torn one.
     o.set_wal_recovery_mode(DBRecoveryMode.point_in_time())
     o.set_max_background_jobs(2)
+    # One writer (commits are serialized by Store's lock): the plain skiplist inserts
+    # faster than the concurrent one.
+    o.set_allow_concurrent_memtable_write(False)
     # The WAL holds all families; cap it so a rarely-flushed family cannot pin old logs.
     o.set_max_total_wal_size(512 * _MiB)
     o.set_keep_log_file_num(3)
@@ -306,6 +310,7 @@ class Store(_Reader):
         self._sync.sync = True
         self._nosync = WriteOptions()
         self._closed = False
+        self._read_only = False
         self._snapshots: weakref.WeakSet[StoreSnapshot] = weakref.WeakSet()
         # seq -> deleted state keys of that block (see StoreSnapshot._scan).
         self._deleted: dict[int, list[bytes]] = {}
@@ -322,8 +327,12 @@ class Store(_Reader):
 
     # --- opening -------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str], chain_id: int, create: bool = False) -> Store:
+    def open(cls, path: str | os.PathLike[str], chain_id: int, create: bool = False,
+             read_only: bool = False) -> Store:
         """Open the store at ``path`` for ``chain_id``; with ``create`` make it if absent.
+
+        ``read_only`` opens a view as of now without taking the lock (e.g. for a status
+        tool while the node runs); it cannot commit and never creates.
 
         Raises a :class:`StoreError` subclass rather than start on the wrong data:
         StoreNotFoundError, ForeignDatabaseError, ChainMismatchError, FormatVersionError,
@@ -333,7 +342,7 @@ class Store(_Reader):
             raise ValueError(f"chain_id must be an int in [0, 2**64), got {chain_id!r}")
         path = os.path.abspath(os.fspath(path))
         if not os.path.exists(path) or (os.path.isdir(path) and not os.listdir(path)):
-            if not create:
+            if not create or read_only:
                 raise StoreNotFoundError(f"no store at {path} (open with create=True to make one)")
             cls._create(path, chain_id)
         elif not os.path.isdir(path):
@@ -342,7 +351,7 @@ class Store(_Reader):
             raise ForeignDatabaseError(
                 f"{path} is a non-empty directory but not a RocksDB database (no CURRENT file); "
                 "refusing to use it")
-        return cls._open_existing(path, chain_id)
+        return cls._open_existing(path, chain_id, read_only)
 
     @staticmethod
     def _create(path: str, chain_id: int) -> None:
@@ -381,7 +390,7 @@ class Store(_Reader):
         _fsync_dir(parent)
 
     @classmethod
-    def _open_existing(cls, path: str, chain_id: int) -> Store:
+    def _open_existing(cls, path: str, chain_id: int, read_only: bool) -> Store:
         try:
             names = Rdict.list_cf(path, Options(raw_mode=True))
         except Exception as e:  # noqa: BLE001
@@ -398,8 +407,9 @@ class Store(_Reader):
         cf_opts = {n: (_cf_options(n, cache) if n in K.COLUMN_FAMILIES else Options(raw_mode=True))
                    for n in names if n != "default"}
         try:
-            db = Rdict(path, _db_options(), column_families=cf_opts,
-                       access_type=AccessType.read_write())
+            access = (AccessType.read_only(error_if_log_file_exist=False) if read_only
+                      else AccessType.read_write())
+            db = Rdict(path, _db_options(), column_families=cf_opts, access_type=access)
         except Exception as e:  # noqa: BLE001
             raise _classify_open_error(path, e) from e
         try:
@@ -410,7 +420,9 @@ class Store(_Reader):
             cfs = handles = None  # type: ignore[assignment]
             db.close()
             raise
-        return cls(path, chain_id, db, cfs, handles, cache)  # closes db itself on failure
+        store = cls(path, chain_id, db, cfs, handles, cache)  # closes db itself on failure
+        store._read_only = read_only
+        return store
 
     @staticmethod
     def _check_marker(path: str, chain_id: int, meta: Rdict) -> None:
@@ -471,9 +483,32 @@ class Store(_Reader):
     def chain_id(self) -> int:
         return self._chain_id
 
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
     def _check(self) -> None:
         if self._closed:
             raise StoreClosedError(f"store at {self._path} is closed")
+
+    def _check_writable(self) -> None:
+        self._check()
+        if self._read_only:
+            raise StoreError(f"store at {self._path} is open read-only")
+
+    def checkpoint(self, dest: str | os.PathLike[str]) -> None:
+        """Write a consistent copy of the store to ``dest`` (must not exist): hard links
+        to the immutable SST files plus the live WAL, so it is cheap. ``dest`` opens as a
+        normal store of the same chain."""
+        with self._lock:
+            self._check()
+            dest = os.path.abspath(os.fspath(dest))
+            if os.path.exists(dest):
+                raise ValueError(f"checkpoint destination {dest} already exists")
+            try:
+                Checkpoint(self._db).create_checkpoint(dest)
+            except Exception as e:  # noqa: BLE001
+                raise StoreError(f"checkpoint of {self._path} to {dest} failed: {e}") from e
 
     def close(self) -> None:
         """Close the database; idempotent. Open snapshots become unusable."""
@@ -552,7 +587,7 @@ class Store(_Reader):
         The seq must be ``last_seq() + 1``. Returns after the WAL is fsynced.
         """
         with self._lock:
-            self._check()
+            self._check_writable()
             seq = commit.seq
             if type(seq) is not int:
                 raise TypeError(f"BlockCommit.seq must be an int, got {type(seq).__name__}")
@@ -697,7 +732,7 @@ class Store(_Reader):
         """Atomically set (or, for None, delete) several chain metadata entries."""
         wb = WriteBatch(raw_mode=True)
         with self._lock:
-            self._check()
+            self._check_writable()
             wb.set_default_column_family(self._handles[_META])
             for k, v in items.items():
                 mk = K.user_meta_key(k)
