@@ -1,0 +1,113 @@
+"""The ledger chain: genesis, closing ledgers, reloading from the store.
+
+``Ledger.close`` executes a proposed transaction list on top of the head, folds the
+changes into the in-memory state, and returns the ``BlockCommit`` the store writes.
+Transactions that fail the validity checks (receipt.applied False) are dropped from the
+ledger: they consumed nothing and are not stored, as with Zetrix's error_tx_ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from mbi.ledger import header as H
+from mbi.ledger.account import Account
+from mbi.ledger.execute import ChainConfig, Receipt, apply_block
+from mbi.ledger.genesis import Genesis
+from mbi.ledger.state import LedgerState
+from mbi.store.records import BlockCommit, TxRecord
+from mbi.types.envelope import SignedTransaction
+from mbi.types.mbi_types_pb2 import LedgerHeader
+
+
+@dataclass(slots=True)
+class ClosedLedger:
+    header: LedgerHeader
+    commit: BlockCommit
+    receipts: list[Receipt]  # one per proposed transaction, in proposal order
+
+
+class Ledger:
+    def __init__(self, genesis: Genesis, state: LedgerState, head: LedgerHeader) -> None:
+        self.genesis = genesis
+        self.config = state.config
+        self.state = state
+        self.head = head
+        self._validators_hash = H.validators_hash([(v.address, v.raw_public_key) for v in genesis.validators])
+        self._fees_hash = H.fees_hash(genesis.fees)
+
+    @property
+    def seq(self) -> int:
+        return self.head.seq
+
+    @staticmethod
+    def config_of(genesis: Genesis) -> ChainConfig:
+        return ChainConfig(genesis.chain_id, genesis.fees)
+
+    @classmethod
+    def create(cls, genesis: Genesis) -> tuple["Ledger", BlockCommit]:
+        """The genesis ledger (seq 1): one account holding the whole supply."""
+        from mbi.ledger.execute import BlockChanges
+
+        state = LedgerState(cls.config_of(genesis))
+        g = Account(genesis.genesis_account, 0, nonce=0, balance=genesis.total_supply,
+                    master_weight=1, tx_threshold=1)
+        delta = state.apply(BlockChanges([g], 1, 0, 0))
+        vh = H.validators_hash([(v.address, v.raw_public_key) for v in genesis.validators])
+        hdr = H.build_header(
+            seq=1, previous_hash=H.ZERO32, account_tree_hash=delta.root, close_time=genesis.close_time,
+            consensus_value_hash=H.consensus_value_hash(H.ZERO32, 1, genesis.close_time, H.EMPTY_ROOT),
+            tx_count=0, validators_hash=vh, fees_hash=H.fees_hash(genesis.fees), chain_id=genesis.chain_id,
+            tx_root=H.EMPTY_ROOT, receipts_root=H.EMPTY_ROOT, account_count=delta.account_count)
+        commit = BlockCommit(1, hdr.hash, hdr.SerializeToString(), (), delta.accounts, delta.assets,
+                             delta.metadata)
+        return cls(genesis, state, hdr), commit
+
+    @classmethod
+    def from_store(cls, genesis: Genesis, store) -> "Ledger":
+        """Rebuild state from a store and check it against the stored head header."""
+        seq = store.last_seq()
+        if seq < 1:
+            raise ValueError("store holds no ledgers; create the genesis ledger first")
+        raw = store.get_header(seq)
+        if raw is None:
+            raise ValueError(f"store has no header for its last ledger {seq}")
+        head = LedgerHeader.FromString(raw)
+        H.check_header(head)
+        if head.chain_id != genesis.chain_id:
+            raise ValueError(f"store is for chain {head.chain_id}; genesis says {genesis.chain_id}")
+        state = LedgerState.from_entries(cls.config_of(genesis), store.iter_accounts(),
+                                         store.iter_assets, store.iter_metadata)
+        if state.root() != head.account_tree_hash or state.account_count() != head.account_count:
+            raise ValueError(f"stored accounts do not match ledger {seq}'s account_tree_hash")
+        return cls(genesis, state, head)
+
+    def close(self, transactions: Sequence[SignedTransaction], close_time: int) -> ClosedLedger:
+        """Execute the next ledger, apply it to the in-memory state, return its commit."""
+        head = self.head
+        if close_time < head.close_time:
+            raise ValueError(f"close_time {close_time} is before the previous ledger's {head.close_time}")
+        seq = head.seq + 1
+        changes, receipts = apply_block(self.state, transactions, seq, close_time, self.config)
+        delta = self.state.apply(changes)
+        proposed_root = H.merkle_root([t.hash for t in transactions])
+        records = []
+        tx_hashes = []
+        r_entries = []
+        for t, r in zip(transactions, receipts):
+            if not r.applied:
+                continue
+            records.append(TxRecord(t.hash, t.envelope, seq, len(records), r.error_code, r.error_desc,
+                                    r.actual_fee, close_time))
+            tx_hashes.append(t.hash)
+            r_entries.append(H.receipt_entry(t.hash, r.error_code, r.actual_fee, r.logs))
+        hdr = H.build_header(
+            seq=seq, previous_hash=head.hash, account_tree_hash=delta.root, close_time=close_time,
+            consensus_value_hash=H.consensus_value_hash(head.hash, seq, close_time, proposed_root),
+            tx_count=len(records), validators_hash=self._validators_hash, fees_hash=self._fees_hash,
+            chain_id=self.config.chain_id, tx_root=H.merkle_root(tx_hashes),
+            receipts_root=H.merkle_root(r_entries), account_count=delta.account_count)
+        commit = BlockCommit(seq, hdr.hash, hdr.SerializeToString(), tuple(records), delta.accounts,
+                             delta.assets, delta.metadata)
+        self.head = hdr
+        return ClosedLedger(hdr, commit, receipts)

@@ -1,0 +1,55 @@
+"""The fee schedule.
+
+    gas        = len(TransactionEnv bytes as received) + Σ OP_GAS[operation type]
+    actual fee = gas × tx.gas_price   (ZETA)
+
+A transaction is valid only when tx.gas_price ≥ the network gas_price and
+fee_limit ≥ actual fee (else error 111). Because gas depends only on the envelope and
+its operation types, the fee is known before execution and is charged whether the
+operations then succeed or fail. Fees are removed from circulation (burned) for now;
+validator rewards come with the consensus layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INT64_MAX = (1 << 63) - 1
+INT64_MIN = -(1 << 63)
+UINT32_MAX = (1 << 32) - 1
+
+# Extra gas per operation type (protocol.Operation.Type numbers). Creating an account or
+# an asset class leaves a permanent state entry, so it costs more than its bytes.
+OP_GAS: dict[int, int] = {
+    1: 500,  # CREATE_ACCOUNT
+    2: 500,  # ISSUE_ASSET
+    3: 0,  # PAY_ASSET
+    4: 0,  # SET_METADATA (its value is already paid for as bytes)
+    5: 0,  # SET_SIGNER_WEIGHT
+    6: 0,  # SET_THRESHOLD
+    7: 0,  # PAY_COIN
+    8: 0,  # LOG
+    9: 0,  # SET_PRIVILEGE
+    10: 0,  # UPGRADE_CONTRACT (rejected: contracts are not supported yet)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FeeConfig:
+    """Network fee parameters (genesis ``fees``): ZETA per gas, and the minimum balance
+    every account must keep."""
+
+    gas_price: int = 100
+    base_reserve: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("gas_price", "base_reserve"):
+            v = getattr(self, name)
+            if type(v) is not int or not 0 <= v <= INT64_MAX:
+                raise ValueError(f"fees.{name} must be an integer in [0, 2^63-1], got {v!r}")
+
+
+def tx_gas(envelope_size: int, op_types: list[int]) -> int:
+    gas = envelope_size
+    for t in op_types:
+        gas += OP_GAS.get(t, 0)
+    return gas

@@ -1,0 +1,172 @@
+"""In-memory ledger state: accounts by address and the incremental state tree.
+
+``LedgerState`` is the ``StateView`` that execution reads. ``apply(changes)`` folds one
+block's ``BlockChanges`` into it: it re-encodes each touched account once, updates the
+``core_ext.merkle.MerkleTree`` leaves of existing accounts and appends the new ones (one
+native call each), and returns the records the store writes.
+
+State tree: entry i = SHA-256(canonical encoding of the account created i-th), and the
+tree is RFC 6962 over those entries (leaf hash = SHA-256(0x00 ‖ entry)). Its root is the
+header's ``account_tree_hash``.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from mbi.ledger.account import Account, AccountDecodeError, decode_account
+from mbi.ledger.execute import BlockChanges, ChainConfig
+from mbi.store.records import AccountWrite, AssetWrite, MetadataWrite
+
+_sha256 = hashlib.sha256
+
+
+def _merkle_tree():
+    from core_ext.merkle import MerkleTree
+
+    return MerkleTree()
+
+
+@dataclass(slots=True)
+class StateDelta:
+    root: bytes
+    accounts: list[AccountWrite]
+    assets: list[AssetWrite]
+    metadata: list[MetadataWrite]
+    account_count: int
+
+
+class LedgerState:
+    """All accounts in memory plus the state tree. Implements ``StateView``."""
+
+    def __init__(self, config: ChainConfig) -> None:
+        self.config = config
+        self._accounts: dict[str, Account] = {}
+        self._order: list[str] = []
+        self._tree = _merkle_tree()
+
+    # -- StateView --------------------------------------------------------------------
+    def get_account(self, address: str) -> Account | None:
+        return self._accounts.get(address)
+
+    def account_count(self) -> int:
+        return len(self._order)
+
+    # -- reading ----------------------------------------------------------------------
+    def address_at(self, index: int) -> str:
+        return self._order[index]
+
+    def accounts(self) -> Iterable[Account]:
+        """Accounts in creation order."""
+        acc = self._accounts
+        return (acc[a] for a in self._order)
+
+    def root(self) -> bytes:
+        if not self._order:
+            return _sha256(b"").digest()
+        return bytes(self._tree.root())
+
+    def inclusion_proof(self, address: str) -> tuple[int, list[bytes]] | None:
+        """(index, RFC 6962 audit path) for an account, if the tree offers proofs."""
+        a = self._accounts.get(address)
+        if a is None or not hasattr(self._tree, "inclusion_proof"):
+            return None
+        return a.index, list(self._tree.inclusion_proof(a.index))
+
+    # -- writing ----------------------------------------------------------------------
+    def apply(self, changes: BlockChanges) -> StateDelta:
+        """Fold a block's changes in and return the root and the store records."""
+        base = len(self._order)
+        if changes.base_count != base:
+            raise ValueError(f"changes were computed against {changes.base_count} accounts; state has {base}")
+        accts = changes.accounts
+        n_new = changes.new_accounts
+        n_old = len(accts) - n_new
+        for j, a in enumerate(accts[n_old:]):
+            if a.index != base + j:
+                raise ValueError(f"new account {a.address} has index {a.index}, expected {base + j}")
+        encs = [a.encode() for a in accts]
+        if accts:
+            leaves = np.frombuffer(b"".join([_sha256(e).digest() for e in encs]), dtype=np.uint8).reshape(-1, 32)
+            if n_old:
+                idx = np.fromiter((a.index for a in accts[:n_old]), dtype=np.uint64, count=n_old)
+                self._tree.update(idx, leaves[:n_old])
+            if n_new:
+                self._tree.append(leaves[n_old:])
+        asset_w: list[AssetWrite] = []
+        md_w: list[MetadataWrite] = []
+        account_w: list[AccountWrite] = []
+        cur = self._accounts
+        order = self._order
+        for a, enc in zip(accts, encs):
+            addr = a.address
+            old = cur.get(addr)
+            if old is None:
+                order.append(addr)
+                if a.assets:
+                    _diff_assets(addr, {}, a.assets, asset_w)
+                if a.metadata:
+                    _diff_metadata(addr, {}, a.metadata, md_w)
+            else:
+                if a.assets is not old.assets:
+                    _diff_assets(addr, old.assets, a.assets, asset_w)
+                if a.metadata is not old.metadata:
+                    _diff_metadata(addr, old.metadata, a.metadata, md_w)
+            cur[addr] = a
+            account_w.append(AccountWrite(addr, a.index, enc))
+        return StateDelta(self.root(), account_w, asset_w, md_w, len(order))
+
+    # -- loading ----------------------------------------------------------------------
+    @classmethod
+    def from_entries(cls, config: ChainConfig, entries: Iterable[tuple[int, str, bytes]],
+                     assets_of, metadata_of) -> "LedgerState":
+        """Rebuild from stored accounts in creation order.
+
+        ``assets_of(address)`` yields (issuer, code, amount); ``metadata_of(address)``
+        yields (key bytes, value bytes, version). Every account's encoding is checked to
+        round-trip, which also checks its asset and metadata hashes.
+        """
+        st = cls(config)
+        leaves = []
+        for expect, (index, address, enc) in enumerate(entries):
+            if index != expect:
+                raise AccountDecodeError(f"account {address} stored at index {index}, expected {expect}")
+            a = decode_account(enc, index)
+            if a.address != address:
+                raise AccountDecodeError(f"account stored under {address} encodes address {a.address}")
+            assets = {(i, c): amt for i, c, amt in assets_of(address)}
+            md = {k.decode(): (v.decode(), ver) for k, v, ver in metadata_of(address)}
+            if assets:
+                a.assets = assets
+            if md:
+                a.metadata = md
+            if a.encode() != enc:
+                raise AccountDecodeError(f"account {address}: stored encoding does not match its assets/metadata")
+            st._accounts[address] = a
+            st._order.append(address)
+            leaves.append(_sha256(enc).digest())
+        if leaves:
+            st._tree.append(np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32))
+        return st
+
+
+def _diff_assets(addr: str, old: dict, new: dict, out: list[AssetWrite]) -> None:
+    keys = set(old) | set(new)
+    for k in sorted(keys):
+        n = new.get(k, 0)
+        if old.get(k, 0) != n:
+            out.append(AssetWrite(addr, k[0], k[1], n))
+
+
+def _diff_metadata(addr: str, old: dict, new: dict, out: list[MetadataWrite]) -> None:
+    keys = set(old) | set(new)
+    for k in sorted(keys):
+        nv = new.get(k)
+        if old.get(k) != nv:
+            if nv is None:
+                out.append(MetadataWrite(addr, k.encode(), None, old[k][1]))
+            else:
+                out.append(MetadataWrite(addr, k.encode(), nv[0].encode(), nv[1]))

@@ -1,0 +1,257 @@
+"""Signed transaction envelopes, kept as the exact bytes they arrived in.
+
+The signed message is the serialized ``protocol.Transaction`` exactly as the client
+produced it; the transaction hash is SHA-256 of those bytes. We therefore never
+re-serialize: the ``Transaction`` bytes are sliced out of the received ``TransactionEnv``
+by walking its top-level wire format, and the decoded message (upb, C) is used only to
+read fields.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable, Sequence
+
+from google.protobuf.message import DecodeError
+
+from mbi.crypto.keys import KeyFormatError, address_from_raw_public_key, decode_public_key
+from mbi.types.zetrix_protocol_pb2 import Signature, Transaction, TransactionEnv
+
+ERR_INVALID_PARAMETER = 2
+ERR_TX_SIZE_TOO_BIG = 146
+# Largest envelope accepted, in bytes (metadata values may be 256 KiB; 1 MiB leaves room).
+MAX_ENVELOPE_SIZE = 1 << 20
+MAX_SIGNATURES = 100
+
+_sha256 = hashlib.sha256
+_from_env = TransactionEnv.FromString
+_from_tx = Transaction.FromString
+
+
+class EnvelopeError(ValueError):
+    """The bytes are not a well-formed TransactionEnv (Zetrix code 2, or 146 when too big)."""
+
+    def __init__(self, message: str, code: int = ERR_INVALID_PARAMETER) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _varint(b: bytes, i: int, n: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if i >= n:
+            raise EnvelopeError("truncated varint in TransactionEnv")
+        c = b[i]
+        i += 1
+        result |= (c & 0x7F) << shift
+        if c < 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise EnvelopeError("varint longer than 10 bytes in TransactionEnv")
+
+
+def split_envelope(data: bytes) -> bytes:
+    """Return the raw bytes of field 1 (``transaction``) of a TransactionEnv.
+
+    Rejects envelopes where the transaction is missing or occurs more than once
+    (protobuf would merge repeats, so the signed bytes would not be what executes).
+    """
+    # Fast path for what clients send: only length-delimited fields 1-3 (tags 0x0A,
+    # 0x12, 0x1A) with lengths < 2**14. Anything else takes the general walk below.
+    n = len(data)
+    i = 0
+    tx = None
+    while i < n:
+        tag = data[i]
+        if tag != 0x0A and tag != 0x12 and tag != 0x1A or i + 2 >= n:
+            return _split_general(data)
+        c = data[i + 1]
+        if c < 0x80:
+            start = i + 2
+            end = start + c
+        else:
+            c2 = data[i + 2]
+            if c2 >= 0x80:
+                return _split_general(data)
+            start = i + 3
+            end = start + ((c & 0x7F) | (c2 << 7))
+        if end > n:
+            raise EnvelopeError("length-delimited field runs past the end of TransactionEnv")
+        if tag == 0x0A:
+            if tx is not None:
+                raise EnvelopeError("TransactionEnv carries more than one transaction field")
+            tx = data[start:end]
+        i = end
+    if tx is None:
+        raise EnvelopeError("TransactionEnv has no transaction")
+    return tx
+
+
+def _split_general(data: bytes) -> bytes:
+    n = len(data)
+    i = 0
+    tx: bytes | None = None
+    while i < n:
+        tag, i = _varint(data, i, n)
+        wt = tag & 7
+        field = tag >> 3
+        if wt == 2:
+            ln, i = _varint(data, i, n)
+            end = i + ln
+            if end > n:
+                raise EnvelopeError("length-delimited field runs past the end of TransactionEnv")
+            if field == 1:
+                if tx is not None:
+                    raise EnvelopeError("TransactionEnv carries more than one transaction field")
+                tx = data[i:end]
+            i = end
+        elif field == 1:
+            raise EnvelopeError("TransactionEnv field 1 must be length-delimited")
+        elif wt == 0:
+            _, i = _varint(data, i, n)
+        elif wt == 1:
+            i += 8
+        elif wt == 5:
+            i += 4
+        else:
+            raise EnvelopeError(f"unsupported wire type {wt} in TransactionEnv")
+        if i > n:
+            raise EnvelopeError("truncated TransactionEnv")
+    if tx is None:
+        raise EnvelopeError("TransactionEnv has no transaction")
+    return tx
+
+
+# public key text -> (raw 32 bytes, address) or None when malformed. Keys repeat across
+# transactions (the same senders sign again and again), and the address needs a base58
+# encode that costs several microseconds, so remember them (bounded).
+_PK_CACHE: dict[str, tuple[bytes, str] | None] = {}
+_PK_CACHE_MAX = 1 << 20
+
+
+def parse_public_key(text: str) -> tuple[bytes, str] | None:
+    hit = _PK_CACHE.get(text, False)
+    if hit is not False:
+        return hit  # type: ignore[return-value]
+    try:
+        raw = decode_public_key(text)
+        val: tuple[bytes, str] | None = (raw, address_from_raw_public_key(raw))
+    except KeyFormatError:
+        val = None
+    if len(_PK_CACHE) >= _PK_CACHE_MAX:
+        _PK_CACHE.clear()
+    _PK_CACHE[text] = val
+    return val
+
+
+class SignedTransaction:
+    """One transaction envelope: received bytes, hash, decoded fields and signers.
+
+    Attributes:
+        envelope: the TransactionEnv bytes as received (what is stored and gossiped).
+        tx_bytes: the Transaction bytes inside it, exactly as signed.
+        hash: SHA-256(tx_bytes), 32 bytes.
+        tx: the decoded ``protocol.Transaction`` (read-only by convention).
+        signatures: tuple of (public_key_text, raw_key or None, address or None, sign_data).
+        sig_ok: None until checked; then True when every signature verified.
+        sig_error: (code, description) when a signature is malformed or invalid.
+    """
+
+    __slots__ = ("envelope", "tx_bytes", "hash", "tx", "signatures", "sig_ok", "sig_error",
+                 "_signer_set")
+
+    def __init__(self, envelope: bytes, tx_bytes: bytes, tx: Transaction,
+                 signatures: tuple[tuple[str, bytes | None, str | None, bytes], ...]) -> None:
+        self.envelope = envelope
+        self.tx_bytes = tx_bytes
+        self.hash = _sha256(tx_bytes).digest()
+        self.tx = tx
+        self.signatures = signatures
+        self.sig_ok: bool | None = None
+        self.sig_error: tuple[int, str] | None = None
+        self._signer_set: frozenset[str] | None = None
+
+    @classmethod
+    def from_envelope(cls, data: bytes) -> "SignedTransaction":
+        """Decode a TransactionEnv; raises EnvelopeError when malformed."""
+        if not isinstance(data, bytes):
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            else:
+                raise TypeError(f"envelope must be bytes, got {type(data).__name__}")
+        if len(data) > MAX_ENVELOPE_SIZE:
+            raise EnvelopeError(f"envelope is {len(data)} bytes; the limit is {MAX_ENVELOPE_SIZE}",
+                                ERR_TX_SIZE_TOO_BIG)
+        try:
+            env = _from_env(data)
+        except DecodeError as exc:
+            raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
+        tx_bytes = split_envelope(data)
+        sigs = env.signatures
+        if len(sigs) > MAX_SIGNATURES:
+            raise EnvelopeError(f"{len(sigs)} signatures; at most {MAX_SIGNATURES} are allowed")
+        out = []
+        for s in sigs:
+            pk = s.public_key
+            parsed = _PK_CACHE.get(pk, False)
+            if parsed is False:
+                parsed = parse_public_key(pk)
+            if parsed is None:
+                out.append((pk, None, None, s.sign_data))
+            else:
+                out.append((pk, parsed[0], parsed[1], s.sign_data))
+        return cls(data, tx_bytes, env.transaction, tuple(out))
+
+    @classmethod
+    def from_parts(cls, tx_bytes: bytes, signatures: Iterable[tuple[str, bytes]]) -> "SignedTransaction":
+        """Build an envelope from a transaction blob and (public_key, sign_data) pairs.
+
+        This is what ``/submitTransaction`` receives. The Transaction bytes are kept as
+        given; only the envelope around them is assembled.
+        """
+        if not isinstance(tx_bytes, (bytes, bytearray)):
+            raise TypeError(f"transaction blob must be bytes, got {type(tx_bytes).__name__}")
+        tx_bytes = bytes(tx_bytes)
+        try:
+            _from_tx(tx_bytes)
+        except DecodeError as exc:
+            raise EnvelopeError(f"transaction blob does not decode: {exc}") from None
+        parts = [_len_field(1, tx_bytes)]
+        for pk, sd in signatures:
+            if not isinstance(pk, str) or not isinstance(sd, (bytes, bytearray)):
+                raise TypeError("signatures must be (public_key str, sign_data bytes) pairs")
+            parts.append(_len_field(2, Signature(public_key=pk, sign_data=bytes(sd)).SerializeToString()))
+        return cls.from_envelope(b"".join(parts))
+
+    @property
+    def hash_hex(self) -> str:
+        return self.hash.hex()
+
+    @property
+    def signer_addresses(self) -> frozenset[str]:
+        """Addresses of the well-formed public keys that signed (weights are by address)."""
+        s = self._signer_set
+        if s is None:
+            s = self._signer_set = frozenset(a for _, _, a, _ in self.signatures if a is not None)
+        return s
+
+    def __repr__(self) -> str:
+        return f"SignedTransaction(hash={self.hash.hex()}, source={self.tx.source_address!r}, nonce={self.tx.nonce})"
+
+
+def _len_field(field: int, payload: bytes) -> bytes:
+    out = bytearray([(field << 3) | 2])
+    n = len(payload)
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out) + payload
+
+
+def sign_transaction(tx: Transaction | bytes, keypairs: Sequence["object"]) -> SignedTransaction:
+    """Serialize (if needed) and sign a transaction with each key pair (wallet/test helper)."""
+    tx_bytes = tx if isinstance(tx, bytes) else tx.SerializeToString()
+    sigs = [(kp.encoded_public_key, kp.sign(tx_bytes)) for kp in keypairs]  # type: ignore[attr-defined]
+    return SignedTransaction.from_parts(tx_bytes, sigs)

@@ -1,0 +1,574 @@
+"""Execution: every operation's success path and each of its error codes, the
+transaction-level rules (nonce, chain, expiry, fees, signatures, weights) and the
+failure semantics (operations revert, nonce and fee stay)."""
+from __future__ import annotations
+
+import pytest
+
+from mbi.crypto import KeyPair
+from mbi.ledger import Account, ChainConfig, FeeConfig, apply_block
+from mbi.ledger import errors as E
+from mbi.ledger import testing as T
+from mbi.ledger.fees import INT64_MAX, UINT32_MAX
+
+CHAIN = 7
+CFG = ChainConfig(CHAIN, FeeConfig(gas_price=100, base_reserve=0))
+
+
+class DictView:
+    """A minimal in-memory StateView (no state tree) for execution tests."""
+
+    def __init__(self, cfg: ChainConfig, accounts: list[Account]) -> None:
+        self.config = cfg
+        self.accts = {a.address: a for a in accounts}
+        self.n = len(accounts)
+
+    def get_account(self, address):
+        return self.accts.get(address)
+
+    def account_count(self):
+        return self.n
+
+    def commit(self, changes):
+        for a in changes.accounts:
+            self.accts[a.address] = a
+        self.n += changes.new_accounts
+
+
+K = [KeyPair.from_seed(bytes([i + 1]) * 32) for i in range(8)]
+G, A, B, C, S1, S2, S3, X = K  # X never exists on the ledger
+
+
+@pytest.fixture
+def view():
+    return DictView(CFG, [Account(G.address, 0, balance=10**15), Account(A.address, 1, balance=10**9),
+                          Account(B.address, 2, balance=1000), Account(C.address, 3, balance=0)])
+
+
+def run(view, *txs, seq=2, commit=True):
+    changes, receipts = apply_block(view, list(txs), seq, 1_000_000)
+    if commit:
+        view.commit(changes)
+    return receipts
+
+
+def tx(key, nonce, *ops, **kw):
+    kw.setdefault("chain_id", CHAIN)
+    return T.make_tx(key, nonce, list(ops), **kw)
+
+
+def fee_of(t):
+    from mbi.ledger.fees import OP_GAS
+    return (len(t.envelope) + sum(OP_GAS.get(o.type, 0) for o in t.tx.operations)) * t.tx.gas_price
+
+
+def snapshot(view):
+    return {a: (x.encode(), dict(x.assets), dict(x.metadata)) for a, x in view.accts.items()}
+
+
+def assert_rejected(view, t, code):
+    """A transaction failing validity: receipt code, nothing applied, state untouched."""
+    before = snapshot(view)
+    (r,) = run(view, t)
+    assert r.error_code == code, r.error_desc
+    assert not r.applied and r.actual_fee == 0
+    assert snapshot(view) == before
+    return r
+
+
+def assert_op_fails(view, t, code):
+    """An operation failing: nonce + fee charged, every operation effect reverted."""
+    src = view.get_account(t.tx.source_address)
+    others = {a: v for a, v in snapshot(view).items() if a != src.address}
+    nonce, bal, assets, md = src.nonce, src.balance, dict(src.assets), dict(src.metadata)
+    n = view.n
+    (r,) = run(view, t)
+    assert r.error_code == code, r.error_desc
+    assert r.applied and r.actual_fee == fee_of(t)
+    after = view.get_account(src.address)
+    assert (after.nonce, after.balance) == (nonce + 1, bal - r.actual_fee)
+    assert after.assets == assets and after.metadata == md
+    assert {a: v for a, v in snapshot(view).items() if a != src.address} == others
+    assert view.n == n
+    return r
+
+
+def ok(view, t):
+    (r,) = run(view, t)
+    assert r.error_code == 0, r.error_desc
+    assert r.applied and r.actual_fee == fee_of(t)
+    return r
+
+
+# ---------------------------------------------------------------- transaction rules
+def test_pay_coin_success_charges_fee_and_nonce(view):
+    t = tx(A, 1, T.pay_coin(B.address, 500))
+    r = ok(view, t)
+    a, b = view.get_account(A.address), view.get_account(B.address)
+    assert a.nonce == 1 and a.balance == 10**9 - 500 - r.actual_fee
+    assert b.balance == 1500 and b.nonce == 0
+    assert r.actual_fee == len(t.envelope) * 100
+
+
+def test_zero_gas_price_network_charges_nothing():
+    v = DictView(ChainConfig(CHAIN, FeeConfig(0, 0)), [Account(A.address, 0, balance=10), Account(B.address, 1)])
+    (r,) = run(v, tx(A, 1, T.pay_coin(B.address, 10), gas_price=0, fee_limit=0))
+    assert r.error_code == 0 and r.applied and r.actual_fee == 0
+    assert v.get_account(B.address).balance == 10
+
+
+def test_nonce_rules_and_replay(view):
+    assert_rejected(view, tx(A, 2, T.pay_coin(B.address, 1)), E.BAD_SEQUENCE)
+    assert_rejected(view, tx(A, 0, T.pay_coin(B.address, 1)), E.BAD_SEQUENCE)
+    t = tx(A, 1, T.pay_coin(B.address, 1))
+    ok(view, t)
+    assert_rejected(view, t, E.BAD_SEQUENCE)  # replay in a later block
+    t2 = tx(A, 2, T.pay_coin(B.address, 1))
+    r1, r2 = run(view, t2, t2)  # replay inside one block
+    assert r1.error_code == 0 and r2.error_code == E.BAD_SEQUENCE and not r2.applied
+
+
+def test_nonces_chain_within_a_block(view):
+    rs = run(view, *[tx(A, n, T.pay_coin(B.address, 1)) for n in (1, 2, 3)])
+    assert [r.error_code for r in rs] == [0, 0, 0]
+    assert view.get_account(A.address).nonce == 3
+
+
+def test_wrong_chain_id(view):
+    r = assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), chain_id=8), E.INVALID_PARAMETER)
+    assert "chain_id" in r.error_desc
+    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), chain_id=0), E.INVALID_PARAMETER)
+
+
+def test_ceil_ledger_seq(view):
+    (r,) = run(view, tx(A, 1, T.pay_coin(B.address, 1), ceil_ledger_seq=4), seq=5)
+    assert r.error_code == E.TX_TIMEOUT and not r.applied
+    (r,) = run(view, tx(A, 1, T.pay_coin(B.address, 1), ceil_ledger_seq=5), seq=5)
+    assert r.error_code == 0
+    assert_rejected(view, tx(A, 2, T.pay_coin(B.address, 1), ceil_ledger_seq=-1), E.INVALID_PARAMETER)
+
+
+def test_fee_rules(view):
+    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), gas_price=99), E.FEE_NOT_ENOUGH)
+    t = tx(A, 1, T.pay_coin(B.address, 1), fee_limit=1)
+    assert_rejected(view, t, E.FEE_NOT_ENOUGH)
+    exact = tx(A, 1, T.pay_coin(B.address, 1), fee_limit=26_000)
+    need = fee_of(exact)
+    t = tx(A, 1, T.pay_coin(B.address, 1), fee_limit=need - 1)
+    if fee_of(t) == need:
+        assert_rejected(view, t, E.FEE_NOT_ENOUGH)
+    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), fee_limit=-1), E.FEE_INVALID)
+    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), gas_price=-5), E.FEE_INVALID)
+    # gas x gas_price beyond int64: overflow, nothing charged
+    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), gas_price=2**60, fee_limit=INT64_MAX),
+                    E.MATH_OVERFLOW)
+    # a higher gas_price than the network's is accepted and charged at the tx's price
+    t = tx(A, 1, T.pay_coin(B.address, 1), gas_price=150)
+    r = ok(view, t)
+    assert r.actual_fee == len(t.envelope) * 150
+
+
+def test_balance_cannot_pay_fee(view):
+    assert_rejected(view, tx(C, 1, T.pay_coin(B.address, 0)), E.ACCOUNT_LOW_RESERVE)
+    t = tx(B, 1, T.pay_coin(A.address, 0))
+    assert fee_of(t) > 1000
+    assert_rejected(view, t, E.ACCOUNT_LOW_RESERVE)
+
+
+def test_insufficient_balance_for_payment(view):
+    # B can pay the fee (lower gas price network) but not the amount
+    v = DictView(ChainConfig(CHAIN, FeeConfig(1, 0)), [Account(B.address, 0, balance=1000), Account(A.address, 1)])
+    t = tx(B, 1, T.pay_coin(A.address, 999), gas_price=1)
+    r = assert_op_fails(v, t, E.ACCOUNT_LOW_RESERVE)
+    assert v.get_account(A.address).balance == 0
+    assert r.actual_fee == len(t.envelope)
+
+
+def test_source_missing_and_bad_source(view):
+    assert_rejected(view, tx(X, 1, T.pay_coin(B.address, 1)), E.ACCOUNT_NOT_EXIST)
+    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), source="ZTX3notanaddress"), E.INVALID_ADDRESS)
+
+
+def test_operation_count_limits(view):
+    assert_rejected(view, tx(A, 1), E.MISSING_OPERATIONS)
+    many = tx(A, 1, *[T.pay_coin(B.address, 1)] * 1001)
+    assert_rejected(view, many, E.TOO_MANY_OPERATIONS)
+    r = ok(view, tx(A, 1, *[T.pay_coin(B.address, 1)] * 1000))
+    assert view.get_account(B.address).balance == 2000 and r.applied
+
+
+def test_signature_failures(view):
+    good = tx(A, 1, T.pay_coin(B.address, 1))
+    pk, sd = good.signatures[0][0], good.signatures[0][3]
+    from mbi.types import SignedTransaction
+    bad = SignedTransaction.from_parts(good.tx_bytes, [(pk, bytes([sd[0] ^ 1]) + sd[1:])])
+    assert_rejected(view, bad, E.INVALID_SIGNATURE)
+    short = SignedTransaction.from_parts(good.tx_bytes, [(pk, sd[:63])])
+    assert_rejected(view, short, E.INVALID_SIGNATURE)
+    badpk = SignedTransaction.from_parts(good.tx_bytes, [(pk[:-2] + ("00" if pk[-2:] != "00" else "11"), sd)])
+    assert_rejected(view, badpk, E.INVALID_PUBKEY)
+    # signed by a key that has no weight on A
+    assert_rejected(view, tx([B], 1, T.pay_coin(C.address, 1), source=A.address), E.INVALID_SIGNATURE)
+    # no signatures at all
+    nosig = SignedTransaction.from_parts(good.tx_bytes, [])
+    assert_rejected(view, nosig, E.INVALID_SIGNATURE)
+    # one good and one bad signature: the whole transaction is invalid
+    other = B.sign(good.tx_bytes)
+    mixed = SignedTransaction.from_parts(good.tx_bytes, [(pk, sd), (B.encoded_public_key, bytes(64))])
+    assert_rejected(view, mixed, E.INVALID_SIGNATURE)
+    both = SignedTransaction.from_parts(good.tx_bytes, [(pk, sd), (B.encoded_public_key, other)])
+    ok(view, both)
+
+
+def test_expr_condition_rejected(view):
+    t = tx(A, 1, T.pay_coin(B.address, 1))
+    t.tx.expr_condition  # field exists
+    from mbi.types import Transaction, SignedTransaction
+    m = Transaction.FromString(t.tx_bytes)
+    m.expr_condition = "1 == 1"
+    blob = m.SerializeToString()
+    assert_rejected(view, SignedTransaction.from_parts(blob, [(A.encoded_public_key, A.sign(blob))]),
+                    E.INVALID_PARAMETER)
+    op = T.pay_coin(B.address, 1)
+    op.expr_condition = "x"
+    assert_op_fails(view, tx(A, 1, op), E.INVALID_PARAMETER)
+
+
+def test_unknown_and_contract_operations(view):
+    from mbi.types import Operation
+    assert_op_fails(view, tx(A, 1, Operation(type=0)), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 2, Operation(type=11)), E.INVALID_PARAMETER)
+    r = assert_op_fails(view, tx(A, 3, T.upgrade_contract(B.address, "x")), E.CONTRACTS_UNSUPPORTED)
+    assert "not supported" in r.error_desc
+    assert_op_fails(view, tx(A, 4, T.create_account(X.address, 0, contract="function main(){}")),
+                    E.CONTRACTS_UNSUPPORTED)
+    assert_op_fails(view, tx(A, 5, T.create_account(X.address, 0, init_input="{}")), E.CONTRACTS_UNSUPPORTED)
+    assert_op_fails(view, tx(A, 6, T.pay_coin(B.address, 1, input="{}")), E.CONTRACTS_UNSUPPORTED)
+    ok(view, tx(A, 7, T.issue_asset("TOK", 10)))
+    assert_op_fails(view, tx(A, 8, T.pay_asset(B.address, A.address, "TOK", 1, input="x")),
+                    E.CONTRACTS_UNSUPPORTED)
+
+
+# ---------------------------------------------------------------- PAY_COIN
+def test_pay_coin_errors(view):
+    assert_op_fails(view, tx(A, 1, T.pay_coin(B.address, -1)), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 2, T.pay_coin("ZTX3bad", 1)), E.INVALID_ADDRESS)
+    assert_op_fails(view, tx(A, 3, T.pay_coin(A.address, 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
+    assert_op_fails(view, tx(A, 4, T.pay_coin(X.address, 1)), E.ACCOUNT_NOT_EXIST)
+    assert_op_fails(view, tx(A, 5, T.pay_coin(B.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
+    ok(view, tx(A, 6, T.pay_coin(B.address, 0)))
+
+
+def test_pay_coin_overflow_changes_nothing():
+    v = DictView(CFG, [Account(A.address, 0, balance=10**12), Account(B.address, 1, balance=INT64_MAX - 5)])
+    assert_op_fails(v, tx(A, 1, T.pay_coin(B.address, 6)), E.MATH_OVERFLOW)
+    assert v.get_account(B.address).balance == INT64_MAX - 5
+    ok(v, tx(A, 2, T.pay_coin(B.address, 5)))
+    assert v.get_account(B.address).balance == INT64_MAX
+
+
+def test_base_reserve_applies_to_payments():
+    v = DictView(ChainConfig(CHAIN, FeeConfig(1, 1000)),
+                 [Account(A.address, 0, balance=10_000), Account(B.address, 1, balance=1000)])
+    t = tx(A, 1, T.pay_coin(B.address, 10_000), gas_price=1)
+    fee = fee_of(t)
+    assert fee < 500
+    # paying so much that less than the reserve would remain fails with 100
+    assert_op_fails(v, tx(A, 1, T.pay_coin(B.address, 10_000 - fee - 999), gas_price=1), E.ACCOUNT_LOW_RESERVE)
+    # leaving exactly the reserve is fine
+    left = v.get_account(A.address).balance
+    t3 = tx(A, 2, T.pay_coin(B.address, 9000), gas_price=1)  # same varint width as the real amount
+    ok(v, tx(A, 2, T.pay_coin(B.address, left - fee_of(t3) - 1000), gas_price=1))
+    assert v.get_account(A.address).balance == 1000
+
+
+# ---------------------------------------------------------------- CREATE_ACCOUNT
+def test_create_account_success(view):
+    t = tx(A, 1, T.create_account(X.address, 5000, master_weight=2, tx_threshold=3,
+                                  signers=[(S1.address, 1)], type_thresholds=[(7, 4)],
+                                  metadatas=[("k", "v")]))
+    r = ok(view, t)
+    x = view.get_account(X.address)
+    assert x.index == 4 and view.n == 5 and x.nonce == 0 and x.balance == 5000
+    assert (x.master_weight, x.tx_threshold) == (2, 3)
+    assert x.signers == {S1.address: 1} and x.type_thresholds == {7: 4}
+    assert x.metadata == {"k": ("v", 1)}
+    assert view.get_account(A.address).balance == 10**9 - 5000 - r.actual_fee
+    assert r.actual_fee == (len(t.envelope) + 500) * 100
+
+
+def test_create_account_sdk_style_zero_balance(view):
+    ok(view, tx(A, 1, T.create_account(X.address)))
+    assert view.get_account(X.address).balance == 0
+
+
+def test_create_account_errors(view):
+    n = 0
+
+    def nxt():
+        nonlocal n
+        n += 1
+        return n
+    assert_op_fails(view, tx(A, nxt(), T.create_account("ZTX3xyz", 1)), E.INVALID_ADDRESS)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(A.address, 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, priv=False)), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, master_weight=UINT32_MAX + 1)),
+                    E.WEIGHT_NOT_VALID)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, master_weight=-1)), E.WEIGHT_NOT_VALID)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, tx_threshold=-1)), E.THRESHOLD_NOT_VALID)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[("ZTX3bad", 1)])),
+                    E.INVALID_ADDRESS)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[(S1.address, 1), (S1.address, 2)])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[(X.address, 1)])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[(S1.address, 0)])),
+                    E.WEIGHT_NOT_VALID)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, type_thresholds=[(42, 1)])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, type_thresholds=[(7, -1)])),
+                    E.THRESHOLD_NOT_VALID)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, type_thresholds=[(7, 1), (7, 2)])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("", "v")])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("k" * 1025, "v")])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("k", "v" * (256 * 1024 + 1))])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("k", "a"), ("k", "b")])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, -1)), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(B.address, 1)), E.ACCOUNT_DEST_EXIST)
+    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
+    assert X.address not in view.accts
+
+
+def test_create_account_below_base_reserve():
+    v = DictView(ChainConfig(CHAIN, FeeConfig(1, 100)), [Account(A.address, 0, balance=10**6)])
+    assert_op_fails(v, tx(A, 1, T.create_account(X.address, 99), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
+    ok_r = run(v, tx(A, 2, T.create_account(X.address, 100), gas_price=1))[0]
+    assert ok_r.error_code == 0 and v.get_account(X.address).balance == 100
+
+
+def test_limits_on_signers(view):
+    ks = [KeyPair.from_seed(bytes([100 + i]) * 32).address for i in range(101)]
+    assert_op_fails(view, tx(A, 1, T.create_account(X.address, 0, signers=[(a, 1) for a in ks])),
+                    E.INVALID_PARAMETER)
+    ok(view, tx(A, 2, T.set_signer_weight(-1, [(a, 1) for a in ks[:60]])))
+    assert_op_fails(view, tx(A, 3, T.set_signer_weight(-1, [(a, 1) for a in ks[60:]])), E.INVALID_PARAMETER)
+    assert len(view.get_account(A.address).signers) == 60
+
+
+# ---------------------------------------------------------------- assets
+def test_issue_and_pay_asset(view):
+    ok(view, tx(A, 1, T.issue_asset("GOLD", 1000)))
+    assert view.get_account(A.address).assets == {(A.address, "GOLD"): 1000}
+    ok(view, tx(A, 2, T.issue_asset("GOLD", 1)))
+    ok(view, tx(A, 3, T.pay_asset(B.address, A.address, "GOLD", 600)))
+    assert view.get_account(B.address).assets == {(A.address, "GOLD"): 600}
+    assert view.get_account(A.address).assets == {(A.address, "GOLD"): 401}
+    ok(view, tx(A, 4, T.pay_asset(B.address, A.address, "GOLD", 401)))
+    assert view.get_account(A.address).assets == {}  # a zero holding disappears
+
+
+def test_issue_asset_errors(view):
+    assert_op_fails(view, tx(A, 1, T.issue_asset("", 1)), E.ASSET_INVALID)
+    assert_op_fails(view, tx(A, 2, T.issue_asset("X" * 65, 1)), E.ASSET_INVALID)
+    ok(view, tx(A, 3, T.issue_asset("X" * 64, 1)))
+    assert_op_fails(view, tx(A, 4, T.issue_asset("T", 0)), E.ASSET_INVALID)
+    assert_op_fails(view, tx(A, 5, T.issue_asset("T", -3)), E.ASSET_INVALID)
+    ok(view, tx(A, 6, T.issue_asset("T", INT64_MAX)))
+    assert_op_fails(view, tx(A, 7, T.issue_asset("T", 1)), E.MATH_OVERFLOW)
+    assert view.get_account(A.address).assets[(A.address, "T")] == INT64_MAX
+
+
+def test_pay_asset_errors(view):
+    ok(view, tx(A, 1, T.issue_asset("T", 100)))
+    ok(view, tx(G, 1, T.issue_asset("T", INT64_MAX)))
+    ok(view, tx(G, 2, T.pay_asset(B.address, G.address, "T", INT64_MAX)))
+    ok(view, tx(G, 3, T.issue_asset("T", 1)))
+    assert_op_fails(view, tx(A, 2, T.pay_asset(B.address, A.address, "T", 0)), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 3, T.pay_asset(B.address, A.address, "", 1)), E.ASSET_INVALID)
+    assert_op_fails(view, tx(A, 4, T.pay_asset(B.address, "ZTX3bad", "T", 1)), E.ASSET_INVALID)
+    assert_op_fails(view, tx(A, 5, T.pay_asset(B.address, A.address, "T", 1, asset_type=1)), E.ASSET_INVALID)
+    assert_op_fails(view, tx(A, 6, T.pay_asset("ZTX3bad", A.address, "T", 1)), E.INVALID_ADDRESS)
+    assert_op_fails(view, tx(A, 7, T.pay_asset(A.address, A.address, "T", 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
+    assert_op_fails(view, tx(A, 8, T.pay_asset(X.address, A.address, "T", 1)), E.ACCOUNT_NOT_EXIST)
+    assert_op_fails(view, tx(A, 9, T.pay_asset(B.address, A.address, "T", 101)), E.ACCOUNT_ASSET_LOW_RESERVE)
+    assert_op_fails(view, tx(A, 10, T.pay_asset(B.address, G.address, "T", 1)), E.ACCOUNT_ASSET_LOW_RESERVE)
+    # B holds INT64_MAX of G's T: one more overflows and nothing changes
+    assert_op_fails(view, tx(G, 4, T.pay_asset(B.address, G.address, "T", 1)), E.MATH_OVERFLOW)
+    assert view.get_account(B.address).assets[(G.address, "T")] == INT64_MAX
+    assert view.get_account(G.address).assets[(G.address, "T")] == 1
+
+
+# ---------------------------------------------------------------- metadata
+def test_set_metadata_versions_and_delete(view):
+    ok(view, tx(A, 1, T.set_metadata("k", "v1")))
+    assert view.get_account(A.address).metadata == {"k": ("v1", 1)}
+    ok(view, tx(A, 2, T.set_metadata("k", "v2", version=1)))
+    assert view.get_account(A.address).metadata == {"k": ("v2", 2)}
+    assert_op_fails(view, tx(A, 3, T.set_metadata("k", "v3", version=1)), E.INVALID_DATAVERSION)
+    assert_op_fails(view, tx(A, 4, T.set_metadata("new", "v", version=3)), E.INVALID_DATAVERSION)
+    ok(view, tx(A, 5, T.set_metadata("k", "", version=0)))
+    assert view.get_account(A.address).metadata == {"k": ("", 3)}
+    assert_op_fails(view, tx(A, 6, T.set_metadata("k", delete=True, version=2)), E.INVALID_DATAVERSION)
+    ok(view, tx(A, 7, T.set_metadata("k", delete=True)))
+    assert view.get_account(A.address).metadata == {}
+    assert_op_fails(view, tx(A, 8, T.set_metadata("k", delete=True)), E.NOT_EXIST)
+
+
+def test_set_metadata_limits(view):
+    assert_op_fails(view, tx(A, 1, T.set_metadata("", "v")), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 2, T.set_metadata("k" * 1025, "v")), E.INVALID_PARAMETER)
+    ok(view, tx(A, 3, T.set_metadata("k" * 1024, "v")))
+    assert_op_fails(view, tx(A, 4, T.set_metadata("k", "v" * (256 * 1024 + 1))), E.INVALID_PARAMETER)
+    ok(view, tx(A, 5, T.set_metadata("big", "v" * (256 * 1024))))
+    assert_op_fails(view, tx(A, 6, T.set_metadata("k", "v", version=-1)), E.INVALID_PARAMETER)
+    # limits count UTF-8 bytes, not characters
+    assert_op_fails(view, tx(A, 7, T.set_metadata("é" * 513, "v")), E.INVALID_PARAMETER)
+
+
+# ---------------------------------------------------------------- privileges
+def test_set_signer_weight(view):
+    ok(view, tx(A, 1, T.set_signer_weight(5, [(S1.address, 2), (S2.address, 3)])))
+    a = view.get_account(A.address)
+    assert a.master_weight == 5 and a.signers == {S1.address: 2, S2.address: 3}
+    ok(view, tx(A, 2, T.set_signer_weight(-1, [(S1.address, 0)])))
+    a = view.get_account(A.address)
+    assert a.master_weight == 5 and a.signers == {S2.address: 3}
+    assert_op_fails(view, tx(A, 3, T.set_signer_weight(-2)), E.WEIGHT_NOT_VALID)
+    assert_op_fails(view, tx(A, 4, T.set_signer_weight(UINT32_MAX + 1)), E.WEIGHT_NOT_VALID)
+    assert_op_fails(view, tx(A, 5, T.set_signer_weight(-1, [("ZTX3bad", 1)])), E.INVALID_ADDRESS)
+    assert_op_fails(view, tx(A, 6, T.set_signer_weight(-1, [(A.address, 1)])), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 7, T.set_signer_weight(-1, [(S3.address, 1), (S3.address, 1)])),
+                    E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 8, T.set_signer_weight(-1, [(S3.address, UINT32_MAX + 1)])), E.WEIGHT_NOT_VALID)
+    assert_op_fails(view, tx(A, 9, T.set_signer_weight(-1, [(S3.address, -1)])), E.WEIGHT_NOT_VALID)
+
+
+def test_set_threshold(view):
+    ok(view, tx(A, 1, T.set_threshold(1, [(7, 2), (4, 3)])))
+    a = view.get_account(A.address)
+    assert a.tx_threshold == 1 and a.type_thresholds == {7: 2, 4: 3}
+    ok(view, tx(A, 2, T.set_threshold(-1, [(7, 0)])))  # master weight 1 < 2 is not needed to set thresholds
+    assert view.get_account(A.address).type_thresholds == {4: 3}
+    assert_op_fails(view, tx(A, 3, T.set_threshold(-2)), E.THRESHOLD_NOT_VALID)
+    assert_op_fails(view, tx(A, 4, T.set_threshold(-1, [(0, 1)])), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 5, T.set_threshold(-1, [(11, 1)])), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 6, T.set_threshold(-1, [(7, -1)])), E.THRESHOLD_NOT_VALID)
+    assert_op_fails(view, tx(A, 7, T.set_threshold(-1, [(7, 1), (7, 1)])), E.INVALID_PARAMETER)
+
+
+def test_set_privilege(view):
+    ok(view, tx(A, 1, T.set_privilege("3", "2", [(S1.address, 1)], [(3, 9)])))
+    a = view.get_account(A.address)
+    assert (a.master_weight, a.tx_threshold, a.signers, a.type_thresholds) == (3, 2, {S1.address: 1}, {3: 9})
+    ok(view, tx(A, 2, T.set_privilege()))  # all empty: nothing changes
+    b = view.get_account(A.address)
+    assert (b.master_weight, b.tx_threshold, b.signers, b.type_thresholds) == (3, 2, {S1.address: 1}, {3: 9})
+    for bad in ("abc", "-1", "01", "4294967296", "1.5", " 1"):
+        assert_op_fails(view, tx(A, view.get_account(A.address).nonce + 1, T.set_privilege(master_weight=bad)),
+                        E.WEIGHT_NOT_VALID)
+    for bad in ("x", "-2", "9223372036854775808"):
+        assert_op_fails(view, tx(A, view.get_account(A.address).nonce + 1, T.set_privilege(tx_threshold=bad)),
+                        E.THRESHOLD_NOT_VALID)
+    n = view.get_account(A.address).nonce
+    assert_op_fails(view, tx(A, n + 1, T.set_privilege(signers=[("ZTX3bad", 1)])), E.INVALID_ADDRESS)
+    assert_op_fails(view, tx(A, n + 2, T.set_privilege(type_thresholds=[(99, 1)])), E.INVALID_PARAMETER)
+
+
+# ---------------------------------------------------------------- multisig
+@pytest.fixture
+def msig(view):
+    """A with master 1, signers S1:2, S2:2, tx_threshold 3, PAY_COIN threshold 5."""
+    ok(view, tx(A, 1, T.set_privilege("1", "3", [(S1.address, 2), (S2.address, 2)], [(7, 5)])))
+    return view
+
+
+def test_multisig_tx_threshold(msig):
+    view = msig
+    assert_rejected(view, tx([A], 2, T.set_metadata("k", "v")), E.INVALID_SIGNATURE)
+    assert_rejected(view, tx([S1], 2, T.set_metadata("k", "v"), source=A.address), E.INVALID_SIGNATURE)
+    ok(view, tx([A, S1], 2, T.set_metadata("k", "v")))
+    ok(view, tx([S1, S2], 3, T.set_metadata("k", "w"), source=A.address))
+    # duplicate signatures by one key count once
+    assert_rejected(view, tx([S1, S1], 4, T.set_metadata("k", "x"), source=A.address), E.INVALID_SIGNATURE)
+
+
+def test_multisig_type_threshold(msig):
+    view = msig
+    # weight 3 reaches tx_threshold but not PAY_COIN's 5: nonce and fee are charged, payment reverted
+    assert_op_fails(view, tx([A, S1], 2, T.pay_coin(B.address, 1)), E.INVALID_SIGNATURE)
+    ok(view, tx([A, S1, S2], 3, T.pay_coin(B.address, 1)))
+
+
+def test_operation_with_other_source(view):
+    # A's transaction spends from B: B must sign too
+    assert_op_fails(view, tx([A], 1, T.pay_coin(C.address, 10, source=B.address)), E.INVALID_SIGNATURE)
+    ok(view, tx([A, B], 2, T.pay_coin(C.address, 10, source=B.address)))
+    assert view.get_account(C.address).balance == 10
+    assert view.get_account(B.address).nonce == 0  # only the transaction source's nonce moves
+    assert_op_fails(view, tx([A, X], 3, T.pay_coin(C.address, 1, source=X.address)), E.ACCOUNT_NOT_EXIST)
+    assert_op_fails(view, tx([A], 4, T.pay_coin(C.address, 1, source="ZTX3bad")), E.INVALID_ADDRESS)
+
+
+def test_zero_weight_never_authorizes(view):
+    # master weight 0 and threshold 0: nobody can act for the account any more
+    ok(view, tx(A, 1, T.set_privilege("0", "0")))
+    assert_rejected(view, tx(A, 2, T.pay_coin(B.address, 1)), E.INVALID_SIGNATURE)
+
+
+# ---------------------------------------------------------------- LOG
+def test_log(view):
+    r = ok(view, tx(A, 1, T.log("topic", ["a", "b"])))
+    assert r.logs == ((A.address, "topic", ("a", "b")),)
+    assert_op_fails(view, tx(A, 2, T.log("", ["a"])), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 3, T.log("t" * 129, ["a"])), E.INVALID_PARAMETER)
+    ok(view, tx(A, 4, T.log("t" * 128, ["d" * 1024])))
+    assert_op_fails(view, tx(A, 5, T.log("t", [])), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 6, T.log("t", [""])), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 7, T.log("t", ["d" * 1025])), E.INVALID_PARAMETER)
+
+
+# ---------------------------------------------------------------- failure semantics
+def test_failed_operation_reverts_earlier_operations(view):
+    t = tx(A, 1, T.pay_coin(B.address, 100), T.create_account(X.address, 50), T.issue_asset("Z", 5),
+           T.set_metadata("k", "v"), T.set_privilege("7"), T.pay_coin(C.address, 10**12))
+    r = assert_op_fails(view, t, E.ACCOUNT_LOW_RESERVE)
+    assert r.error_desc.startswith("operation 5:")
+    a = view.get_account(A.address)
+    assert a.master_weight == 1 and not a.assets and not a.metadata
+    assert view.get_account(B.address).balance == 1000 and X.address not in view.accts
+    # the index X would have had is free: the next created account takes it
+    ok(view, tx(A, 2, T.create_account(S3.address, 1)))
+    assert view.get_account(S3.address).index == 4
+
+
+def test_failed_tx_in_block_keeps_others(view):
+    rs = run(view, tx(A, 1, T.pay_coin(B.address, 5)), tx(A, 2, T.pay_coin(B.address, 5), T.pay_coin(X.address, 1)),
+             tx(A, 3, T.create_account(X.address, 7), T.pay_coin(X.address, 3)))
+    assert [r.error_code for r in rs] == [0, E.ACCOUNT_NOT_EXIST, 0]
+    assert view.get_account(B.address).balance == 1005
+    assert view.get_account(X.address).balance == 10
+    fees = sum(r.actual_fee for r in rs)
+    total = sum(a.balance for a in view.accts.values())
+    assert total + fees == 10**15 + 10**9 + 1000
+
+
+def test_view_is_not_mutated(view):
+    before = snapshot(view)
+    objs = dict(view.accts)
+    changes, receipts = apply_block(view, [tx(A, 1, T.pay_coin(B.address, 5), T.issue_asset("Q", 1),
+                                              T.set_metadata("m", "x"))], 2, 0)
+    assert receipts[0].error_code == 0
+    assert snapshot(view) == before and all(view.accts[a] is o for a, o in objs.items())
+    assert [a.address for a in changes.accounts] == [A.address, B.address]
+
+
+def test_apply_block_argument_checks(view):
+    with pytest.raises(ValueError, match="ledger_seq"):
+        apply_block(view, [], 0, 0)
+    with pytest.raises(ValueError, match="close_time"):
+        apply_block(view, [], 2, -1)
