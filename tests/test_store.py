@@ -580,3 +580,23 @@ def test_checkpoint_is_a_store(store: Store, tmp_path) -> None:
         assert list(c.iter_accounts()) == [(i, addr(i), b"x") for i in range(3)]
         assert c.get_txs(c.get_ledger_txs(3)) == [tx(3, i) for i in range(3)]
         c.commit_block(block(4))
+
+
+def test_iter_all_assets_and_metadata(store: Store) -> None:
+    store.commit_block(block(1, assets=[AssetWrite("ZTXb", addr(0), "C", 3), AssetWrite("ZTXa", addr(0), "C", 1),
+                                        AssetWrite("ZTXab", addr(1), "D", 2), AssetWrite("ZTXa", addr(0), "B", 4)],
+                             metadata=[MetadataWrite("ZTXb", b"k", b"v", 1), MetadataWrite("ZTXa", b"z", b"w", 2),
+                                       MetadataWrite("ZTXa", b"a", b"u", 3)]))
+    assets = list(store.iter_all_assets())
+    assert sorted(assets) == sorted([("ZTXb", addr(0), "C", 3), ("ZTXa", addr(0), "C", 1),
+                                     ("ZTXab", addr(1), "D", 2), ("ZTXa", addr(0), "B", 4)])
+    order = [a for a, *_ in assets]
+    assert order == sorted(order, key=lambda a: (len(a), a))  # grouped: all of one address together
+    md = list(store.iter_all_metadata())
+    assert sorted(md) == sorted([("ZTXb", b"k", b"v", 1), ("ZTXa", b"z", b"w", 2), ("ZTXa", b"a", b"u", 3)])
+    with store.snapshot() as snap:
+        store.commit_block(block(2, assets=[AssetWrite("ZTXa", addr(0), "C", 0)],
+                                 metadata=[MetadataWrite("ZTXa", b"z", None, 3)]))
+        assert list(snap.iter_all_assets()) == assets
+        assert list(snap.iter_all_metadata()) == md
+    assert len(list(store.iter_all_assets())) == 3 and len(list(store.iter_all_metadata())) == 2
