@@ -74,6 +74,20 @@ def main() -> None:
                 total_t.append(t2 - t1)
                 write_t.append((t2 - t1) - (t1 - t0))
             n_acc = store.account_count()
+            # Reads the ledger and API do: a block's worth of account lookups, one by one
+            # and as one multi-get; tx lookups; the full account scan used at start.
+            addrs = [f"ZTX3{(i * 7919) % n_acc:033d}" for i in range(20_000)]
+            t0 = time.perf_counter()
+            for a in addrs:
+                store.get_account_entry(a)
+            t1 = time.perf_counter()
+            store.get_account_entries(addrs)
+            t2 = time.perf_counter()
+            hashes = store.get_ledger_txs(args.blocks)
+            store.get_txs(hashes)
+            t3 = time.perf_counter()
+            scanned = sum(1 for _ in store.iter_accounts())
+            t4 = time.perf_counter()
         # Block 1 creates every account (all new index entries); report steady state.
         steady = total_t[1:] if len(total_t) > 1 else total_t
         med = statistics.median(steady)
@@ -84,6 +98,9 @@ def main() -> None:
               f"write+fsync {statistics.median(write_t[1:] or write_t) * 1e3:.1f} ms)")
         print(f"commit_block min {min(steady) * 1e3:.1f} ms  max {max(steady) * 1e3:.1f} ms")
         print(f"throughput (median) {args.txs / med:,.0f} tx/s; best {args.txs / min(steady):,.0f} tx/s")
+        print(f"reads: get_account_entry {(t1 - t0) / len(addrs) * 1e6:.2f} us each; "
+              f"get_account_entries(20k) {(t2 - t1) * 1e3:.1f} ms; get_txs({len(hashes)}) "
+              f"{(t3 - t2) * 1e3:.1f} ms; iter_accounts {scanned / (t4 - t3):,.0f} accounts/s")
     finally:
         shutil.rmtree(parent, ignore_errors=True)
 

@@ -72,9 +72,11 @@ class Model:
     assets: dict[tuple[str, str, str], int] = field(default_factory=dict)
     metadata: dict[tuple[str, bytes], tuple[bytes, int]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    tx_count: int = 0
 
     def apply(self, c: BlockCommit) -> None:
         assert c.seq == self.tip + 1
+        self.tx_count += len(c.txs)
         for a in c.accounts:
             self.accounts[a.address] = (a.index, a.encoded)
         for s in c.assets:

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from mbi.store import Store, StoreNotFoundError
+from mbi.store import keys as K
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from store_crash_child import Model, address, make_block  # noqa: E402
@@ -92,6 +93,12 @@ def _verify(path: str, reported: int, model: Model, verified_txs_upto: int,
         assert store.get_seq_by_hash(nxt.header_hash) is None
         assert store.get_ledger_txs(tip + 1) == []
         assert all(store.get_tx(t.hash) is None for t in nxt.txs)
+        # No stray records anywhere: every per-seq block key is <= tip, and the tx family
+        # holds exactly the transactions of blocks 1..tip.
+        for key in store._cfs[1].keys():
+            if key[:1] in (K.P_HEADER, K.P_LEDGER_TXS):
+                assert K.seq_from_block_key(key) <= tip, f"block key beyond tip: {key!r}"
+        assert sum(1 for _ in store._cfs[2].keys()) == model.tx_count
         # State equals replaying 1..tip.
         assert store.account_count() == len(model.accounts)
         want_accounts = sorted((i, a, e) for a, (i, e) in model.accounts.items())
