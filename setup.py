@@ -73,7 +73,7 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
         {f"{SRC}/ed25519/ed25519_ifma.c": special(X86_AVX512IFMA)},
         "c",
     ),
-    "mempool": (["core_ext/mempool.pyx"], {}, "c++"),
+    "mempool": (["core_ext/mempool.pyx", f"{SRC}/mempool/pool.cpp"], {}, "c++"),
 }
 
 
@@ -81,7 +81,9 @@ class BuildExt(build_ext):
     """Compile each extension's special sources with their own flags first."""
 
     def build_extension(self, ext: Extension) -> None:
-        specials: dict[str, list[str]] = getattr(ext, "mbi_special", {})
+        # Looked up by name: cythonize() returns new Extension objects, so an attribute
+        # set on ours would not survive to here.
+        specials: dict[str, list[str]] = KERNELS.get(ext.name.rsplit(".", 1)[-1], ([], {}, ""))[1]
         if specials:
             objects: list[str] = []
             for src, flags in specials.items():
@@ -119,7 +121,6 @@ def make_extensions() -> list[Extension]:
             language=lang,
             depends=[os.path.join("core_ext/include", h) for h in os.listdir("core_ext/include")],
         )
-        ext.mbi_special = specials  # type: ignore[attr-defined]
         exts.append(ext)
     return exts
 
