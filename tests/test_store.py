@@ -600,3 +600,38 @@ def test_iter_all_assets_and_metadata(store: Store) -> None:
         assert list(snap.iter_all_assets()) == assets
         assert list(snap.iter_all_metadata()) == md
     assert len(list(store.iter_all_assets())) == 3 and len(list(store.iter_all_metadata())) == 2
+
+
+def test_failed_open_releases_the_db_even_while_the_error_is_alive(path: str) -> None:
+    # A traceback keeps its frames' locals alive; none of them may hold a family handle,
+    # or the DB (and its LOCK) would stay open and the next open would be StoreLockedError.
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1))
+        s.commit_block(block(2))
+    errors = []
+    for _ in range(2):
+        try:
+            Store.open(path, CHAIN + 1)
+        except ChainMismatchError as e:
+            errors.append(e)
+    db = _raw_open(path)
+    del db.get_column_family(K.CF_BLOCKS)[K.header_key(2)]
+    db.close()
+    for _ in range(2):
+        try:
+            Store.open(path, CHAIN)  # fails in Store.__init__'s consistency checks
+        except CorruptDatabaseError as e:
+            errors.append(e)
+    assert [type(e) for e in errors] == [ChainMismatchError] * 2 + [CorruptDatabaseError] * 2
+
+
+def test_rejected_commit_error_does_not_pin_the_db(path: str) -> None:
+    s = Store.open(path, CHAIN, create=True)
+    try:
+        s.commit_block(BlockCommit(1, H("h"), b"h", txs=(tx(1, 0, hash=b"bad"),)))
+    except ValueError as e:
+        err = e
+    s.close()
+    with Store.open(path, CHAIN) as s2:  # err (and its traceback) is still alive here
+        assert s2.last_seq() == 0
+    assert "position 0" in str(err)

@@ -11,6 +11,7 @@ import os
 import shutil
 import struct
 import threading
+import traceback
 import weakref
 from typing import Iterator, Mapping
 
@@ -319,6 +320,7 @@ class Store(_Reader):
         self._cfs = cfs
         self._gets = [cf.get for cf in cfs]
         self._handles = handles
+        del cfs, handles  # only self holds them, so close() really releases the DB
         self._cache = cache
         self._lock = threading.RLock()
         self._sync = WriteOptions()
@@ -428,31 +430,37 @@ class Store(_Reader):
         except Exception as e:  # noqa: BLE001
             raise _classify_open_error(path, e) from e
         try:
-            cfs = [db.get_column_family(n) for n in K.COLUMN_FAMILIES]
-            handles = [db.get_column_family_handle(n) for n in K.COLUMN_FAMILIES]
-            cls._check_marker(path, chain_id, cfs[_META])
+            meta = db.get_column_family(K.CF_META)
+            marker = (meta.get(K.META_MAGIC), meta.get(K.META_FORMAT), meta.get(K.META_CHAIN_ID))
+            del meta
+            cls._check_marker(path, chain_id, *marker)
+            store = cls(path, chain_id, db,  # closes db itself if its checks fail
+                        [db.get_column_family(n) for n in K.COLUMN_FAMILIES],
+                        [db.get_column_family_handle(n) for n in K.COLUMN_FAMILIES], cache)
         except BaseException:
-            cfs = handles = None  # type: ignore[assignment]
-            db.close()
+            # No family handle may survive in this frame (the traceback keeps it): a
+            # live handle keeps the DB and its LOCK open.
+            meta = None
+            try:
+                db.close()
+            except Exception:  # noqa: BLE001 - Store.__init__ already closed it
+                pass
             raise
-        store = cls(path, chain_id, db, cfs, handles, cache)  # closes db itself on failure
         store._read_only = read_only
         return store
 
     @staticmethod
-    def _check_marker(path: str, chain_id: int, meta: Rdict) -> None:
-        magic = meta.get(K.META_MAGIC)
+    def _check_marker(path: str, chain_id: int, magic: bytes | None, fmt: bytes | None,
+                      cid: bytes | None) -> None:
         if magic != K.MAGIC:
             raise ForeignDatabaseError(f"{path} has a {K.CF_META!r} family but no MBI marker "
                                        f"(found {magic!r}); not an MBI store")
-        fmt = meta.get(K.META_FORMAT)
         if fmt is None or len(fmt) != 8:
             raise CorruptDatabaseError(f"store at {path} has a malformed format version {fmt!r}")
         version = _unpack_u64(fmt)[0]
         if version != K.FORMAT_VERSION:
             raise FormatVersionError(f"store at {path} has storage format {version}; this "
                                      f"build reads format {K.FORMAT_VERSION}")
-        cid = meta.get(K.META_CHAIN_ID)
         if cid is None or len(cid) != 8:
             raise CorruptDatabaseError(f"store at {path} has a malformed chain id {cid!r}")
         stored = _unpack_u64(cid)[0]
@@ -463,28 +471,28 @@ class Store(_Reader):
     def _load_and_verify(self) -> None:
         # Cheap cross-checks that the tip, the blocks and the account counter agree;
         # they run on every open, so a damaged store fails loudly at start.
-        g = self._gets
-        tip = g[_META](K.META_TIP)
+        # (No local alias of self._gets: a traceback would keep the families open.)
+        tip = self._get(_META, K.META_TIP)
         if tip is not None:
             if len(tip) != K.TIP.size:
                 raise CorruptDatabaseError(f"store at {self._path}: tip record has {len(tip)} bytes")
             seq, h = K.TIP.unpack(tip)
-            if g[_BLOCKS](K.header_key(seq)) is None:
+            if self._get(_BLOCKS, K.header_key(seq)) is None:
                 raise CorruptDatabaseError(f"store at {self._path}: tip {seq} has no header")
-            if g[_BLOCKS](K.ledger_txs_key(seq)) is None:
+            if self._get(_BLOCKS, K.ledger_txs_key(seq)) is None:
                 raise CorruptDatabaseError(f"store at {self._path}: tip {seq} has no tx list")
-            if g[_BLOCKS](K.block_hash_key(h)) != _pack_u64(seq):
+            if self._get(_BLOCKS, K.block_hash_key(h)) != _pack_u64(seq):
                 raise CorruptDatabaseError(f"store at {self._path}: tip hash is not indexed to seq {seq}")
             self._tip_seq, self._tip_hash = seq, h
-        if g[_BLOCKS](K.header_key(self._tip_seq + 1)) is not None:
+        if self._get(_BLOCKS, K.header_key(self._tip_seq + 1)) is not None:
             raise CorruptDatabaseError(f"store at {self._path}: header {self._tip_seq + 1} "
                                        f"exists beyond the tip {self._tip_seq}")
-        cnt = g[_META](K.META_ACCOUNT_COUNT)
+        cnt = self._get(_META, K.META_ACCOUNT_COUNT)
         if cnt is None or len(cnt) != 8:
             raise CorruptDatabaseError(f"store at {self._path}: malformed account count {cnt!r}")
         n = _unpack_u64(cnt)[0]
-        if (n > 0 and g[_STATE](K.account_index_key(n - 1)) is None) or \
-                g[_STATE](K.account_index_key(n)) is not None:
+        if (n > 0 and self._get(_STATE, K.account_index_key(n - 1)) is None) or \
+                self._get(_STATE, K.account_index_key(n)) is not None:
             raise CorruptDatabaseError(f"store at {self._path}: account count {n} disagrees "
                                        "with the account index")
         self._account_count = n
@@ -521,7 +529,7 @@ class Store(_Reader):
             if os.path.exists(dest):
                 raise ValueError(f"checkpoint destination {dest} already exists")
             try:
-                Checkpoint(self._db).create_checkpoint(dest)
+                Checkpoint(self._db).create_checkpoint(dest)  # type: ignore[arg-type]
             except Exception as e:  # noqa: BLE001
                 raise StoreError(f"checkpoint of {self._path} to {dest} failed: {e}") from e
 
@@ -563,9 +571,9 @@ class Store(_Reader):
     def _scan(self, cf: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         try:
             for k, v in self._cfs[cf].items(from_key=prefix):
-                if not k.startswith(prefix):
+                if not k.startswith(prefix):  # type: ignore[union-attr,arg-type]  # raw mode: bytes
                     break
-                yield k, v
+                yield k, v  # type: ignore[misc]
         except Exception as e:  # noqa: BLE001
             raise _read_error(self._path, e) from e
 
@@ -573,7 +581,7 @@ class Store(_Reader):
         if not keys:
             return []
         try:
-            return self._cfs[cf].get(keys)
+            return self._cfs[cf].get(keys)  # type: ignore[arg-type,return-value]
         except Exception as e:  # noqa: BLE001
             raise _read_error(self._path, e) from e
 
@@ -616,7 +624,13 @@ class Store(_Reader):
             if self._gets[_BLOCKS](bkey) is not None:
                 raise ValueError(f"header hash {hh.hex()} is already stored at ledger "
                                  f"{self.get_seq_by_hash(hh)}")
-            wb, count, deleted = self._build_batch(commit, seq, bkey)
+            try:
+                wb, count, deleted = self._build_batch(commit, seq, bkey)
+            except BaseException as e:
+                # Drop the finished frames' locals (family handles among them): a caller
+                # holding this error must still be able to close and reopen the store.
+                traceback.clear_frames(e.__traceback__)
+                raise
             if deleted:
                 # Recorded before the write so a concurrent snapshot scan never misses a
                 # key that disappears from the live DB (see StoreSnapshot._scan).
