@@ -101,7 +101,7 @@ def ok(view, t):
 
 
 # ---------------------------------------------------------------- transaction rules
-def test_pay_coin_success_charges_fee_and_nonce(view):
+def test_pay_coin_success_charges_fee_and_nonce(view, paths):
     t = tx(A, 1, T.pay_coin(B.address, 500))
     r = ok(view, t)
     a, b = view.get_account(A.address), view.get_account(B.address)
@@ -175,7 +175,7 @@ def test_balance_cannot_pay_fee(view):
     assert_rejected(view, t, E.ACCOUNT_LOW_RESERVE)
 
 
-def test_insufficient_balance_for_payment(view):
+def test_insufficient_balance_for_payment(view, paths):
     # B can pay the fee (lower gas price network) but not the amount
     v = DictView(ChainConfig(CHAIN, FeeConfig(1, 0)), [Account(B.address, 0, balance=1000), Account(A.address, 1)])
     t = tx(B, 1, T.pay_coin(A.address, 999), gas_price=1)
@@ -250,7 +250,15 @@ def test_unknown_and_contract_operations(view):
 
 
 # ---------------------------------------------------------------- PAY_COIN
-def test_pay_coin_errors(view):
+@pytest.fixture(params=[True, False], ids=["fast-path", "generic"])
+def paths(request, monkeypatch):
+    """Run a test through the inlined single-PAY_COIN path and the generic handler."""
+    from mbi.ledger import execute
+    monkeypatch.setattr(execute, "FAST_PATHS", request.param)
+    return request.param
+
+
+def test_pay_coin_errors(view, paths):
     assert_op_fails(view, tx(A, 1, T.pay_coin(B.address, -1)), E.INVALID_PARAMETER)
     assert_op_fails(view, tx(A, 2, T.pay_coin("ZTX3bad", 1)), E.INVALID_ADDRESS)
     assert_op_fails(view, tx(A, 3, T.pay_coin(A.address, 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
@@ -259,7 +267,7 @@ def test_pay_coin_errors(view):
     ok(view, tx(A, 6, T.pay_coin(B.address, 0)))
 
 
-def test_pay_coin_overflow_changes_nothing():
+def test_pay_coin_overflow_changes_nothing(paths):
     v = DictView(CFG, [Account(A.address, 0, balance=10**12), Account(B.address, 1, balance=INT64_MAX - 5)])
     assert_op_fails(v, tx(A, 1, T.pay_coin(B.address, 6)), E.MATH_OVERFLOW)
     assert v.get_account(B.address).balance == INT64_MAX - 5
@@ -267,7 +275,7 @@ def test_pay_coin_overflow_changes_nothing():
     assert v.get_account(B.address).balance == INT64_MAX
 
 
-def test_base_reserve_applies_to_payments():
+def test_base_reserve_applies_to_payments(paths):
     v = DictView(ChainConfig(CHAIN, FeeConfig(1, 1000)),
                  [Account(A.address, 0, balance=10_000), Account(B.address, 1, balance=1000)])
     t = tx(A, 1, T.pay_coin(B.address, 10_000), gas_price=1)
@@ -497,7 +505,7 @@ def test_multisig_tx_threshold(msig):
     assert_rejected(view, tx([S1, S1], 4, T.set_metadata("k", "x"), source=A.address), E.INVALID_SIGNATURE)
 
 
-def test_multisig_type_threshold(msig):
+def test_multisig_type_threshold(msig, paths):
     view = msig
     # weight 3 reaches tx_threshold but not PAY_COIN's 5: nonce and fee are charged, payment reverted
     assert_op_fails(view, tx([A, S1], 2, T.pay_coin(B.address, 1)), E.INVALID_SIGNATURE)

@@ -132,7 +132,7 @@ def run_stream(blocks, prebuilt=None, store=None):
         assert total + burned + setup.receipts[0].actual_fee == SUPPLY
         assert all(a.balance >= 0 and a.nonce >= 0 for a in ledger.state.accounts())
         out.append((c.header.SerializeToString(),
-                    [(r.error_code, r.actual_fee, r.applied, r.logs) for r in c.receipts]))
+                    [(r.error_code, r.error_desc, r.actual_fee, r.applied, r.logs) for r in c.receipts]))
     assert ledger.head.account_tree_hash == _rfc6962([hashlib.sha256(a.encode()).digest()
                                                       for a in ledger.state.accounts()])
     return out, built, ledger
@@ -163,3 +163,21 @@ def test_random_streams_in_two_fresh_stores(blocks):
         finally:
             s1.close()
             s2.close()
+
+
+pay_spec = st.tuples(st.just(7), who, who, amounts, codes, weights, weights, st.booleans(), st.integers(0, 3))
+pay_tx = st.tuples(st.integers(0, len(USERS) - 1), _mostly(0, 1, -1), st.lists(pay_spec, min_size=1, max_size=1),
+                   _mostly("self", "other", "both", "none"), _mostly(100, 99), _mostly(10**8, 1),
+                   st.just(CHAIN), st.just(0), st.just(False))
+
+
+@given(st.lists(st.lists(pay_tx, max_size=10), min_size=1, max_size=4))
+def test_pay_coin_fast_path_matches_generic(blocks):
+    from mbi.ledger import execute
+    first, built, _ = run_stream(blocks)
+    execute.FAST_PATHS = False
+    try:
+        second, _, _ = run_stream(blocks, prebuilt=built)
+    finally:
+        execute.FAST_PATHS = True
+    assert first == second

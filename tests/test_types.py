@@ -21,7 +21,7 @@ from mbi.types import (
     TransactionEnv,
     split_envelope,
 )
-from mbi.types.envelope import _len_field, _split_general
+from mbi.types.envelope import _len_field, _split_general, _walk_general, walk_envelope
 
 A = KeyPair.from_seed(b"\x41" * 32)
 B = KeyPair.from_seed(b"\x42" * 32)
@@ -147,6 +147,29 @@ def test_fast_and_general_split_agree(fields, tx):
                 fn(data)
     else:
         assert split_envelope(data) == _split_general(data) == tx
+        assert walk_envelope(data) == _walk_general(data)
+
+
+def test_signature_encodings_fast_and_slow_agree():
+    t = T.make_tx(A, 1, [T.pay_coin(B.address, 5)], chain_id=3)
+    pk, sd = A.encoded_public_key, A.sign(t.tx_bytes)
+    canonical = Signature(public_key=pk, sign_data=sd).SerializeToString()
+    reordered = b"\x12\x40" + sd + b"\x0a\x4c" + pk.encode()
+    with_extra = canonical + b"\x18\x01"  # unknown field 3
+    results = []
+    for enc in (canonical, reordered, with_extra):
+        s = SignedTransaction.from_envelope(_len_field(1, t.tx_bytes) + _len_field(2, enc))
+        results.append(s.signatures)
+    assert results[0] == results[1] == results[2]
+    assert results[0][0][2] == A.address
+    # a signature that does not decode, or a trigger that does not, is a malformed envelope
+    for bad in (_len_field(2, b"\x0a\x05ab"), _len_field(3, b"\x10")):
+        with pytest.raises(EnvelopeError):
+            SignedTransaction.from_envelope(_len_field(1, t.tx_bytes) + bad)
+    # a non-UTF-8 public key string is refused as protobuf refuses it
+    bad_pk = b"\x0a\x4c" + b"\xff" * 76 + b"\x12\x40" + sd
+    with pytest.raises(EnvelopeError):
+        SignedTransaction.from_envelope(_len_field(1, t.tx_bytes) + _len_field(2, bad_pk))
 
 
 @given(st.binary(max_size=400))

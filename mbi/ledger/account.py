@@ -39,7 +39,7 @@ _EMPTY_TAIL = b"\0\0" + b"\0\0" + ZERO32 + ZERO32
 
 class Account:
     __slots__ = ("address", "index", "nonce", "balance", "master_weight", "tx_threshold",
-                 "signers", "type_thresholds", "assets", "metadata", "_ahash", "_mhash")
+                 "signers", "type_thresholds", "assets", "metadata", "_ahash", "_mhash", "_prefix")
 
     def __init__(self, address: str, index: int, nonce: int = 0, balance: int = 0,
                  master_weight: int = 1, tx_threshold: int = 1,
@@ -59,6 +59,10 @@ class Account:
         self.metadata = metadata if metadata is not None else _EMPTY_MD
         self._ahash: tuple[object, bytes] | None = None
         self._mhash: tuple[object, bytes] | None = None
+        ab = address.encode("ascii")
+        if len(ab) > 255:
+            raise ValueError(f"address too long for the account encoding: {len(ab)} bytes")
+        self._prefix = bytes((VERSION, len(ab))) + ab  # constant part of encode()
 
     def clone(self) -> "Account":
         a = Account.__new__(Account)
@@ -74,6 +78,7 @@ class Account:
         a.metadata = self.metadata
         a._ahash = self._ahash
         a._mhash = self._mhash
+        a._prefix = self._prefix
         return a
 
     def snapshot(self) -> tuple:
@@ -108,9 +113,7 @@ class Account:
         return h
 
     def encode(self) -> bytes:
-        addr = self.address.encode("ascii")
-        head = bytes((VERSION, len(addr))) + addr + _FIXED.pack(
-            self.nonce, self.balance, self.master_weight, self.tx_threshold)
+        head = self._prefix + _FIXED.pack(self.nonce, self.balance, self.master_weight, self.tx_threshold)
         if not self.signers and not self.type_thresholds and not self.assets and not self.metadata:
             return head + _EMPTY_TAIL
         parts = [head, _U16.pack(len(self.signers))]

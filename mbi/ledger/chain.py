@@ -7,6 +7,7 @@ ledger: they consumed nothing and are not stored, as with Zetrix's error_tx_ids.
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -84,6 +85,18 @@ class Ledger:
 
     def close(self, transactions: Sequence[SignedTransaction], close_time: int) -> ClosedLedger:
         """Execute the next ledger, apply it to the in-memory state, return its commit."""
+        # Closing a ledger allocates tens of thousands of short-lived, acyclic objects;
+        # with the collector on, its generation-2 passes over the whole in-memory state
+        # cost more than the execution itself. Nothing here creates reference cycles.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._close(transactions, close_time)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _close(self, transactions: Sequence[SignedTransaction], close_time: int) -> ClosedLedger:
         head = self.head
         if close_time < head.close_time:
             raise ValueError(f"close_time {close_time} is before the previous ledger's {head.close_time}")
@@ -93,14 +106,17 @@ class Ledger:
         proposed_root = H.merkle_root([t.hash for t in transactions])
         records = []
         tx_hashes = []
-        r_entries = []
+        r_pre = []
+        pre = H.receipt_preimage
         for t, r in zip(transactions, receipts):
             if not r.applied:
                 continue
-            records.append(TxRecord(t.hash, t.envelope, seq, len(records), r.error_code, r.error_desc,
+            h = t.hash
+            records.append(TxRecord(h, t.envelope, seq, len(records), r.error_code, r.error_desc,
                                     r.actual_fee, close_time))
-            tx_hashes.append(t.hash)
-            r_entries.append(H.receipt_entry(t.hash, r.error_code, r.actual_fee, r.logs))
+            tx_hashes.append(h)
+            r_pre.append(pre(h, r.error_code, r.actual_fee, r.logs))
+        r_entries = H.sha256_each(r_pre) if r_pre else []
         hdr = H.build_header(
             seq=seq, previous_hash=head.hash, account_tree_hash=delta.root, close_time=close_time,
             consensus_value_hash=H.consensus_value_hash(head.hash, seq, close_time, proposed_root),

@@ -41,14 +41,18 @@ _U16 = struct.Struct(">H")
 _PRE = struct.Struct(">q32s32sq32sqq32s32sq32s32sq")
 
 
-def merkle_root(entries: Sequence[bytes]) -> bytes:
-    """RFC 6962 root over 32-byte entries (core_ext.merkle)."""
-    if not entries:
+def merkle_root(entries: Sequence[bytes] | np.ndarray) -> bytes:
+    """RFC 6962 root over 32-byte entries (core_ext.merkle): a list of 32-byte
+    strings or an (n, 32) uint8 array."""
+    if len(entries) == 0:
         return EMPTY_ROOT
     from core_ext.merkle import merkle_root as _root
 
-    arr = np.frombuffer(b"".join(entries), dtype=np.uint8).reshape(len(entries), 32)
-    return bytes(_root(arr))
+    if isinstance(entries, np.ndarray):
+        arr = entries
+    else:
+        arr = np.frombuffer(b"".join(entries), dtype=np.uint8).reshape(len(entries), 32)
+    return bytes(_root(arr, threads=1))
 
 
 def receipt_entry(hash_: bytes, error_code: int, actual_fee: int,
@@ -59,6 +63,15 @@ def receipt_entry(hash_: bytes, error_code: int, actual_fee: int,
     u16 len ‖ address ‖ u16 len ‖ topic ‖ u16 count ‖ count × (u16 len ‖ data).
     The error description is not committed (it is prose, not consensus).
     """
+    return _sha256(receipt_preimage(hash_, error_code, actual_fee, logs)).digest()
+
+
+_QQ = struct.Struct(">qq")
+
+
+def receipt_preimage(hash_: bytes, error_code: int, actual_fee: int,
+                     logs: Sequence[tuple[str, str, Sequence[str]]] = ()) -> bytes:
+    """The bytes ``receipt_entry`` hashes (72 bytes)."""
     if logs:
         h = _sha256()
         for addr, topic, datas in logs:
@@ -70,7 +83,16 @@ def receipt_entry(hash_: bytes, error_code: int, actual_fee: int,
         ld = h.digest()
     else:
         ld = ZERO32
-    return _sha256(hash_ + _Q.pack(error_code) + _Q.pack(actual_fee) + ld).digest()
+    return hash_ + _QQ.pack(error_code, actual_fee) + ld
+
+
+def sha256_each(parts: Sequence[bytes]) -> np.ndarray:
+    """(n, 32) uint8: SHA-256 of each part, in one native multi-buffer call."""
+    from core_ext.hashing import sha256_many
+
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
+    return np.asarray(sha256_many(b"".join(parts), offsets, threads=1)).reshape(-1, 32)
 
 
 def fees_hash(fees: FeeConfig) -> bytes:

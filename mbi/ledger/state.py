@@ -90,7 +90,7 @@ class LedgerState:
                 raise ValueError(f"new account {a.address} has index {a.index}, expected {base + j}")
         encs = [a.encode() for a in accts]
         if accts:
-            leaves = np.frombuffer(b"".join([_sha256(e).digest() for e in encs]), dtype=np.uint8).reshape(-1, 32)
+            leaves = _leaves(encs)
             if n_old:
                 idx = np.fromiter((a.index for a in accts[:n_old]), dtype=np.uint64, count=n_old)
                 self._tree.update(idx, leaves[:n_old])
@@ -147,10 +147,19 @@ class LedgerState:
                 raise AccountDecodeError(f"account {address}: stored encoding does not match its assets/metadata")
             st._accounts[address] = a
             st._order.append(address)
-            leaves.append(_sha256(enc).digest())
+            leaves.append(enc)
         if leaves:
-            st._tree.append(np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32))
+            st._tree.append(_leaves(leaves))
         return st
+
+
+def _leaves(encs: list[bytes]) -> np.ndarray:
+    """(n, 32) array of SHA-256 over each encoding, in one native multi-buffer call."""
+    from core_ext.hashing import sha256_many
+
+    offsets = np.zeros(len(encs) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encs), dtype=np.int64, count=len(encs)), out=offsets[1:])
+    return np.asarray(sha256_many(b"".join(encs), offsets, threads=1)).reshape(-1, 32)
 
 
 def _diff_assets(addr: str, old: dict, new: dict, out: list[AssetWrite]) -> None:

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 from google.protobuf.message import DecodeError
 
 from mbi.crypto.keys import KeyFormatError, address_from_raw_public_key, decode_public_key
-from mbi.types.zetrix_protocol_pb2 import Signature, Transaction, TransactionEnv
+from mbi.types.zetrix_protocol_pb2 import Signature, Transaction, TransactionEnv, Trigger
 
 ERR_INVALID_PARAMETER = 2
 ERR_TX_SIZE_TOO_BIG = 146
@@ -25,6 +25,8 @@ MAX_SIGNATURES = 100
 _sha256 = hashlib.sha256
 _from_env = TransactionEnv.FromString
 _from_tx = Transaction.FromString
+_from_sig = Signature.FromString
+_from_trigger = Trigger.FromString
 
 
 class EnvelopeError(ValueError):
@@ -51,21 +53,24 @@ def _varint(b: bytes, i: int, n: int) -> tuple[int, int]:
             raise EnvelopeError("varint longer than 10 bytes in TransactionEnv")
 
 
-def split_envelope(data: bytes) -> bytes:
-    """Return the raw bytes of field 1 (``transaction``) of a TransactionEnv.
+def walk_envelope(data: bytes) -> tuple[bytes, list[bytes], bytes | None]:
+    """Split a TransactionEnv into (transaction bytes, signature slices, trigger slice).
 
-    Rejects envelopes where the transaction is missing or occurs more than once
-    (protobuf would merge repeats, so the signed bytes would not be what executes).
+    Only the top level is walked; the parts are parsed by the caller. Rejects envelopes
+    where the transaction is missing or occurs more than once (protobuf would merge
+    repeats, so the signed bytes would not be what executes).
     """
     # Fast path for what clients send: only length-delimited fields 1-3 (tags 0x0A,
     # 0x12, 0x1A) with lengths < 2**14. Anything else takes the general walk below.
     n = len(data)
     i = 0
     tx = None
+    sigs: list[bytes] = []
+    trig = None
     while i < n:
         tag = data[i]
         if tag != 0x0A and tag != 0x12 and tag != 0x1A or i + 2 >= n:
-            return _split_general(data)
+            return _walk_general(data)
         c = data[i + 1]
         if c < 0x80:
             start = i + 2
@@ -73,29 +78,42 @@ def split_envelope(data: bytes) -> bytes:
         else:
             c2 = data[i + 2]
             if c2 >= 0x80:
-                return _split_general(data)
+                return _walk_general(data)
             start = i + 3
             end = start + ((c & 0x7F) | (c2 << 7))
         if end > n:
             raise EnvelopeError("length-delimited field runs past the end of TransactionEnv")
-        if tag == 0x0A:
+        if tag == 0x12:
+            sigs.append(data[start:end])
+        elif tag == 0x0A:
             if tx is not None:
                 raise EnvelopeError("TransactionEnv carries more than one transaction field")
             tx = data[start:end]
+        else:
+            trig = data[start:end] if trig is None else trig + data[start:end]
         i = end
     if tx is None:
         raise EnvelopeError("TransactionEnv has no transaction")
-    return tx
+    return tx, sigs, trig
 
 
-def _split_general(data: bytes) -> bytes:
+def split_envelope(data: bytes) -> bytes:
+    """The raw bytes of field 1 (``transaction``) of a TransactionEnv, exactly as sent."""
+    return walk_envelope(data)[0]
+
+
+def _walk_general(data: bytes) -> tuple[bytes, list[bytes], bytes | None]:
     n = len(data)
     i = 0
     tx: bytes | None = None
+    sigs: list[bytes] = []
+    trig: bytes | None = None
     while i < n:
         tag, i = _varint(data, i, n)
         wt = tag & 7
         field = tag >> 3
+        if field == 0:
+            raise EnvelopeError("field number 0 in TransactionEnv")
         if wt == 2:
             ln, i = _varint(data, i, n)
             end = i + ln
@@ -105,9 +123,13 @@ def _split_general(data: bytes) -> bytes:
                 if tx is not None:
                     raise EnvelopeError("TransactionEnv carries more than one transaction field")
                 tx = data[i:end]
+            elif field == 2:
+                sigs.append(data[i:end])
+            elif field == 3:
+                trig = data[i:end] if trig is None else trig + data[i:end]
             i = end
-        elif field == 1:
-            raise EnvelopeError("TransactionEnv field 1 must be length-delimited")
+        elif field in (1, 2, 3):
+            raise EnvelopeError(f"TransactionEnv field {field} must be length-delimited")
         elif wt == 0:
             _, i = _varint(data, i, n)
         elif wt == 1:
@@ -120,7 +142,25 @@ def _split_general(data: bytes) -> bytes:
             raise EnvelopeError("truncated TransactionEnv")
     if tx is None:
         raise EnvelopeError("TransactionEnv has no transaction")
-    return tx
+    return tx, sigs, trig
+
+
+def _split_general(data: bytes) -> bytes:
+    return _walk_general(data)[0]
+
+
+def _parse_signature(b: bytes) -> tuple[str, bytes]:
+    """(public_key, sign_data) of one Signature message."""
+    # Fast path: exactly `0A 4C <76 hex chars> 12 40 <64 bytes>`, what every client sends.
+    if len(b) == 144 and b[0] == 0x0A and b[1] == 76 and b[78] == 0x12 and b[79] == 64:
+        pk = b[2:78]
+        if pk.isascii():
+            return pk.decode("ascii"), b[80:]
+    try:
+        s = _from_sig(b)
+    except DecodeError as exc:
+        raise EnvelopeError(f"signature does not decode: {exc}") from None
+    return s.public_key, s.sign_data
 
 
 # public key text -> (raw 32 bytes, address) or None when malformed. Keys repeat across
@@ -183,25 +223,26 @@ class SignedTransaction:
         if len(data) > MAX_ENVELOPE_SIZE:
             raise EnvelopeError(f"envelope is {len(data)} bytes; the limit is {MAX_ENVELOPE_SIZE}",
                                 ERR_TX_SIZE_TOO_BIG)
+        tx_bytes, sig_parts, trig = walk_envelope(data)
+        if len(sig_parts) > MAX_SIGNATURES:
+            raise EnvelopeError(f"{len(sig_parts)} signatures; at most {MAX_SIGNATURES} are allowed")
         try:
-            env = _from_env(data)
+            tx = _from_tx(tx_bytes)
+            if trig is not None:
+                _from_trigger(trig)  # ignored by execution, but must decode for every reader
         except DecodeError as exc:
             raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
-        tx_bytes = split_envelope(data)
-        sigs = env.signatures
-        if len(sigs) > MAX_SIGNATURES:
-            raise EnvelopeError(f"{len(sigs)} signatures; at most {MAX_SIGNATURES} are allowed")
         out = []
-        for s in sigs:
-            pk = s.public_key
+        for part in sig_parts:
+            pk, sd = _parse_signature(part)
             parsed = _PK_CACHE.get(pk, False)
             if parsed is False:
                 parsed = parse_public_key(pk)
             if parsed is None:
-                out.append((pk, None, None, s.sign_data))
+                out.append((pk, None, None, sd))
             else:
-                out.append((pk, parsed[0], parsed[1], s.sign_data))
-        return cls(data, tx_bytes, env.transaction, tuple(out))
+                out.append((pk, parsed[0], parsed[1], sd))
+        return cls(data, tx_bytes, tx, tuple(out))
 
     @classmethod
     def from_parts(cls, tx_bytes: bytes, signatures: Iterable[tuple[str, bytes]]) -> "SignedTransaction":

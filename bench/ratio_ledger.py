@@ -1,0 +1,138 @@
+"""Ledger throughput: PAY_COIN blocks executed and committed, and envelope decoding.
+
+    .venv/bin/python bench/ratio_ledger.py [--txs 10000] [--blocks 5] [--no-store]
+
+Setup: genesis, then 2×txs funded accounts created through real CREATE_ACCOUNT
+transactions. Each measured block holds `txs` PAY_COIN transactions from distinct senders
+to random receivers, decoded from envelope bytes and marked pre-verified (signature
+checks happen at admission, in the batch verifier, not here). A block's time covers
+execution, the state-tree update, header building and (unless --no-store) the store's
+atomic, fsynced WriteBatch. One core: the Python execution path is single-threaded.
+
+Also reported, for scale: decoding a TransactionEnv from bytes to the fields execution
+needs (SignedTransaction.from_envelope), against protobuf's own parse of the same bytes
+as the baseline measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+
+from mbi.crypto import KeyPair  # noqa: E402
+from mbi.ledger import Genesis, Ledger  # noqa: E402
+from mbi.ledger import testing as T  # noqa: E402
+from mbi.types import SignedTransaction, Transaction, TransactionEnv  # noqa: E402
+
+CHAIN = 5
+
+
+def keys(n: int) -> list[KeyPair]:
+    return [KeyPair.from_seed(i.to_bytes(32, "big")) for i in range(1, n + 1)]
+
+
+def pay_block(senders, receivers, nonce: int, rng) -> list[bytes]:
+    """Envelopes of one PAY_COIN block (really signed)."""
+    out = []
+    for k in senders:
+        d = receivers[int(rng.integers(0, len(receivers)))]
+        blob = Transaction(source_address=k.address, nonce=nonce, fee_limit=10**8, gas_price=100, chain_id=CHAIN,
+                           operations=[T.pay_coin(d.address, 1 + int(rng.integers(0, 1000)))]).SerializeToString()
+        out.append(SignedTransaction.from_parts(blob, [(k.encoded_public_key, k.sign(blob))]).envelope)
+    return out
+
+
+def setup(n_txs: int, store):
+    g, v = KeyPair.from_seed(b"\xee" * 32), KeyPair.from_seed(b"\xef" * 32)
+    ledger, c1 = Ledger.create(Genesis.from_dict(T.genesis_dict(g, [v], chain_id=CHAIN, supply=10**17)))
+    if store is not None:
+        store.commit_block(c1)
+    accts = keys(2 * n_txs)
+    nonce = 0
+    for i in range(0, len(accts), 1000):
+        nonce += 1
+        t = T.make_tx(g, nonce, [T.create_account(k.address, 10**10) for k in accts[i:i + 1000]], chain_id=CHAIN)
+        c = ledger.close([t], 1_000 + nonce)
+        assert c.receipts[0].error_code == 0, c.receipts[0].error_desc
+        if store is not None:
+            store.commit_block(c.commit)
+    return ledger, accts
+
+
+def decode_rate(envs: list[bytes]) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    for e in envs:
+        SignedTransaction.from_envelope(e)
+    ours = len(envs) / (time.perf_counter() - t0)
+    parse = TransactionEnv.FromString
+    t0 = time.perf_counter()
+    for e in envs:
+        parse(e)
+    base = len(envs) / (time.perf_counter() - t0)
+    return ours, base
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--txs", type=int, default=10_000)
+    ap.add_argument("--blocks", type=int, default=5)
+    ap.add_argument("--no-store", action="store_true")
+    args = ap.parse_args()
+    n = args.txs
+    tmp = None
+    store = None
+    if not args.no_store:
+        from mbi.store import Store
+        tmp = tempfile.mkdtemp(prefix="mbi-bench-ledger-")
+        store = Store.open(os.path.join(tmp, "db"), chain_id=CHAIN, create=True)
+    try:
+        ledger, accts = setup(n, store)
+        senders, receivers = accts[:n], accts[n:]
+        rng = np.random.default_rng(7)
+        blocks = [pay_block(senders, receivers, b + 1, rng) for b in range(args.blocks)]
+
+        from mbi.types.envelope import _PK_CACHE
+        _PK_CACHE.clear()  # decode from cold: public keys parsed as if first seen
+        envs = [e for blk in blocks for e in blk]
+        cold_ours, base = decode_rate(envs[:n])
+        warm_ours, _ = decode_rate(envs)
+
+        exec_rates, total_rates = [], []
+        for b, blk in enumerate(blocks):
+            txs = [SignedTransaction.from_envelope(e) for e in blk]
+            for t in txs:
+                t.sig_ok = True  # pre-verified at admission
+            t0 = time.perf_counter()
+            closed = ledger.close(txs, 10_000_000 + b)
+            t1 = time.perf_counter()
+            if store is not None:
+                store.commit_block(closed.commit)
+            t2 = time.perf_counter()
+            bad = [r for r in closed.receipts if r.error_code]
+            assert not bad, bad[0]
+            exec_rates.append(n / (t1 - t0))
+            total_rates.append(n / (t2 - t0))
+        print(f"ledger: {args.blocks} PAY_COIN blocks x {n} txs, {len(accts) + 1} accounts")
+        print(f"  execute + state root + header : best {max(exec_rates):>9,.0f} tx/s  median {np.median(exec_rates):>9,.0f} tx/s")
+        if store is not None:
+            print(f"  ... + store WriteBatch (fsync): best {max(total_rates):>9,.0f} tx/s  median {np.median(total_rates):>9,.0f} tx/s"
+                  f"   (target >= 50,000)")
+        print(f"decode TransactionEnv -> fields : {warm_ours:>9,.0f} /s warm key cache, {cold_ours:>9,.0f} /s cold"
+              f"   (target >= 200,000)")
+        print(f"  baseline protobuf parse only  : {base:>9,.0f} /s  (ratio {warm_ours / base:.2f})")
+    finally:
+        if store is not None:
+            store.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
