@@ -1,0 +1,176 @@
+// Bounded transaction pool ordered by gas_price across senders and by nonce within each.
+// C++17; used only by core_ext/mempool.pyx. Semantics: docs/mempool.md.
+//
+// Layout (all indices are uint32 into flat arrays, no per-transaction heap objects):
+//   txs_      arena of Tx records (free list), each linked into its sender's nonce-ordered
+//             list and into the global arrival-ordered list (for expiry);
+//   tx_index_ open-addressing table hash -> Tx slot (linear probing, backward-shift delete,
+//             keyed with a per-pool random seed so crafted hashes cannot pile up);
+//   senders_  sender records (executed nonce, list ends, end of the ready run), found
+//             through a second open-addressing table keyed by the caller's uint64 id;
+//   ready_    indexed 4-ary max-heap of each sender's next ready transaction;
+//   tails_    indexed 4-ary min-heap of each sender's last transaction (eviction order).
+// Not thread-safe by itself: the Cython wrapper serialises every call with `mtx`.
+#ifndef MBI_MEMPOOL_H
+#define MBI_MEMPOOL_H
+
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace mbi_mempool {
+
+// AddResult codes (int8). Keep in sync with core_ext/mempool.pyx and docs/mempool.md.
+enum : int8_t {
+    ACCEPTED = 0,
+    REPLACED = 1,
+    DUPLICATE = 2,
+    UNDERPRICED = 3,
+    NONCE_TOO_LOW = 4,
+    NONCE_TOO_HIGH = 5,
+    SENDER_FULL = 6,
+    POOL_FULL = 7,
+};
+
+static const uint32_t NIL = 0xFFFFFFFFu;
+
+struct Tx {
+    uint8_t hash[32];
+    int64_t nonce;
+    int64_t price;
+    double arrival;
+    uint32_t size;
+    uint32_t sidx;          // index into senders_
+    uint32_t nprev, nnext;  // sender's list, ascending nonce
+    uint32_t aprev, anext;  // global list, ascending arrival
+};
+
+struct Sender {
+    uint64_t id;
+    int64_t exec;       // executed nonce
+    int64_t ready_end;  // last nonce of the contiguous run exec+1.. (== exec if none)
+    uint32_t head, tail, count;
+    uint32_t rpos, tpos;  // positions in ready_ / tails_ (NIL if absent)
+};
+
+// Heap entry with its sort key inline, so sifting touches only the heap array.
+struct Node {
+    int64_t price;
+    double arrival;
+    uint64_t hpre;  // first 8 hash bytes, big-endian: orders like the bytes
+    uint32_t sidx;
+    uint32_t txid;
+    uint32_t ready;  // tails_ only: tail is in the ready run
+    uint32_t aux;    // enumeration: heap position it came from, NIL for a chain step
+};
+
+struct Slot {
+    uint32_t id;
+    uint32_t tag;
+};
+
+struct Stats {
+    int64_t count, bytes, senders, known_senders, ready;
+    int64_t accepted, replaced, rejected, evicted, expired, removed, committed;
+    int64_t memory_bytes;
+};
+
+class Pool {
+public:
+    Pool(int64_t capacity, int64_t capacity_bytes, int64_t per_sender_limit,
+         int64_t max_nonce_gap, double ttl, int64_t bump_bps, uint64_t seed);
+
+    // Admit n transactions in order; out[i] receives the AddResult code.
+    void add_batch(const uint8_t* hashes, const uint64_t* senders, const int64_t* nonces,
+                   const int64_t* prices, const int64_t* sizes, int64_t n, double now,
+                   int8_t* out);
+    // Set executed nonces (monotonic: never lower one, as after a committed block).
+    void set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n, bool monotonic);
+    // Write up to max_txs hashes (32 bytes each) in block order; returns how many.
+    int64_t select(int64_t max_txs, int64_t max_bytes, uint8_t* out) const;
+    int64_t remove(const uint8_t* hashes, int64_t n);
+    int64_t expire(double now);
+    bool contains(const uint8_t* hash) const;
+    // Fields of one pooled transaction; false if absent.
+    bool get(const uint8_t* hash, uint64_t* sender, int64_t* nonce, int64_t* price,
+             int64_t* size, double* arrival) const;
+    int64_t pending_count(uint64_t sender) const;
+    int64_t pending(uint64_t sender, uint8_t* out, int64_t* nonces_out) const;
+    int64_t executed_nonce(uint64_t sender) const;
+    int64_t size() const { return count_; }
+    int64_t bytes() const { return bytes_; }
+    Stats stats() const;
+    // Structural self-check for tests; returns an empty string when consistent.
+    const char* check() const;
+
+    std::mutex mtx;
+
+private:
+    // configuration
+    int64_t cap_, cap_bytes_, per_sender_, max_gap_, bump_bps_;
+    double ttl_;
+    uint64_t seed0_, seed1_, seed2_;
+
+    // state
+    std::vector<Tx> txs_;
+    std::vector<uint32_t> free_tx_;
+    std::vector<Slot> tx_index_;
+    uint64_t tx_mask_;
+    std::vector<Sender> senders_;
+    std::vector<uint32_t> free_sender_;
+    std::vector<Slot> sender_index_;
+    uint64_t sender_mask_;
+    int64_t nsenders_ = 0;  // live sender records
+    std::vector<Node> ready_, tails_;
+    uint32_t a_head_ = NIL, a_tail_ = NIL;
+    int64_t count_ = 0, bytes_ = 0;
+    double last_arrival_ = -1.0e308;
+    // counters
+    int64_t n_accepted_ = 0, n_replaced_ = 0, n_rejected_ = 0, n_evicted_ = 0;
+    int64_t n_expired_ = 0, n_removed_ = 0, n_committed_ = 0;
+    // scratch
+    std::vector<uint32_t> victims_;
+    mutable std::vector<Node> scratch_;
+
+    int8_t add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t price,
+                   uint32_t size, double arrival);
+    // hash index
+    uint32_t tx_tag(const uint8_t* h) const;
+    uint32_t tx_find(const uint8_t* h) const;
+    void tx_index_insert(uint32_t id);
+    void tx_index_erase(const uint8_t* h);
+    // sender index
+    uint32_t sender_tag(uint64_t id) const;
+    uint32_t sender_find(uint64_t id) const;
+    uint32_t sender_create(uint64_t id);
+    void sender_drop(uint32_t si);
+    void sender_index_grow();
+    // transactions
+    uint32_t tx_alloc();
+    void unlink_raw(uint32_t id);  // out of lists/index/counters; caller refreshes sender
+    void arrival_append(uint32_t id);
+    void arrival_unlink(uint32_t id);
+    void recompute_ready(Sender& s);
+    void refresh(uint32_t si);  // heaps and record lifetime after a sender changed
+    bool set_nonce(uint32_t si, int64_t nonce, bool monotonic);
+    // heaps
+    Node make_node(uint32_t txid, uint32_t si, bool ready) const;
+    bool hash_less(const Node& a, const Node& b) const;
+    bool ready_before(const Node& a, const Node& b) const;
+    bool tail_before(const Node& a, const Node& b) const;
+    template <bool READY>
+    void heap_set(uint32_t si, const Node* node);  // insert/update/erase (node==nullptr)
+    template <bool READY>
+    void heap_place(uint32_t pos, const Node& n);
+    template <bool READY>
+    void sift_up(uint32_t pos);
+    template <bool READY>
+    void sift_down(uint32_t pos);
+    bool find_victims(uint32_t si, int64_t nonce, int64_t price, bool t_ready,
+                      int64_t need_count, int64_t need_bytes, int8_t* fail);
+};
+
+}  // namespace mbi_mempool
+
+#endif
