@@ -13,6 +13,16 @@ import test_sigverify_ref as ref
 from core_ext import sigverify as sv
 
 SMALL = ref.small_order_encodings()
+
+
+@pytest.fixture(autouse=True, params=sv.available_backends())
+def backend(request):
+    """Every test here runs on every backend this CPU can run (portable, avx512ifma)."""
+    before = sv.backend()
+    sv._set_backend(request.param)
+    yield request.param
+    sv._set_backend(before)
+
 TORSION = ref.torsion_points()
 
 

@@ -11,12 +11,13 @@
  * non-zero point of order l and the sum is O with probability <= 2^-128 over z.
  *
  * A failing set is split and its parts re-checked (with the same decoded points and
- * coefficients); a single item is decided by the single-signature check, so an invalid
- * item is only ever reported by the exact single rule. */
+ * coefficients, see resolve()); an item is only ever reported invalid by the exact
+ * single-signature check. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ed25519/ed25519_internal.h"
+#include "mbi_ed25519.h"
 
 typedef struct {
     ed25519_item it;
@@ -33,11 +34,17 @@ typedef struct {
     uint8_t *has_naf;
     uint8_t *out;
     ed25519_batch_stats *stats;
+    int ifma;               /* AVX-512 IFMA backend selected */
 } bctx;
 
 /* tuning */
 #define STRAUS_MAX 96      /* sets up to this size use Straus, larger use Pippenger */
-#define SPLIT_CHUNK 64     /* a failing large set is split into parts of about this size */
+#ifndef FANOUT
+#define FANOUT 8           /* a failing set of >= 16*FANOUT items is split this many ways */
+#endif
+#ifndef LEAF_SINGLES
+#define LEAF_SINGLES 1     /* a failing set this small is decided item by item */
+#endif
 #define NAF_W 5
 #define NAF_TAB (1 << (NAF_W - 2))
 
@@ -67,8 +74,8 @@ static inline void add_digit_cached(ge_p1p1 *t, ge_p3 *r3, const ge_cached *tab,
     else ge_sub_cached(t, r3, &tab[(-d) >> 1]);
 }
 
-/* Returns 1 if the combination over ids is [8]-torsion, 0 if not, -1 on no memory. */
-static int straus_check(bctx *c, const uint32_t *ids, size_t m) {
+/* sum = the combination over ids (before [8]). Returns 0, or -1 on no memory. */
+static int straus_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
     ge_cached *tab = (ge_cached *)malloc(m * 2 * NAF_TAB * sizeof(ge_cached));
     if (!tab) return -1;
     uint64_t b[4] = {0, 0, 0, 0};
@@ -115,7 +122,9 @@ static int straus_check(bctx *c, const uint32_t *ids, size_t m) {
         else p1p1_to_p3(&r3, &t);
     }
     free(tab);
-    return ge_is_small_order(&r3);
+    if (top < 0) ge_identity(&r3);
+    *sum = r3;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ Pippenger */
@@ -149,7 +158,7 @@ static int pippenger_window(size_t npts) {
     return best;
 }
 
-static int pippenger_check(bctx *c, const uint32_t *ids, size_t m) {
+static int pippenger_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
     size_t npts = 2 * m + 1;
     int w = pippenger_window(npts);
     int nwin = 253 / w + 1;
@@ -221,45 +230,71 @@ static int pippenger_check(bctx *c, const uint32_t *ids, size_t m) {
         if (have_sum) ge_add_p3(&acc, &acc, &sum);
     }
     free(dig); free(pts); free(bucket); free(used);
-    return ge_is_small_order(&acc);
+    *sum = acc;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ locate */
 
-static int set_check(bctx *c, const uint32_t *ids, size_t m) {
+static int set_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
     c->stats->msm_checks++;
-    int r = m <= STRAUS_MAX ? straus_check(c, ids, m) : pippenger_check(c, ids, m);
-    if (r == 0) c->stats->msm_failures++;
-    return r;
+    return m <= STRAUS_MAX ? straus_sum(c, ids, m, sum) : pippenger_sum(c, ids, m, sum);
 }
 
-/* Decide every item of ids[0..m). `failed` says the set is already known to fail. */
-static int locate(bctx *c, const uint32_t *ids, size_t m, int failed) {
-    if (m == 1) {
-        bitem *it = &c->items[ids[0]];
-        c->stats->single_checks++;
-        c->out[it->out] = (uint8_t)ed25519_check_one(&it->it.nA, &it->it.nR, it->it.k, it->it.s);
+static inline size_t part_len(size_t m, size_t parts, size_t p) {
+    return m / parts + (p < m % parts ? 1 : 0);
+}
+
+/* Decide every item of ids[0..m), whose combination is `sum`. The set holds iff [8]sum
+ * is the identity. A failing set is split into parts; the sums of all parts but the
+ * last are computed, the last one is `sum` minus the others (group arithmetic is exact,
+ * so this is the same point its own multi-scalar multiplication would give), so each
+ * split costs multi-scalar work for only (parts-1)/parts of the items. An item found
+ * invalid is confirmed by the single-signature equation, so a reported failure is
+ * always exactly the single verdict. */
+static int resolve(bctx *c, const uint32_t *ids, size_t m, const ge_p3 *sum) {
+    if (ge_is_small_order(sum)) {
+        for (size_t j = 0; j < m; j++) c->out[c->items[ids[j]].out] = 1;
         return 0;
     }
-    if (!failed) {
-        int r = set_check(c, ids, m);
-        if (r < 0) return -1;
-        if (r == 1) {
-            for (size_t j = 0; j < m; j++) c->out[c->items[ids[j]].out] = 1;
-            return 0;
+    if (m > 1) c->stats->msm_failures++;
+    if (c->ifma) {
+        /* Eight exact single checks at a time cost less than further splitting once a
+         * set has failed, and the same whatever the number of invalid items. */
+        c->stats->single_checks += m;
+        for (size_t j = 0; j < m; j += 8) {
+            const ed25519_item *its[8];
+            uint8_t res[8];
+            for (int l = 0; l < 8; l++) its[l] = &c->items[ids[j + l < m ? j + l : m - 1]].it;
+            ed25519_ifma_check8(its, res);
+            for (int l = 0; l < 8 && j + l < m; l++) c->out[c->items[ids[j + l]].out] = res[l];
         }
+        return 0;
     }
-    /* Split a failing set. Large sets go straight to ~SPLIT_CHUNK-sized parts: one
-     * round of small checks costs about as much as one halving level but localises
-     * many bad items at once (an attacker's 1% must not make us slower than singles). */
-    size_t parts = m > 2 * SPLIT_CHUNK ? (m + SPLIT_CHUNK - 1) / SPLIT_CHUNK : 2;
+    if (m <= LEAF_SINGLES) {
+        for (size_t j = 0; j < m; j++) {
+            bitem *it = &c->items[ids[j]];
+            c->stats->single_checks++;
+            c->out[it->out] = (uint8_t)ed25519_check_one(&it->it.nA, &it->it.nR, it->it.k, it->it.s);
+        }
+        return 0;
+    }
+    size_t parts = m >= 16 * FANOUT ? FANOUT : 2;
+    if (parts > m) parts = m;
+    ge_p3 rest = *sum, ps;
     size_t pos = 0;
-    for (size_t p = 0; p < parts; p++) {
-        size_t len = m / parts + (p < m % parts ? 1 : 0);
-        if (locate(c, ids + pos, len, 0) < 0) return -1;
+    for (size_t p = 0; p + 1 < parts; p++) {
+        size_t len = part_len(m, parts, p);
+        if (set_sum(c, ids + pos, len, &ps) < 0) return -1;
+        ge_cached cs;
+        ge_p1p1 t;
+        ge_p3_to_cached(&cs, &ps);
+        ge_sub_cached(&t, &rest, &cs);
+        p1p1_to_p3(&rest, &t);
+        if (resolve(c, ids + pos, len, &ps) < 0) return -1;
         pos += len;
     }
-    return 0;
+    return resolve(c, ids + pos, m - pos, &rest);
 }
 
 /* ------------------------------------------------------------------ entry */
@@ -292,6 +327,7 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
     c.has_naf = (uint8_t *)calloc(n, 1);
     c.out = out;
     c.stats = st;
+    c.ifma = ed25519_current_backend() == MBI_ED25519_IFMA;
     int rc = 0;
     if (!c.items || !ids || !rnd || !c.naf || !c.has_naf) { rc = -1; goto done; }
     if (ed25519_os_random(rnd, 16 * n) != 0) {
@@ -300,27 +336,57 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
         goto done;
     }
     size_t m = 0;
-    for (size_t i = begin; i < end; i++) {
-        bitem *it = &c.items[m];
-        if (!ed25519_prepare(&it->it, pks + 32 * i, msgs[i], lens[i], sigs + 64 * i)) {
-            out[i] = 0;  /* S >= l or A/R not decodable: invalid by the format rules alone */
-            continue;
+    for (size_t g = begin; g < end; g += 8) {
+        /* decode A and R of up to eight items (eight lanes at a time with IFMA) */
+        size_t gn = end - g < 8 ? end - g : 8;
+        ge_p3 A[8], R[8];
+        int okA[8], okR[8];
+        if (c.ifma) {
+            const uint8_t *ea[8], *er[8];
+            for (size_t l = 0; l < 8; l++) {
+                size_t i = g + (l < gn ? l : gn - 1);
+                ea[l] = pks + 32 * i;
+                er[l] = sigs + 64 * i;
+            }
+            ed25519_ifma_decode8(A, okA, ea);
+            ed25519_ifma_decode8(R, okR, er);
+        } else {
+            for (size_t l = 0; l < gn; l++) {
+                okA[l] = ge_decode_zip215(&A[l], pks + 32 * (g + l)) == 0;
+                okR[l] = okA[l] && ge_decode_zip215(&R[l], sigs + 64 * (g + l)) == 0;
+            }
         }
-        it->out = i;
-        it->z[0] = it->z[1] = it->z[2] = it->z[3] = 0;
-        for (int j = 7; j >= 0; j--) {
-            it->z[0] = (it->z[0] << 8) | rnd[16 * m + j];
-            it->z[1] = (it->z[1] << 8) | rnd[16 * m + 8 + j];
+        for (size_t l = 0; l < gn; l++) {
+            size_t i = g + l;
+            bitem *it = &c.items[m];
+            const uint8_t *sig = sigs + 64 * i;
+            sc_from_bytes(it->it.s, sig + 32);
+            if (!okA[l] || !okR[l] || !sc_is_canonical(it->it.s)) {
+                out[i] = 0;  /* S >= l or A/R not decodable: invalid by the format rules alone */
+                continue;
+            }
+            ge_neg(&it->it.nA, &A[l]);
+            ge_neg(&it->it.nR, &R[l]);
+            sc_hram(it->it.k, sig, pks + 32 * i, msgs[i], lens[i]);
+            it->out = i;
+            it->z[0] = it->z[1] = it->z[2] = it->z[3] = 0;
+            for (int j = 7; j >= 0; j--) {
+                it->z[0] = (it->z[0] << 8) | rnd[16 * m + j];
+                it->z[1] = (it->z[1] << 8) | rnd[16 * m + 8 + j];
+            }
+            if (!(it->z[0] | it->z[1])) it->z[0] = 1; /* z = 0 would drop the item */
+            sc_mul(it->zk, it->z, it->it.k);
+            sc_mul(it->zs, it->z, it->it.s);
+            ge_affine_to_precomp(&it->pA, &it->it.nA);
+            ge_affine_to_precomp(&it->pR, &it->it.nR);
+            ids[m] = (uint32_t)m;
+            m++;
         }
-        if (!(it->z[0] | it->z[1])) it->z[0] = 1; /* z = 0 would drop the item */
-        sc_mul(it->zk, it->z, it->it.k);
-        sc_mul(it->zs, it->z, it->it.s);
-        ge_affine_to_precomp(&it->pA, &it->it.nA);
-        ge_affine_to_precomp(&it->pR, &it->it.nR);
-        ids[m] = (uint32_t)m;
-        m++;
     }
-    if (m > 0 && locate(&c, ids, m, 0) < 0) rc = -1;
+    if (m > 0) {
+        ge_p3 sum;
+        if (set_sum(&c, ids, m, &sum) < 0 || resolve(&c, ids, m, &sum) < 0) rc = -1;
+    }
 done:
     free(c.items); free(ids); free(rnd); free(c.naf); free(c.has_naf);
     return rc;

@@ -26,10 +26,6 @@
 
 /* ------------------------------------------------------------------ constants */
 
-static const fe FE_D = {{0x34dca135978a3ULL, 0x1a8283b156ebdULL, 0x5e7a26001c029ULL,
-                         0x739c663a03cbbULL, 0x52036cee2b6ffULL}};
-static const fe FE_SQRTM1 = {{0x61b274a0ea0b0ULL, 0x0d5a5fc8f189dULL, 0x7ef5e9cbd0c60ULL,
-                              0x78595a6804c9eULL, 0x2b8324804fc1dULL}};
 /* l = 2^252 + 27742317777372353535851937790883648493, little-endian 64-bit limbs */
 static const uint64_t SC_L[4] = {0x5812631a5cf5d3edULL, 0x14def9dea2f79cd6ULL, 0, 0x1000000000000000ULL};
 /* floor(2^512 / l), for Barrett reduction */
@@ -460,7 +456,10 @@ static void init_once(void) {
         ge_add_p3(&cur, &cur, &b2);
     }
     g_backend = MBI_ED25519_PORTABLE;
-    if (mbi_ed25519_backend_available(MBI_ED25519_IFMA)) g_backend = MBI_ED25519_IFMA;
+    if (ed25519_ifma_available()) {
+        ed25519_ifma_init();
+        g_backend = MBI_ED25519_IFMA;
+    }
     g_init_ok = 1;
     g_inited = 1;
 }
@@ -482,12 +481,11 @@ int mbi_ed25519_set_backend(int which) {
     return 0;
 }
 
+/* The IFMA functions exist only if ed25519_ifma.c was compiled with the IFMA flags
+ * (x86-64 builds); weak references resolve to NULL otherwise. */
 int ed25519_ifma_available(void) {
-#if defined(MBI_ED25519_HAVE_IFMA)
+    if (!ed25519_ifma_check8 || !ed25519_ifma_decode8 || !ed25519_ifma_init) return 0;
     return MBI_CPU_HAS(MBI_CPU_AVX512_BASE | MBI_CPU_AVX512IFMA);
-#else
-    return 0;
-#endif
 }
 
 int mbi_ed25519_backend_available(int which) {

@@ -19,6 +19,10 @@ typedef struct {
 } ed25519_item;
 
 
+static const fe FE_D = {{0x34dca135978a3ULL, 0x1a8283b156ebdULL, 0x5e7a26001c029ULL,
+                         0x739c663a03cbbULL, 0x52036cee2b6ffULL}};
+static const fe FE_SQRTM1 = {{0x61b274a0ea0b0ULL, 0x0d5a5fc8f189dULL, 0x7ef5e9cbd0c60ULL,
+                              0x78595a6804c9eULL, 0x2b8324804fc1dULL}};
 static const fe FE_D2 = {{0x69b9426b2f159ULL, 0x35050762add7aULL, 0x3cf44c0038052ULL,
                           0x6738cc7407977ULL, 0x2406d9dc56dffULL}};
 
@@ -155,6 +159,11 @@ int ed25519_check_one(const ge_p3 *nA, const ge_p3 *nR, const uint64_t k[4], con
 int ed25519_os_random(uint8_t *buf, size_t n);
 int ed25519_current_backend(void);
 int ed25519_ifma_available(void);
+
+/* ed25519_ifma.c (AVX-512 IFMA; weak: absent on other builds) */
+void ed25519_ifma_init(void) __attribute__((weak));
+void ed25519_ifma_decode8(ge_p3 out[8], int ok[8], const uint8_t *const enc[8]) __attribute__((weak));
+void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) __attribute__((weak));
 
 /* Batch-verify items [begin, end) into out[begin..end); batch.c. Returns -1 only if
  * memory ran out. */
