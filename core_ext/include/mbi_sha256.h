@@ -36,10 +36,22 @@ typedef void (*mbi_sha256_compress_fn)(uint32_t st[8], const uint8_t *blocks, si
 typedef void (*mbi_sha256_compress2_fn)(uint32_t a[8], uint32_t b[8], const uint8_t *pa,
                                         const uint8_t *pb, size_t nblocks);
 /* N lanes in lockstep; st is lane-major per word: st[w * N + lane]. Absorbs nblocks blocks
- * per lane, lane l reading p[l], p[l] + 64, ... */
-typedef void (*mbi_sha256_xn_fn)(uint32_t *st, const uint8_t *const *p, size_t nblocks);
+ * per lane, lane l reading p[l], p[l] + 64, ...; from_iv: start from the IV instead of
+ * loading st (st is still written at the end). */
+typedef void (*mbi_sha256_xn_fn)(uint32_t *st, const uint8_t *const *p, size_t nblocks,
+                                 int from_iv);
 /* Writes lane l's digest (big-endian bytes) to out[l]. */
 typedef void (*mbi_sha256_xn_out_fn)(const uint32_t *st, uint8_t *const *out);
+/* A block with the same, precomputed message words in every lane: wk[t] = K[t] + W[t]. */
+typedef void (*mbi_sha256_xn_wk_fn)(uint32_t *st, const uint32_t *wk, int from_iv);
+/* Batches of n messages (n a multiple of the lane count; a remainder is ignored), from the
+ * IV, digest i to out[i]. Shapes of RFC 6962: node64 hashes 0x01 || p[i][0..64), leaf32
+ * hashes 0x00 || p[i][0..32). Reads of a lane group happen before its writes and before
+ * the next group's writes, so a Merkle level may be reduced in place. */
+typedef void (*mbi_sha256_xn_msg_fn)(const uint8_t *const *p, uint8_t *const *out, size_t n);
+/* n messages of nb >= 1 whole blocks at p[i], then the precomputed block wk (if not NULL). */
+typedef void (*mbi_sha256_xn_many_fn)(const uint8_t *const *p, size_t n, size_t nb,
+                                      const uint32_t *wk, uint8_t *const *out);
 
 void mbi_sha256_compress_portable(uint32_t st[8], const uint8_t *blocks, size_t nblocks);
 
@@ -52,11 +64,16 @@ int mbi_sha256_has_armce(void); /* compiled in (AArch64 build) */
 void mbi_sha256_compress_armce(uint32_t st[8], const uint8_t *blocks, size_t nblocks);
 
 int mbi_sha256_has_avx512(void);
-void mbi_sha256_x16_avx512(uint32_t *st, const uint8_t *const *p, size_t nblocks);
+void mbi_sha256_x16_avx512(uint32_t *st, const uint8_t *const *p, size_t nblocks, int from_iv);
 void mbi_sha256_x16_avx512_out(const uint32_t *st, uint8_t *const *out);
+void mbi_sha256_x16_avx512_wk(uint32_t *st, const uint32_t *wk, int from_iv);
+void mbi_sha256_x16_avx512_node64(const uint8_t *const *p, uint8_t *const *out, size_t n);
+void mbi_sha256_x16_avx512_leaf32(const uint8_t *const *p, uint8_t *const *out, size_t n);
+void mbi_sha256_x16_avx512_many(const uint8_t *const *p, size_t n, size_t nb, const uint32_t *wk,
+                                uint8_t *const *out);
 
 int mbi_sha256_has_avx2(void);
-void mbi_sha256_x8_avx2(uint32_t *st, const uint8_t *const *p, size_t nblocks);
+void mbi_sha256_x8_avx2(uint32_t *st, const uint8_t *const *p, size_t nblocks, int from_iv);
 void mbi_sha256_x8_avx2_out(const uint32_t *st, uint8_t *const *out);
 
 /* ---- backends ---- */
@@ -69,6 +86,10 @@ typedef struct {
     int lanes;                       /* 0 (no multi-buffer), 8 or 16 */
     mbi_sha256_xn_fn xn;
     mbi_sha256_xn_out_fn xn_out;
+    mbi_sha256_xn_wk_fn xn_wk;       /* optional (NULL) */
+    mbi_sha256_xn_msg_fn xn_node64;  /* optional (NULL) */
+    mbi_sha256_xn_msg_fn xn_leaf32;  /* optional (NULL) */
+    mbi_sha256_xn_many_fn xn_many;   /* optional (NULL) */
 } mbi_sha256_impl;
 
 /* The backend in use (chosen from CPUID on first call unless set). Never NULL. */

@@ -12,6 +12,8 @@
 #define ROOT_CHUNK 4096
 /* Below this many hashes a level stays on the calling thread. */
 #define MT_MIN 4096
+/* Pointer batches handed to the batch kernels (a multiple of every lane count). */
+#define BATCH 256
 
 static inline void store_be64(uint8_t *p, uint64_t v) {
     for (int i = 7; i >= 0; i--) { p[i] = (uint8_t)v; v >>= 8; }
@@ -38,9 +40,26 @@ static void node_template(uint8_t *buf, int g) {
 
 static void leaves_range(const mbi_sha256_impl *im, const uint8_t *entries, size_t n,
                          uint8_t *out) {
+    size_t i = 0;
+    if (im->xn_leaf32) {
+        const size_t N = (size_t)im->lanes;
+        const uint8_t *p[BATCH];
+        uint8_t *o[BATCH];
+        while (n - i >= N) {
+            size_t cnt = (n - i) / N * N;
+            if (cnt > BATCH) cnt = BATCH;
+            for (size_t k = 0; k < cnt; k++) {
+                p[k] = entries + 32 * (i + k);
+                o[k] = out + 32 * (i + k);
+            }
+            im->xn_leaf32(p, o, cnt);
+            i += cnt;
+        }
+        if (i == n) return;
+    }
     _Alignas(64) uint8_t buf[GROUP * 64];
     leaf_template(buf, GROUP);
-    for (size_t i = 0; i < n; i += GROUP) {
+    for (; i < n; i += GROUP) {
         size_t g = n - i < GROUP ? n - i : GROUP;
         for (size_t q = 0; q < g; q++) memcpy(buf + 64 * q + 1, entries + 32 * (i + q), 32);
         mbi_sha256_padded_many(im, buf, 64, 1, g, out + 32 * i);
@@ -49,13 +68,30 @@ static void leaves_range(const mbi_sha256_impl *im, const uint8_t *entries, size
 
 /* Parents [0, n_in / 2) of in, plus the carried last node when n_in is odd. */
 static void level_range(const mbi_sha256_impl *im, const uint8_t *in, size_t n_in, uint8_t *out) {
-    _Alignas(64) uint8_t buf[GROUP * 128];
-    node_template(buf, GROUP);
-    size_t np = n_in / 2;
-    for (size_t j = 0; j < np; j += GROUP) {
-        size_t g = np - j < GROUP ? np - j : GROUP;
-        for (size_t q = 0; q < g; q++) memcpy(buf + 128 * q + 1, in + 64 * (j + q), 64);
-        mbi_sha256_padded_many(im, buf, 128, 2, g, out + 32 * j);
+    size_t np = n_in / 2, j = 0;
+    if (im->xn_node64) {
+        const size_t N = (size_t)im->lanes;
+        const uint8_t *p[BATCH];
+        uint8_t *o[BATCH];
+        while (np - j >= N) {
+            size_t cnt = (np - j) / N * N;
+            if (cnt > BATCH) cnt = BATCH;
+            for (size_t k = 0; k < cnt; k++) {
+                p[k] = in + 64 * (j + k);
+                o[k] = out + 32 * (j + k);
+            }
+            im->xn_node64(p, o, cnt);
+            j += cnt;
+        }
+    }
+    if (j < np) {
+        _Alignas(64) uint8_t buf[GROUP * 128];
+        node_template(buf, GROUP);
+        for (; j < np; j += GROUP) {
+            size_t g = np - j < GROUP ? np - j : GROUP;
+            for (size_t q = 0; q < g; q++) memcpy(buf + 128 * q + 1, in + 64 * (j + q), 64);
+            mbi_sha256_padded_many(im, buf, 128, 2, g, out + 32 * j);
+        }
     }
     if (n_in & 1) memmove(out + 32 * np, in + 32 * (n_in - 1), 32);
 }
@@ -65,20 +101,49 @@ static void nodes_at_range(const mbi_sha256_impl *im, const uint8_t *in, size_t 
     _Alignas(64) uint8_t buf[GROUP * 128];
     _Alignas(64) uint8_t tmp[GROUP * 32];
     uint64_t dst[GROUP];
-    node_template(buf, GROUP);
-    size_t q = 0;
-    while (q < k) {
-        size_t g = 0;
-        for (; q < k && g < GROUP; q++) {
-            uint64_t p = idx[q];
-            if (q + GROUP < k) __builtin_prefetch(in + 64 * idx[q + GROUP]);
-            if (2 * p + 1 < n_in) {
-                memcpy(buf + 128 * g + 1, in + 64 * p, 64);
-                dst[g++] = p;
-            } else {
-                memmove(out_level + 32 * p, in + 64 * p, 32);
-            }
+    const int N = im->xn_node64 ? im->lanes : 0;
+    const uint8_t *p[BATCH];
+    uint8_t *o[BATCH];
+    int np = 0;
+    size_t g = 0;
+    int templ = 0;
+    for (size_t q = 0; q < k; q++) {
+        uint64_t j = idx[q];
+        if (q + 2 * MBI_SHA256_MAX_LANES < k) {
+            __builtin_prefetch(in + 64 * idx[q + 2 * MBI_SHA256_MAX_LANES]);
+            __builtin_prefetch(out_level + 32 * idx[q + 2 * MBI_SHA256_MAX_LANES], 1);
         }
+        if (2 * j + 1 >= n_in) { /* no right sibling: carried up */
+            memmove(out_level + 32 * j, in + 64 * j, 32);
+            continue;
+        }
+        if (N) {
+            p[np] = in + 64 * j;
+            o[np] = out_level + 32 * j;
+            if (++np == BATCH) { im->xn_node64(p, o, (size_t)np); np = 0; }
+            continue;
+        }
+        if (!templ) { node_template(buf, GROUP); templ = 1; }
+        memcpy(buf + 128 * g + 1, in + 64 * j, 64);
+        dst[g++] = j;
+        if (g == GROUP) {
+            mbi_sha256_padded_many(im, buf, 128, 2, g, tmp);
+            for (size_t r = 0; r < g; r++) memcpy(out_level + 32 * dst[r], tmp + 32 * r, 32);
+            g = 0;
+        }
+    }
+    /* leftovers of the lane batches go through the single-stream path */
+    int r0 = 0;
+    if (np >= N && N) {
+        r0 = np / N * N;
+        im->xn_node64(p, o, (size_t)r0);
+    }
+    for (int r = r0; r < np; r++) {
+        if (!templ) { node_template(buf, GROUP); templ = 1; }
+        memcpy(buf + 128 * g + 1, p[r], 64);
+        dst[g++] = (uint64_t)(p[r] - in) / 64;
+    }
+    if (g) {
         mbi_sha256_padded_many(im, buf, 128, 2, g, tmp);
         for (size_t r = 0; r < g; r++) memcpy(out_level + 32 * dst[r], tmp + 32 * r, 32);
     }

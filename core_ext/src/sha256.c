@@ -72,9 +72,9 @@ static mbi_sha256_impl g_impls[16];
 static int g_nimpls = -1;
 static const mbi_sha256_impl *volatile g_current = NULL;
 
-static void add_impl(const char *multi, int lanes, mbi_sha256_xn_fn xn, mbi_sha256_xn_out_fn xo,
+static mbi_sha256_impl *add_impl(const char *multi, int lanes, mbi_sha256_xn_fn xn, mbi_sha256_xn_out_fn xo,
                      const char *single, mbi_sha256_compress_fn c1, mbi_sha256_compress2_fn c2) {
-    if (g_nimpls >= 16) return;
+    if (g_nimpls >= 16) return &g_impls[15];
     mbi_sha256_impl *im = &g_impls[g_nimpls++];
     memset(im, 0, sizeof *im);
     if (multi) {
@@ -92,6 +92,7 @@ static void add_impl(const char *multi, int lanes, mbi_sha256_xn_fn xn, mbi_sha2
     im->lanes = lanes;
     im->xn = xn;
     im->xn_out = xo;
+    return im;
 }
 
 /* Built once; every thread that races here builds the identical table. */
@@ -124,9 +125,15 @@ static void init_impls(void) {
      * 8-lane AVX2 does not beat SHA-NI, so with SHA-NI and no AVX-512 the single kernel
      * alone comes first. */
     if (has512)
-        for (int i = 0; i < ns; i++)
-            add_impl("avx512x16", 16, mbi_sha256_x16_avx512, mbi_sha256_x16_avx512_out,
-                     singles[i].name, singles[i].c1, singles[i].c2);
+        for (int i = 0; i < ns; i++) {
+            mbi_sha256_impl *im = add_impl("avx512x16", 16, mbi_sha256_x16_avx512,
+                                           mbi_sha256_x16_avx512_out, singles[i].name,
+                                           singles[i].c1, singles[i].c2);
+            im->xn_wk = mbi_sha256_x16_avx512_wk;
+            im->xn_node64 = mbi_sha256_x16_avx512_node64;
+            im->xn_leaf32 = mbi_sha256_x16_avx512_leaf32;
+            im->xn_many = mbi_sha256_x16_avx512_many;
+        }
     for (int i = 0; i < ns; i++) {
         int hw_single = strcmp(singles[i].name, "portable") != 0;
         if (has2 && !hw_single)
@@ -191,6 +198,9 @@ void mbi_sha256(const mbi_sha256_impl *im, const uint8_t *data, size_t len, uint
     digest_out(st, out);
 }
 
+/* Pointer batches handed to the batch kernels. */
+#define BATCH 256
+
 static void xn_init(uint32_t *st, int lanes) {
     for (int w = 0; w < 8; w++)
         for (int l = 0; l < lanes; l++) st[w * lanes + l] = mbi_sha256_IV[w];
@@ -201,7 +211,21 @@ void mbi_sha256_padded_many(const mbi_sha256_impl *im, const uint8_t *blocks, si
     if (!im) im = mbi_sha256_impl_get();
     size_t i = 0;
     const int N = im->lanes;
-    if (N && n >= (size_t)N) {
+    if (im->xn_many && n >= (size_t)N) {
+        const uint8_t *p[BATCH];
+        uint8_t *o[BATCH];
+        for (; i + (size_t)N <= n;) {
+            size_t cnt = (n - i) / (size_t)N * (size_t)N;
+            if (cnt > BATCH) cnt = BATCH;
+            for (size_t k = 0; k < cnt; k++) {
+                p[k] = blocks + (i + k) * stride;
+                o[k] = out + 32 * (i + k);
+            }
+            im->xn_many(p, cnt, nb, NULL, o);
+            i += cnt;
+        }
+    }
+    if (N && n - i >= (size_t)N) {
         uint32_t st[8 * MBI_SHA256_MAX_LANES];
         const uint8_t *p[MBI_SHA256_MAX_LANES];
         uint8_t *o[MBI_SHA256_MAX_LANES];
@@ -210,8 +234,7 @@ void mbi_sha256_padded_many(const mbi_sha256_impl *im, const uint8_t *blocks, si
                 p[l] = blocks + (i + (size_t)l) * stride;
                 o[l] = out + 32 * (i + (size_t)l);
             }
-            xn_init(st, N);
-            im->xn(st, p, nb);
+            im->xn(st, p, nb, 1);
             im->xn_out(st, o);
         }
     }
@@ -249,15 +272,43 @@ static void many_uniform(const mbi_sha256_impl *im, const uint8_t *data, const i
         const uint8_t *p[MBI_SHA256_MAX_LANES], *t[MBI_SHA256_MAX_LANES];
         uint8_t *o[MBI_SHA256_MAX_LANES];
         for (int l = 0; l < N; l++) t[l] = tails[rem ? l : 0];
+        /* Length a multiple of 64: the last block is padding only, the same in every lane,
+         * so its message schedule is computed once here. */
+        uint32_t wk[64];
+        int use_wk = rem == 0 && im->xn_wk;
+        if (use_wk) {
+            uint32_t w[64];
+            for (int k = 0; k < 16; k++) w[k] = load_be32(tails[0] + 4 * k);
+            for (int k = 16; k < 64; k++) {
+                uint32_t s0 = ROR32(w[k - 15], 7) ^ ROR32(w[k - 15], 18) ^ (w[k - 15] >> 3);
+                uint32_t s1 = ROR32(w[k - 2], 17) ^ ROR32(w[k - 2], 19) ^ (w[k - 2] >> 10);
+                w[k] = w[k - 16] + s0 + w[k - 7] + s1;
+            }
+            for (int k = 0; k < 64; k++) wk[k] = w[k] + mbi_sha256_K[k];
+        }
+        if (use_wk && full && im->xn_many) {
+            const uint8_t *bp[BATCH];
+            uint8_t *bo[BATCH];
+            while (e - i >= (size_t)N) {
+                size_t cnt = (e - i) / (size_t)N * (size_t)N;
+                if (cnt > BATCH) cnt = BATCH;
+                for (size_t k = 0; k < cnt; k++) {
+                    bp[k] = data + off[i + k];
+                    bo[k] = out + 32 * (i + k);
+                }
+                im->xn_many(bp, cnt, full, wk, bo);
+                i += cnt;
+            }
+        }
         for (; i + (size_t)N <= e; i += (size_t)N) {
             for (int l = 0; l < N; l++) {
                 p[l] = data + off[i + (size_t)l];
                 o[l] = out + 32 * (i + (size_t)l);
                 if (rem) memcpy(tails[l], p[l] + full * 64, rem);
             }
-            xn_init(st, N);
-            if (full) im->xn(st, p, full);
-            im->xn(st, t, (size_t)tb);
+            if (full) im->xn(st, p, full, 1);
+            if (use_wk) im->xn_wk(st, wk, !full);
+            else im->xn(st, t, (size_t)tb, !full);
             im->xn_out(st, o);
         }
     }
@@ -323,7 +374,7 @@ static void many_lanes(const mbi_sha256_impl *im, const uint8_t *data, const int
             else { p[l] = ln->tail + 64 * ln->tail_i; left = (size_t)(ln->tail_n - ln->tail_i); }
             if (left < k) k = left;
         }
-        im->xn(st, p, k);
+        im->xn(st, p, k, 0);
         for (int l = 0; l < N; l++) {
             mbi_lane *ln = &lanes[l];
             if (ln->full) { ln->full -= k; ln->p += 64 * k; }

@@ -74,11 +74,10 @@ static inline void transpose8(V r[8]) {
     SCHED((t) + 0); SCHED((t) + 1); SCHED((t) + 2); SCHED((t) + 3);        \
     SCHED((t) + 4); SCHED((t) + 5); SCHED((t) + 6); SCHED((t) + 7)
 
-void mbi_sha256_x8_avx2(uint32_t *st, const uint8_t *const *p, size_t nblocks) {
-    V a = _mm256_loadu_si256((const V *)(st + 0 * 8)), b = _mm256_loadu_si256((const V *)(st + 1 * 8));
-    V c = _mm256_loadu_si256((const V *)(st + 2 * 8)), d = _mm256_loadu_si256((const V *)(st + 3 * 8));
-    V e = _mm256_loadu_si256((const V *)(st + 4 * 8)), f = _mm256_loadu_si256((const V *)(st + 5 * 8));
-    V g = _mm256_loadu_si256((const V *)(st + 6 * 8)), h = _mm256_loadu_si256((const V *)(st + 7 * 8));
+#define ST(w) (from_iv ? _mm256_set1_epi32((int)mbi_sha256_IV[w]) : _mm256_loadu_si256((const V *)(st + (w) * 8)))
+void mbi_sha256_x8_avx2(uint32_t *st, const uint8_t *const *p, size_t nblocks, int from_iv) {
+    V a = ST(0), b = ST(1), c = ST(2), d = ST(3), e = ST(4), f = ST(5), g = ST(6), h = ST(7);
+#undef ST
     for (size_t blk = 0; blk < nblocks; blk++) {
         V W[16], lo[8], hi[8];
         for (int l = 0; l < 8; l++) {
@@ -119,8 +118,8 @@ void mbi_sha256_x8_avx2_out(const uint32_t *st, uint8_t *const *out) {
 #else /* no AVX2 in this build */
 
 int mbi_sha256_has_avx2(void) { return 0; }
-void mbi_sha256_x8_avx2(uint32_t *st, const uint8_t *const *p, size_t nblocks) {
-    (void)st; (void)p; (void)nblocks; abort();
+void mbi_sha256_x8_avx2(uint32_t *st, const uint8_t *const *p, size_t nblocks, int from_iv) {
+    (void)st; (void)p; (void)nblocks; (void)from_iv; abort();
 }
 void mbi_sha256_x8_avx2_out(const uint32_t *st, uint8_t *const *out) {
     (void)st; (void)out; abort();
