@@ -580,3 +580,30 @@ def test_apply_block_argument_checks(view):
         apply_block(view, [], 0, 0)
     with pytest.raises(ValueError, match="close_time"):
         apply_block(view, [], 2, -1)
+
+
+def test_batch_signature_check_marks_each_transaction(monkeypatch):
+    from mbi.ledger import verify_signatures
+    from mbi.types import SignedTransaction
+    good = [tx(K[i], 1, T.pay_coin(B.address, 1)) for i in range(5)]
+    fresh = [SignedTransaction.from_envelope(t.envelope) for t in good]
+    pk, sd = fresh[2].signatures[0][0], fresh[2].signatures[0][3]
+    fresh[2] = SignedTransaction.from_parts(fresh[2].tx_bytes, [(pk, sd[:-1] + bytes([sd[-1] ^ 1]))])
+    two = T.make_tx([A, B], 1, [T.pay_coin(C.address, 1)], chain_id=CHAIN)
+    two = SignedTransaction.from_parts(two.tx_bytes, [(A.encoded_public_key, A.sign(two.tx_bytes)),
+                                                      (B.encoded_public_key, bytes(64))])
+    batch = fresh + [two]
+    assert all(t.sig_ok is None for t in batch)
+    verify_signatures(batch)
+    assert [t.sig_ok for t in batch] == [True, True, False, True, True, False]
+    assert batch[2].sig_error[0] == E.INVALID_SIGNATURE
+    # a kernel failure leaves transactions unverified, never half-marked as good
+    again = [SignedTransaction.from_envelope(t.envelope) for t in good]
+    import mbi.crypto.sig as sig
+
+    def boom(*a, **k):
+        raise RuntimeError("kernel failed")
+    monkeypatch.setattr(sig, "verify_batch", boom)
+    with pytest.raises(RuntimeError):
+        verify_signatures(again)
+    assert all(t.sig_ok is None for t in again)

@@ -83,10 +83,11 @@ def verify_signatures(transactions: Sequence[SignedTransaction]) -> None:
     keys: list[bytes] = []
     msgs: list[bytes] = []
     sigs: list[bytes] = []
-    owners: list[SignedTransaction] = []
+    owners: list[int] = []  # position in `checked` of each signature's transaction
+    checked: list[SignedTransaction] = []
     for t in pending:
         bad = None
-        for j, (pk_text, raw, _addr, sd) in enumerate(t.signatures):
+        for j, (_pk, raw, _addr, sd) in enumerate(t.signatures):
             if raw is None:
                 bad = (E.INVALID_PUBKEY, f"signature {j}: malformed public key")
                 break
@@ -97,22 +98,29 @@ def verify_signatures(transactions: Sequence[SignedTransaction]) -> None:
             t.sig_ok = False
             t.sig_error = bad
             continue
+        k = len(checked)
+        checked.append(t)
         for _pk, raw, _addr, sd in t.signatures:
             keys.append(raw)  # type: ignore[arg-type]
             msgs.append(t.tx_bytes)
             sigs.append(sd)
-            owners.append(t)
-        t.sig_ok = True
-    if keys:
-        from mbi.crypto.sig import verify_batch
+            owners.append(k)
+    if not checked:
+        return
+    from mbi.crypto.sig import verify_batch
 
+    # Results are recorded only after the kernel returns: an exception leaves every
+    # transaction unverified rather than half-marked.
+    ok_tx = [True] * len(checked)
+    if keys:
         ok = verify_batch(keys, msgs, sigs)
         if not ok.all():
             for i in (~ok).nonzero()[0].tolist():
-                t = owners[i]
-                if t.sig_ok:
-                    t.sig_ok = False
-                    t.sig_error = (E.INVALID_SIGNATURE, "signature does not verify")
+                ok_tx[owners[i]] = False
+    for t, good in zip(checked, ok_tx):
+        t.sig_ok = good
+        if not good:
+            t.sig_error = (E.INVALID_SIGNATURE, "signature does not verify")
 
 
 class Executor:
