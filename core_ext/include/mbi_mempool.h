@@ -3,13 +3,15 @@
 //
 // Layout (all indices are uint32 into flat arrays, no per-transaction heap objects):
 //   txs_      arena of Tx records (free list), each linked into its sender's nonce-ordered
-//             list and into the global arrival-ordered list (for expiry);
+//             list; ring_ lists them in arrival order (for expiry);
 //   tx_index_ open-addressing table hash -> Tx slot (linear probing, backward-shift delete,
 //             keyed with a per-pool random seed so crafted hashes cannot pile up);
 //   senders_  sender records (executed nonce, list ends, end of the ready run), found
 //             through a second open-addressing table keyed by the caller's uint64 id;
-//   ready_    indexed 4-ary max-heap of each sender's next ready transaction;
-//   tails_    indexed 4-ary min-heap of each sender's last transaction (eviction order).
+//   ready_    each sender's next ready transaction, sorted in block order, updated in
+//             batches (senders changed since the last select are merged in at once);
+//   tails_    indexed 4-ary min-heap of each sender's last transaction (eviction order),
+//             also brought up to date lazily, when an eviction needs it.
 // Not thread-safe by itself: the Cython wrapper serialises every call with `mtx`.
 #ifndef MBI_MEMPOOL_H
 #define MBI_MEMPOOL_H
@@ -43,18 +45,21 @@ struct Tx {
     uint32_t size;
     uint32_t sidx;          // index into senders_
     uint32_t nprev, nnext;  // sender's list, ascending nonce
-    uint32_t aprev, anext;  // global list, ascending arrival
+    uint32_t gen;           // bumped when freed or replaced: stale arrival entries mismatch
 };
+
+enum : uint32_t { F_LIVE = 1, F_RDIRTY = 2, F_TDIRTY = 4 };
 
 struct Sender {
     uint64_t id;
     int64_t exec;       // executed nonce
     int64_t ready_end;  // last nonce of the contiguous run exec+1.. (== exec if none)
     uint32_t head, tail, count;
-    uint32_t rpos, tpos;  // positions in ready_ / tails_ (NIL if absent)
+    uint32_t tpos;   // position in tails_ (NIL if absent)
+    uint32_t flags;  // F_*: live record; ready_/tails_ entry must be recomputed
 };
 
-// Heap entry with its sort key inline, so sifting touches only the heap array.
+// Sort key inline, so ordering touches only the array holding the nodes.
 struct Node {
     int64_t price;
     double arrival;
@@ -63,6 +68,11 @@ struct Node {
     uint32_t txid;
     uint32_t ready;  // tails_ only: tail is in the ready run
     uint32_t aux;    // enumeration: heap position it came from, NIL for a chain step
+};
+
+struct ArrivalEntry {
+    uint32_t txid;
+    uint32_t gen;
 };
 
 struct Slot {
@@ -88,7 +98,8 @@ public:
     // Set executed nonces (monotonic: never lower one, as after a committed block).
     void set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n, bool monotonic);
     // Write up to max_txs hashes (32 bytes each) in block order; returns how many.
-    int64_t select(int64_t max_txs, int64_t max_bytes, uint8_t* out) const;
+    // Not const: brings the ready array up to date first (no observable change).
+    int64_t select(int64_t max_txs, int64_t max_bytes, uint8_t* out);
     int64_t remove(const uint8_t* hashes, int64_t n);
     int64_t expire(double now);
     bool contains(const uint8_t* hash) const;
@@ -102,7 +113,7 @@ public:
     int64_t bytes() const { return bytes_; }
     Stats stats() const;
     // Structural self-check for tests; returns an empty string when consistent.
-    const char* check() const;
+    const char* check();
 
     std::mutex mtx;
 
@@ -122,8 +133,17 @@ private:
     std::vector<Slot> sender_index_;
     uint64_t sender_mask_;
     int64_t nsenders_ = 0;  // live sender records
-    std::vector<Node> ready_, tails_;
-    uint32_t a_head_ = NIL, a_tail_ = NIL;
+    // Senders' next ready transactions, sorted in block order; senders changed since the
+    // last select are flagged F_RDIRTY and merged in as one batch by flush_ready().
+    std::vector<Node> ready_;
+    std::vector<uint32_t> rdirty_;
+    std::vector<uint8_t> rdirty_bit_;  // per sender index: compact copy of F_RDIRTY
+    // Indexed 4-ary min-heap of senders' tails in eviction order, flushed before use.
+    std::vector<Node> tails_;
+    std::vector<uint32_t> tdirty_;
+    // Arrival order for expiry (arrivals never decrease): lazily skipped when stale.
+    std::vector<ArrivalEntry> ring_;
+    size_t ring_head_ = 0;
     int64_t count_ = 0, bytes_ = 0;
     double last_arrival_ = -1.0e308;
     // counters
@@ -131,7 +151,7 @@ private:
     int64_t n_expired_ = 0, n_removed_ = 0, n_committed_ = 0;
     // scratch
     std::vector<uint32_t> victims_;
-    mutable std::vector<Node> scratch_;
+    std::vector<Node> scratch_, fresh_, merged_;
 
     int8_t add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t price,
                    uint32_t size, double arrival);
@@ -148,24 +168,23 @@ private:
     void sender_index_grow();
     // transactions
     uint32_t tx_alloc();
-    void unlink_raw(uint32_t id);  // out of lists/index/counters; caller refreshes sender
-    void arrival_append(uint32_t id);
-    void arrival_unlink(uint32_t id);
+    void unlink_raw(uint32_t id);  // out of lists/index/counters; caller marks sender
+    void arrival_push(uint32_t id);
+    void ring_compact();
     void recompute_ready(Sender& s);
-    void refresh(uint32_t si);  // heaps and record lifetime after a sender changed
-    bool set_nonce(uint32_t si, int64_t nonce, bool monotonic);
-    // heaps
+    void mark(uint32_t si);  // sender changed: its ready_/tails_ entries are stale
+    void maybe_drop(uint32_t si);
+    void set_nonce(uint32_t si, int64_t nonce, bool monotonic);
+    // ordering
     Node make_node(uint32_t txid, uint32_t si, bool ready) const;
     bool hash_less(const Node& a, const Node& b) const;
     bool ready_before(const Node& a, const Node& b) const;
     bool tail_before(const Node& a, const Node& b) const;
-    template <bool READY>
-    void heap_set(uint32_t si, const Node* node);  // insert/update/erase (node==nullptr)
-    template <bool READY>
-    void heap_place(uint32_t pos, const Node& n);
-    template <bool READY>
+    void flush_ready();
+    void flush_tails();
+    void tails_set(uint32_t si, const Node* node);  // insert/update/erase (node==nullptr)
+    void tails_place(uint32_t pos, const Node& n);
     void sift_up(uint32_t pos);
-    template <bool READY>
     void sift_down(uint32_t pos);
     bool find_victims(uint32_t si, int64_t nonce, int64_t price, bool t_ready,
                       int64_t need_count, int64_t need_bytes, int8_t* fail);

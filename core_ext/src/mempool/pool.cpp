@@ -151,7 +151,8 @@ uint32_t Pool::sender_create(uint64_t id) {
         si = static_cast<uint32_t>(senders_.size());
         senders_.push_back(Sender{});
     }
-    senders_[si] = Sender{id, 0, 0, NIL, NIL, 0, NIL, NIL};
+    senders_[si] = Sender{id, 0, 0, NIL, NIL, 0, NIL, F_LIVE};
+    if (rdirty_bit_.size() < senders_.size()) rdirty_bit_.resize(senders_.size(), 0);
     uint32_t tag = sender_tag(id);
     uint64_t i = tag & sender_mask_;
     while (sender_index_[i].id != NIL) i = (i + 1) & sender_mask_;
@@ -176,6 +177,7 @@ void Pool::sender_drop(uint32_t si) {
         i = j;
     }
     sender_index_[i].id = NIL;
+    senders_[si].flags = 0;
     free_sender_.push_back(si);
     nsenders_--;
 }
@@ -192,27 +194,17 @@ uint32_t Pool::tx_alloc() {
     return static_cast<uint32_t>(txs_.size() - 1);
 }
 
-void Pool::arrival_append(uint32_t id) {
-    Tx& t = txs_[id];
-    t.aprev = a_tail_;
-    t.anext = NIL;
-    if (a_tail_ != NIL)
-        txs_[a_tail_].anext = id;
-    else
-        a_head_ = id;
-    a_tail_ = id;
-}
+void Pool::arrival_push(uint32_t id) { ring_.push_back(ArrivalEntry{id, txs_[id].gen}); }
 
-void Pool::arrival_unlink(uint32_t id) {
-    Tx& t = txs_[id];
-    if (t.aprev != NIL)
-        txs_[t.aprev].anext = t.anext;
-    else
-        a_head_ = t.anext;
-    if (t.anext != NIL)
-        txs_[t.anext].aprev = t.aprev;
-    else
-        a_tail_ = t.aprev;
+// Drop stale entries (freed or replaced transactions) and the consumed prefix.
+void Pool::ring_compact() {
+    size_t w = 0;
+    for (size_t r = ring_head_; r < ring_.size(); r++) {
+        const ArrivalEntry& e = ring_[r];
+        if (txs_[e.txid].gen == e.gen) ring_[w++] = e;
+    }
+    ring_.resize(w);
+    ring_head_ = 0;
 }
 
 void Pool::unlink_raw(uint32_t id) {
@@ -229,7 +221,7 @@ void Pool::unlink_raw(uint32_t id) {
     s.count--;
     // Dropping a transaction inside the ready run leaves a gap: the ones after it wait.
     if (t.nonce > s.exec && t.nonce <= s.ready_end) s.ready_end = t.nonce - 1;
-    arrival_unlink(id);
+    t.gen++;  // its arrival entry is now stale
     tx_index_erase(t.hash);
     count_--;
     bytes_ -= t.size;
@@ -242,38 +234,46 @@ void Pool::recompute_ready(Sender& s) {
     s.ready_end = re;
 }
 
-void Pool::refresh(uint32_t si) {
+void Pool::mark(uint32_t si) {
     Sender& s = senders_[si];
-    if (s.count == 0) {
-        heap_set<true>(si, nullptr);
-        heap_set<false>(si, nullptr);
-        // A record with executed nonce 0 says nothing the default does not: free it.
-        if (s.exec == 0) sender_drop(si);
-        return;
+    if (!(s.flags & F_RDIRTY)) {
+        s.flags |= F_RDIRTY;
+        rdirty_bit_[si] = 1;
+        rdirty_.push_back(si);
     }
-    if (txs_[s.head].nonce == s.exec + 1) {
-        Node r = make_node(s.head, si, true);
-        heap_set<true>(si, &r);
-    } else {
-        heap_set<true>(si, nullptr);
+    if (!(s.flags & F_TDIRTY)) {
+        s.flags |= F_TDIRTY;
+        tdirty_.push_back(si);
     }
-    Node t = make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end);
-    heap_set<false>(si, &t);
 }
 
-bool Pool::set_nonce(uint32_t si, int64_t nonce, bool monotonic) {
+// A record with executed nonce 0 and nothing pooled says nothing the default does not:
+// free it once neither ordered structure refers to it any more.
+void Pool::maybe_drop(uint32_t si) {
+    const Sender& s = senders_[si];
+    if ((s.flags & F_LIVE) && s.count == 0 && s.exec == 0 && s.tpos == NIL &&
+        !(s.flags & (F_RDIRTY | F_TDIRTY)))
+        sender_drop(si);
+}
+
+void Pool::set_nonce(uint32_t si, int64_t nonce, bool monotonic) {
     Sender& s = senders_[si];
+    int64_t old_exec = s.exec, old_re = s.ready_end;
     s.exec = (monotonic && s.exec > nonce) ? s.exec : nonce;
     while (s.head != NIL && txs_[s.head].nonce <= s.exec) {
         unlink_raw(s.head);
         n_committed_++;
     }
-    recompute_ready(s);
-    refresh(si);
-    return true;
+    // A commit inside the ready run leaves the rest of the run as it was; otherwise
+    // (beyond the run, or a lowered nonce) walk the list again.
+    if (s.exec >= old_exec && s.exec <= old_re)
+        s.ready_end = old_re;
+    else
+        recompute_ready(s);
+    mark(si);
 }
 
-// ---------------------------------------------------------------- heaps
+// ---------------------------------------------------------------- ordering
 
 Node Pool::make_node(uint32_t txid, uint32_t si, bool ready) const {
     const Tx& t = txs_[txid];
@@ -301,80 +301,130 @@ bool Pool::tail_before(const Node& a, const Node& b) const {
     return hash_less(b, a);
 }
 
-template <bool READY>
-void Pool::heap_place(uint32_t pos, const Node& n) {
-    std::vector<Node>& h = READY ? ready_ : tails_;
-    h[pos] = n;
-    if (READY)
-        senders_[n.sidx].rpos = pos;
-    else
-        senders_[n.sidx].tpos = pos;
+// Batch update of the sorted ready array: drop the changed senders' entries, sort their
+// new ones, merge. O(n + d log d) for d changed senders; runs once per select.
+void Pool::flush_ready() {
+    if (rdirty_.empty()) return;
+    fresh_.clear();
+    for (uint32_t si : rdirty_) {
+        Sender& s = senders_[si];
+        if (s.count > 0 && txs_[s.head].nonce == s.exec + 1) fresh_.push_back(make_node(s.head, si, true));
+    }
+    auto before = [this](const Node& a, const Node& b) { return ready_before(a, b); };
+    std::sort(fresh_.begin(), fresh_.end(), before);
+    size_t w = 0;
+    for (size_t r = 0; r < ready_.size(); r++)
+        if (!rdirty_bit_[ready_[r].sidx]) ready_[w++] = ready_[r];
+    ready_.resize(w);
+    if (ready_.empty()) {
+        ready_.swap(fresh_);
+    } else if (!fresh_.empty()) {
+        merged_.resize(ready_.size() + fresh_.size());
+        std::merge(ready_.begin(), ready_.end(), fresh_.begin(), fresh_.end(), merged_.begin(),
+                   before);
+        ready_.swap(merged_);
+    }
+    for (uint32_t si : rdirty_) {
+        senders_[si].flags &= ~F_RDIRTY;
+        rdirty_bit_[si] = 0;
+        maybe_drop(si);
+    }
+    rdirty_.clear();
 }
 
-template <bool READY>
+void Pool::tails_place(uint32_t pos, const Node& n) {
+    tails_[pos] = n;
+    senders_[n.sidx].tpos = pos;
+}
+
 void Pool::sift_up(uint32_t pos) {
-    std::vector<Node>& h = READY ? ready_ : tails_;
-    Node n = h[pos];
+    Node n = tails_[pos];
     while (pos > 0) {
         uint32_t parent = (pos - 1) / ARITY;
-        bool before = READY ? ready_before(n, h[parent]) : tail_before(n, h[parent]);
-        if (!before) break;
-        heap_place<READY>(pos, h[parent]);
+        if (!tail_before(n, tails_[parent])) break;
+        tails_place(pos, tails_[parent]);
         pos = parent;
     }
-    heap_place<READY>(pos, n);
+    tails_place(pos, n);
 }
 
-template <bool READY>
 void Pool::sift_down(uint32_t pos) {
-    std::vector<Node>& h = READY ? ready_ : tails_;
-    uint32_t size = static_cast<uint32_t>(h.size());
-    Node n = h[pos];
+    uint32_t size = static_cast<uint32_t>(tails_.size());
+    Node n = tails_[pos];
     for (;;) {
         uint32_t c = pos * ARITY + 1;
         if (c >= size) break;
         uint32_t end = std::min(c + ARITY, size);
         uint32_t best = c;
-        for (uint32_t j = c + 1; j < end; j++) {
-            bool b = READY ? ready_before(h[j], h[best]) : tail_before(h[j], h[best]);
-            if (b) best = j;
-        }
-        bool b = READY ? ready_before(h[best], n) : tail_before(h[best], n);
-        if (!b) break;
-        heap_place<READY>(pos, h[best]);
+        for (uint32_t j = c + 1; j < end; j++)
+            if (tail_before(tails_[j], tails_[best])) best = j;
+        if (!tail_before(tails_[best], n)) break;
+        tails_place(pos, tails_[best]);
         pos = best;
     }
-    heap_place<READY>(pos, n);
+    tails_place(pos, n);
 }
 
-template <bool READY>
-void Pool::heap_set(uint32_t si, const Node* node) {
-    std::vector<Node>& h = READY ? ready_ : tails_;
-    uint32_t& posref = READY ? senders_[si].rpos : senders_[si].tpos;
-    uint32_t pos = posref;
+void Pool::tails_set(uint32_t si, const Node* node) {
+    uint32_t pos = senders_[si].tpos;
     if (node == nullptr) {
         if (pos == NIL) return;
-        posref = NIL;
-        Node last = h.back();
-        h.pop_back();
-        if (pos < h.size()) {
-            heap_place<READY>(pos, last);
-            sift_up<READY>(pos);
-            uint32_t p2 = READY ? senders_[last.sidx].rpos : senders_[last.sidx].tpos;
-            sift_down<READY>(p2);
+        senders_[si].tpos = NIL;
+        Node last = tails_.back();
+        tails_.pop_back();
+        if (pos < tails_.size()) {
+            tails_place(pos, last);
+            sift_up(pos);
+            sift_down(senders_[last.sidx].tpos);
         }
         return;
     }
     if (pos == NIL) {
-        h.push_back(*node);
-        heap_place<READY>(static_cast<uint32_t>(h.size() - 1), *node);
-        sift_up<READY>(static_cast<uint32_t>(h.size() - 1));
+        tails_.push_back(*node);
+        sift_up(static_cast<uint32_t>(tails_.size() - 1));
         return;
     }
-    if (same_node(h[pos], *node)) return;
-    h[pos] = *node;
-    sift_up<READY>(pos);
-    sift_down<READY>(READY ? senders_[si].rpos : senders_[si].tpos);
+    if (same_node(tails_[pos], *node)) return;
+    tails_[pos] = *node;
+    sift_up(pos);
+    sift_down(senders_[si].tpos);
+}
+
+// Bring the tails heap up to date: one sift per changed sender, or a linear-time
+// rebuild when many changed (e.g. the first eviction after a large batch).
+void Pool::flush_tails() {
+    if (tdirty_.empty()) return;
+    if (tdirty_.size() * 4 > tails_.size()) {
+        tails_.clear();
+        for (uint32_t si = 0; si < senders_.size(); si++) {
+            Sender& s = senders_[si];
+            s.tpos = NIL;
+            if (!(s.flags & F_LIVE) || s.count == 0) continue;
+            tails_.push_back(make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end));
+        }
+        auto later = [this](const Node& a, const Node& b) { return tail_before(b, a); };
+        // std::make_heap is binary; sift every internal node of the 4-ary heap instead.
+        (void)later;
+        for (uint32_t i = 0; i < tails_.size(); i++) senders_[tails_[i].sidx].tpos = i;
+        if (tails_.size() > 1)
+            for (int64_t i = (static_cast<int64_t>(tails_.size()) - 2) / ARITY; i >= 0; i--)
+                sift_down(static_cast<uint32_t>(i));
+    } else {
+        for (uint32_t si : tdirty_) {
+            Sender& s = senders_[si];
+            if (s.count == 0) {
+                tails_set(si, nullptr);
+            } else {
+                Node n = make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end);
+                tails_set(si, &n);
+            }
+        }
+    }
+    for (uint32_t si : tdirty_) {
+        senders_[si].flags &= ~F_TDIRTY;
+        maybe_drop(si);
+    }
+    tdirty_.clear();
 }
 
 // ---------------------------------------------------------------- admission
@@ -385,6 +435,7 @@ void Pool::heap_set(uint32_t si, const Node* node) {
 // transaction before it. All or nothing: on failure *fail says why and nothing moved.
 bool Pool::find_victims(uint32_t si, int64_t nonce, int64_t price, bool t_ready,
                         int64_t need_count, int64_t need_bytes, int8_t* fail) {
+    flush_tails();
     victims_.clear();
     std::vector<Node>& aux = scratch_;
     aux.clear();
@@ -477,9 +528,9 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
             uint32_t vs = txs_[v].sidx;
             unlink_raw(v);
             n_evicted_++;
-            refresh(vs);
+            mark(vs);
         }
-        if (old == NIL) si = sender_find(sid);  // its record may have emptied and gone
+        if (old == NIL) si = sender_find(sid);  // flush_tails may have freed its empty record
     }
     if (old != NIL) {
         Tx& t = txs_[old];
@@ -489,10 +540,10 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
         bytes_ += static_cast<int64_t>(size) - t.size;
         t.size = size;
         t.arrival = arrival;
-        arrival_unlink(old);
-        arrival_append(old);
+        t.gen++;
+        arrival_push(old);
         tx_index_insert(old);
-        refresh(t.sidx);
+        mark(t.sidx);
         n_replaced_++;
         return REPLACED;
     }
@@ -522,7 +573,7 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     else
         s.tail = id;
     s.count++;
-    arrival_append(id);
+    arrival_push(id);
     tx_index_insert(id);
     count_++;
     bytes_ += size;
@@ -531,7 +582,7 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
         for (uint32_t q = t.nnext; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
         s.ready_end = re;
     }
-    refresh(si);
+    mark(si);
     n_accepted_++;
     return ACCEPTED;
 }
@@ -539,20 +590,51 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
 void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64_t* nonces,
                      const int64_t* prices, const int64_t* sizes, int64_t n, double now,
                      int8_t* out) {
-    // Arrival times never go backwards, so the arrival list stays sorted for expiry.
+    // Arrival times never go backwards, so the arrival ring stays sorted for expiry.
     double arrival = now > last_arrival_ ? now : last_arrival_;
     last_arrival_ = arrival;
     for (int64_t i = 0; i < n; i++) {
+        // Software pipeline: the hash-table slots of transaction i+12, then the sender
+        // record of i+6 and its last transaction for i+3, arrive in cache ahead of use.
+        if (i + 12 < n) {
+            __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + 12)) & tx_mask_]);
+            __builtin_prefetch(&sender_index_[sender_tag(senders[i + 12]) & sender_mask_]);
+        }
+        if (i + 6 < n) {
+            uint32_t si = sender_find(senders[i + 6]);
+            if (si != NIL) __builtin_prefetch(&senders_[si]);
+        }
+        if (i + 3 < n) {
+            uint32_t si = sender_find(senders[i + 3]);
+            if (si != NIL && senders_[si].tail != NIL) __builtin_prefetch(&txs_[senders_[si].tail]);
+        }
         int8_t r = add_one(hashes + 32 * i, senders[i], nonces[i], prices[i],
                            static_cast<uint32_t>(sizes[i]), arrival);
         if (r != ACCEPTED && r != REPLACED) n_rejected_++;
         out[i] = r;
     }
+    if (ring_.size() - ring_head_ > static_cast<size_t>(2 * count_ + 1024)) ring_compact();
 }
 
 void Pool::set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n,
                       bool monotonic) {
     for (int64_t i = 0; i < n; i++) {
+        // Software pipeline as in add_batch: index slot, record, first transaction and
+        // that transaction's hash-table slot arrive ahead of use.
+        if (i + 12 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 12]) & sender_mask_]);
+        if (i + 6 < n) {
+            uint32_t sj = sender_find(senders[i + 6]);
+            if (sj != NIL) __builtin_prefetch(&senders_[sj]);
+        }
+        if (i + 3 < n) {
+            uint32_t sj = sender_find(senders[i + 3]);
+            if (sj != NIL && senders_[sj].head != NIL) __builtin_prefetch(&txs_[senders_[sj].head]);
+        }
+        if (i + 1 < n) {
+            uint32_t sj = sender_find(senders[i + 1]);
+            if (sj != NIL && senders_[sj].head != NIL)
+                __builtin_prefetch(&tx_index_[tx_tag(txs_[senders_[sj].head].hash) & tx_mask_]);
+        }
         uint32_t si = sender_find(senders[i]);
         if (si == NIL) {
             if (nonces[i] == 0) continue;  // the default; nothing to remember
@@ -567,39 +649,51 @@ void Pool::set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n,
 
 // ---------------------------------------------------------------- queries
 
-// Best-first walk over the ready heap (top k of a heap via an auxiliary heap seeded with
-// its root) merged with each visited sender's following nonces. Reads only.
-int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) const {
+// Walk the sorted ready array, merged with each visited sender's following nonces
+// (a small heap of at most one entry per sender already started).
+int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
+    flush_ready();
     if (max_txs <= 0 || ready_.empty()) return 0;
     std::vector<Node>& aux = scratch_;
     aux.clear();
     auto later = [this](const Node& a, const Node& b) { return ready_before(b, a); };
-    Node r = ready_[0];
-    r.aux = 0;
-    aux.push_back(r);
+    size_t i = 0;
     int64_t k = 0, used = 0;
-    while (k < max_txs && !aux.empty()) {
-        Node v = aux.front();
+    while (k < max_txs) {
+        // Two-stage prefetch down the sorted array: the head transaction and its sender
+        // 16 ahead, then (once that head is in cache) the transaction after it 6 ahead.
+        if (i + 16 < ready_.size()) {
+            __builtin_prefetch(&txs_[ready_[i + 16].txid]);
+            __builtin_prefetch(&senders_[ready_[i + 16].sidx]);
+        }
+        if (i + 6 < ready_.size()) {
+            uint32_t nx = txs_[ready_[i + 6].txid].nnext;
+            if (nx != NIL) __builtin_prefetch(&txs_[nx]);
+        }
+        bool from_array;
+        if (i < ready_.size())
+            from_array = aux.empty() || ready_before(ready_[i], aux.front());
+        else if (!aux.empty())
+            from_array = false;
+        else
+            break;
+        const Node v = from_array ? ready_[i] : aux.front();
         const Tx& t = txs_[v.txid];
         if (static_cast<int64_t>(t.size) > max_bytes - used) break;  // first limit reached
-        std::pop_heap(aux.begin(), aux.end(), later);
-        aux.pop_back();
+        if (from_array) {
+            i++;
+        } else {
+            std::pop_heap(aux.begin(), aux.end(), later);
+            aux.pop_back();
+        }
         std::memcpy(out + 32 * k, t.hash, 32);
         k++;
         used += t.size;
-        if (v.aux != NIL) {
-            uint32_t first = v.aux * ARITY + 1;
-            uint32_t end = std::min<uint32_t>(first + ARITY, static_cast<uint32_t>(ready_.size()));
-            for (uint32_t c = first; c < end; c++) {
-                Node n = ready_[c];
-                n.aux = c;
-                aux.push_back(n);
-                std::push_heap(aux.begin(), aux.end(), later);
-            }
-        }
         if (t.nnext != NIL && txs_[t.nnext].nonce <= senders_[v.sidx].ready_end) {
             aux.push_back(make_node(t.nnext, v.sidx, true));
             std::push_heap(aux.begin(), aux.end(), later);
+            uint32_t nx = txs_[t.nnext].nnext;  // likely needed when this one is taken
+            if (nx != NIL) __builtin_prefetch(&txs_[nx]);
         }
     }
     return k;
@@ -612,7 +706,7 @@ int64_t Pool::remove(const uint8_t* hashes, int64_t n) {
         if (id == NIL) continue;
         uint32_t si = txs_[id].sidx;
         unlink_raw(id);
-        refresh(si);
+        mark(si);
         removed++;
     }
     n_removed_ += removed;
@@ -621,14 +715,24 @@ int64_t Pool::remove(const uint8_t* hashes, int64_t n) {
 
 int64_t Pool::expire(double now) {
     int64_t dropped = 0;
-    while (a_head_ != NIL && now - txs_[a_head_].arrival > ttl_) {
-        uint32_t id = a_head_;
-        uint32_t si = txs_[id].sidx;
-        unlink_raw(id);
-        refresh(si);
+    while (ring_head_ < ring_.size()) {
+        const ArrivalEntry e = ring_[ring_head_];
+        const Tx& t = txs_[e.txid];
+        if (t.gen != e.gen) {  // freed or replaced since
+            ring_head_++;
+            continue;
+        }
+        if (!(now - t.arrival > ttl_)) break;
+        ring_head_++;
+        uint32_t si = t.sidx;
+        unlink_raw(e.txid);
+        mark(si);
         dropped++;
     }
     n_expired_ += dropped;
+    // Periodic housekeeping: lets records of senders that emptied out be freed.
+    flush_tails();
+    if (ring_head_ > 1024 && ring_head_ * 2 > ring_.size()) ring_compact();
     return dropped;
 }
 
@@ -672,9 +776,14 @@ Stats Pool::stats() const {
     Stats st{};
     st.count = count_;
     st.bytes = bytes_;
-    st.senders = static_cast<int64_t>(tails_.size());
-    st.known_senders = nsenders_;
-    for (const Node& n : tails_) st.ready += senders_[n.sidx].ready_end - senders_[n.sidx].exec;
+    for (const Sender& s : senders_) {
+        if (!(s.flags & F_LIVE)) continue;
+        if (s.count > 0) {
+            st.senders++;
+            st.ready += s.ready_end - s.exec;
+        }
+        if (s.count > 0 || s.exec != 0) st.known_senders++;  // not those about to be freed
+    }
     st.accepted = n_accepted_;
     st.replaced = n_replaced_;
     st.rejected = n_rejected_;
@@ -686,17 +795,22 @@ Stats Pool::stats() const {
         txs_.capacity() * sizeof(Tx) + free_tx_.capacity() * sizeof(uint32_t) +
         tx_index_.capacity() * sizeof(Slot) + senders_.capacity() * sizeof(Sender) +
         free_sender_.capacity() * sizeof(uint32_t) + sender_index_.capacity() * sizeof(Slot) +
-        (ready_.capacity() + tails_.capacity() + scratch_.capacity()) * sizeof(Node) +
-        victims_.capacity() * sizeof(uint32_t));
+        rdirty_bit_.capacity() + (rdirty_.capacity() + tdirty_.capacity()) * sizeof(uint32_t) +
+        (ready_.capacity() + tails_.capacity() + scratch_.capacity() + fresh_.capacity() +
+         merged_.capacity()) * sizeof(Node) +
+        ring_.capacity() * sizeof(ArrivalEntry) + victims_.capacity() * sizeof(uint32_t));
     return st;
 }
 
-const char* Pool::check() const {
-    int64_t n = 0, b = 0, nsend = 0;
-    std::vector<char> live(txs_.size(), 0);
+const char* Pool::check() {
+    // Dirty flags must cover every change: after flushing, everything must be exact.
+    flush_ready();
+    flush_tails();
+    int64_t n = 0, b = 0, nsend = 0, nready = 0;
     for (uint32_t si = 0; si < senders_.size(); si++) {
         const Sender& s = senders_[si];
-        if (sender_find(s.id) != si) continue;  // a free record
+        if (!(s.flags & F_LIVE)) continue;
+        if (sender_find(s.id) != si) return "live sender record not indexed";
         nsend++;
         if (s.count == 0 && s.exec == 0) return "empty sender record with exec 0 kept";
         uint32_t cnt = 0, prev = NIL;
@@ -708,7 +822,6 @@ const char* Pool::check() const {
             if (t.sidx != si) return "tx sidx mismatch";
             if (tx_find(t.hash) != q) return "tx missing from hash index";
             last = t.nonce;
-            live[q] = 1;
             cnt++;
             b += t.size;
         }
@@ -718,45 +831,40 @@ const char* Pool::check() const {
         int64_t re = s.exec;
         for (uint32_t q = s.head; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
         if (re != s.ready_end) return "ready_end wrong";
-        bool want_ready = s.count > 0 && re > s.exec;
-        if (want_ready != (s.rpos != NIL)) return "ready heap membership wrong";
+        if (s.count > 0 && re > s.exec) nready++;
         if ((s.count > 0) != (s.tpos != NIL)) return "tails heap membership wrong";
-        if (s.rpos != NIL && (ready_[s.rpos].sidx != si || ready_[s.rpos].txid != s.head))
-            return "ready heap entry wrong";
         if (s.tpos != NIL && (tails_[s.tpos].sidx != si || tails_[s.tpos].txid != s.tail ||
                               tails_[s.tpos].ready != (txs_[s.tail].nonce <= re ? 1u : 0u)))
             return "tails heap entry wrong";
-    }
-    for (uint32_t i = 0; i < ready_.size(); i++)
-        if (senders_[ready_[i].sidx].rpos != i) return "ready heap holds a stray node";
-    for (uint32_t i = 0; i < tails_.size(); i++)
-        if (senders_[tails_[i].sidx].tpos != i) return "tails heap holds a stray node";
-    for (const Node& nd : ready_) {
-        Node w = make_node(nd.txid, nd.sidx, true);
-        if (!same_node(nd, w)) return "ready heap key stale";
-    }
-    for (const Node& nd : tails_) {
-        Node w = make_node(nd.txid, nd.sidx, nd.ready);
-        if (!same_node(nd, w)) return "tails heap key stale";
     }
     if (nsend != nsenders_) return "sender record count wrong";
     if (n != count_) return "count wrong";
     if (b != bytes_) return "bytes wrong";
     if (count_ > cap_ || bytes_ > cap_bytes_) return "bounds exceeded";
-    for (uint32_t i = 1; i < ready_.size(); i++)
-        if (ready_before(ready_[i], ready_[(i - 1) / ARITY])) return "ready heap order broken";
-    for (uint32_t i = 1; i < tails_.size(); i++)
-        if (tail_before(tails_[i], tails_[(i - 1) / ARITY])) return "tails heap order broken";
+    if (static_cast<int64_t>(ready_.size()) != nready) return "ready array size wrong";
+    for (size_t i = 0; i < ready_.size(); i++) {
+        const Node& nd = ready_[i];
+        const Sender& s = senders_[nd.sidx];
+        if (!(s.flags & F_LIVE) || s.head != nd.txid) return "ready array entry is not a head";
+        if (!same_node(nd, make_node(nd.txid, nd.sidx, true))) return "ready array key stale";
+        if (i > 0 && !ready_before(ready_[i - 1], nd)) return "ready array not sorted";
+    }
+    for (uint32_t i = 0; i < tails_.size(); i++) {
+        if (senders_[tails_[i].sidx].tpos != i) return "tails heap holds a stray node";
+        const Node& nd = tails_[i];
+        if (!same_node(nd, make_node(nd.txid, nd.sidx, nd.ready))) return "tails heap key stale";
+        if (i > 0 && tail_before(tails_[i], tails_[(i - 1) / ARITY])) return "tails heap order broken";
+    }
     int64_t an = 0;
-    uint32_t prev = NIL;
-    for (uint32_t q = a_head_; q != NIL; prev = q, q = txs_[q].anext) {
-        if (!live[q]) return "arrival list holds a dead tx";
-        if (txs_[q].aprev != prev) return "arrival list back link broken";
-        if (prev != NIL && txs_[prev].arrival > txs_[q].arrival) return "arrival list unsorted";
+    double last_arr = -1.0e308;
+    for (size_t r = ring_head_; r < ring_.size(); r++) {
+        const ArrivalEntry& e = ring_[r];
+        if (txs_[e.txid].gen != e.gen) continue;
+        if (txs_[e.txid].arrival < last_arr) return "arrival ring unsorted";
+        last_arr = txs_[e.txid].arrival;
         an++;
     }
-    if (prev != a_tail_) return "arrival tail wrong";
-    if (an != count_) return "arrival list length wrong";
+    if (an != count_) return "arrival ring does not hold every tx once";
     int64_t idx = 0;
     for (const Slot& s : tx_index_)
         if (s.id != NIL) idx++;
