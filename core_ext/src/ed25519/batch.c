@@ -38,9 +38,14 @@ typedef struct {
 } bctx;
 
 /* tuning */
+#ifndef STRAUS_MAX
 #define STRAUS_MAX 96      /* sets up to this size use Straus, larger use Pippenger */
+#endif
 #ifndef FANOUT
 #define FANOUT 8           /* a failing set of >= 16*FANOUT items is split this many ways */
+#endif
+#ifndef IFMA_LANES_MAX
+#define IFMA_LANES_MAX 80  /* with IFMA, sets up to this size are checked 8 lanes at a time */
 #endif
 #ifndef LEAF_SINGLES
 #define LEAF_SINGLES 1     /* a failing set this small is decided item by item */
@@ -167,10 +172,14 @@ static int pippenger_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
     const ge_precomp **pts = (const ge_precomp **)malloc(npts * sizeof(*pts));
     ge_p3 *bucket = (ge_p3 *)malloc(nb * sizeof(ge_p3));
     uint8_t *used = (uint8_t *)malloc(nb);
-    if (!dig || !pts || !bucket || !used) {
-        free(dig); free(pts); free(bucket); free(used);
+    uint32_t *stamp = (uint32_t *)malloc(nb * sizeof(uint32_t));
+    uint32_t *defer = (uint32_t *)malloc(npts * sizeof(uint32_t));
+    uint32_t gid = 0;
+    if (!dig || !pts || !bucket || !used || !stamp || !defer) {
+        free(dig); free(pts); free(bucket); free(used); free(stamp); free(defer);
         return -1;
     }
+    memset(stamp, 0xff, nb * sizeof(uint32_t));
     uint64_t b[4] = {0, 0, 0, 0};
     for (size_t j = 0; j < m; j++) {
         bitem *it = &c->items[ids[j]];
@@ -197,6 +206,45 @@ static int pippenger_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
             p1p1_to_p3(&acc, &t);
         }
         memset(used, 0, nb);
+        if (c->ifma) {
+            /* eight bucket additions per step; an entry whose bucket is already in the
+             * current group waits for the scalar pass below */
+            uint32_t gb[8];
+            const ge_precomp *gp[8];
+            unsigned gneg = 0;
+            int gn = 0;
+            size_t ndef = 0;
+            for (size_t k = 0; k < nb; k++) ge_identity(&bucket[k]);
+            for (size_t j = 0; j < npts; j++) {
+                int d = dig[j * (size_t)nwin + win];
+                if (!d) continue;
+                uint32_t bi = (uint32_t)(d > 0 ? d : -d) - 1;
+                if (stamp[bi] == gid) { defer[ndef++] = (uint32_t)j; continue; }
+                stamp[bi] = gid;
+                used[bi] = 1;
+                gb[gn] = bi;
+                gp[gn] = pts[j];
+                if (d < 0) gneg |= 1u << gn;
+                if (++gn == 8) {
+                    ed25519_ifma_bucket_add8(bucket, gb, gp, gneg);
+                    gn = 0; gneg = 0; gid++;
+                }
+            }
+            gid++;
+            for (int k = 0; k < gn; k++) {
+                if (gneg & (1u << k)) ge_sub_precomp(&t, &bucket[gb[k]], gp[k]);
+                else ge_add_precomp(&t, &bucket[gb[k]], gp[k]);
+                p1p1_to_p3(&bucket[gb[k]], &t);
+            }
+            for (size_t q = 0; q < ndef; q++) {
+                size_t j = defer[q];
+                int d = dig[j * (size_t)nwin + win];
+                size_t bi = (size_t)(d > 0 ? d : -d) - 1;
+                if (d > 0) ge_add_precomp(&t, &bucket[bi], pts[j]);
+                else ge_sub_precomp(&t, &bucket[bi], pts[j]);
+                p1p1_to_p3(&bucket[bi], &t);
+            }
+        } else
         for (size_t j = 0; j < npts; j++) {
             int d = dig[j * (size_t)nwin + win];
             if (!d) continue;
@@ -229,7 +277,7 @@ static int pippenger_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
         }
         if (have_sum) ge_add_p3(&acc, &acc, &sum);
     }
-    free(dig); free(pts); free(bucket); free(used);
+    free(dig); free(pts); free(bucket); free(used); free(stamp); free(defer);
     *sum = acc;
     return 0;
 }
@@ -238,7 +286,20 @@ static int pippenger_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
 
 static int set_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
     c->stats->msm_checks++;
-    return m <= STRAUS_MAX ? straus_sum(c, ids, m, sum) : pippenger_sum(c, ids, m, sum);
+    /* with IFMA, Pippenger's bucket additions run eight at a time and beat Straus */
+    if (!c->ifma && m <= STRAUS_MAX) return straus_sum(c, ids, m, sum);
+    return pippenger_sum(c, ids, m, sum);
+}
+
+/* Exact single-signature checks of ids[0..m), eight lanes at a time (IFMA). */
+static void lane_checks(bctx *c, const uint32_t *ids, size_t m) {
+    for (size_t j = 0; j < m; j += 8) {
+        const ed25519_item *its[8];
+        uint8_t res[8];
+        for (size_t l = 0; l < 8; l++) its[l] = &c->items[ids[j + l < m ? j + l : m - 1]].it;
+        ed25519_ifma_check8(its, res);
+        for (size_t l = 0; l < 8 && j + l < m; l++) c->out[c->items[ids[j + l]].out] = res[l];
+    }
 }
 
 static inline size_t part_len(size_t m, size_t parts, size_t p) {
@@ -262,13 +323,7 @@ static int resolve(bctx *c, const uint32_t *ids, size_t m, const ge_p3 *sum) {
         /* Eight exact single checks at a time cost less than further splitting once a
          * set has failed, and the same whatever the number of invalid items. */
         c->stats->single_checks += m;
-        for (size_t j = 0; j < m; j += 8) {
-            const ed25519_item *its[8];
-            uint8_t res[8];
-            for (int l = 0; l < 8; l++) its[l] = &c->items[ids[j + l < m ? j + l : m - 1]].it;
-            ed25519_ifma_check8(its, res);
-            for (int l = 0; l < 8 && j + l < m; l++) c->out[c->items[ids[j + l]].out] = res[l];
-        }
+        lane_checks(c, ids, m);
         return 0;
     }
     if (m <= LEAF_SINGLES) {
@@ -383,7 +438,12 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
             m++;
         }
     }
-    if (m > 0) {
+    if (m > 0 && c.ifma && m <= IFMA_LANES_MAX) {
+        /* Eight exact single checks at a time beat a small multi-scalar multiplication
+         * (whose doublings are shared by too few points to pay off). */
+        c.stats->single_checks += m;
+        lane_checks(&c, ids, m);
+    } else if (m > 0) {
         ge_p3 sum;
         if (set_sum(&c, ids, m, &sum) < 0 || resolve(&c, ids, m, &sum) < 0) rc = -1;
     }

@@ -389,6 +389,66 @@ void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) {
     for (int l = 0; l < 8; l++) res[l] = (uint8_t)(fe_iszero(&xs[l]) && fe_eq(&ys[l], &zs[l]));
 }
 
+/* Pippenger bucket accumulation, eight buckets at a time: bucket[bidx[l]] += +-pts[l]
+ * (negated where bit l of neg is set). The eight bucket indices must be distinct.
+ * Buckets are gathered from and scattered back to the scalar ge_p3 array (20 limbs per
+ * bucket), so the scalar code reads the same points it would have produced. */
+void ed25519_ifma_bucket_add8(ge_p3 *bucket, const uint32_t bidx[8], const ge_precomp *const pts[8],
+                              unsigned neg) {
+    const long long *bb = (const long long *)(const void *)bucket;
+    __m256i bi32 = _mm256_loadu_si256((const __m256i *)(const void *)bidx);
+    __m512i bbase = _mm512_mullo_epi64(_mm512_cvtepu32_epi64(bi32), _mm512_set1_epi64(20));
+    __m512i pbase = _mm512_set_epi64((long long)(intptr_t)pts[7], (long long)(intptr_t)pts[6],
+                                     (long long)(intptr_t)pts[5], (long long)(intptr_t)pts[4],
+                                     (long long)(intptr_t)pts[3], (long long)(intptr_t)pts[2],
+                                     (long long)(intptr_t)pts[1], (long long)(intptr_t)pts[0]);
+    ge8_p3 P;
+    fe8 *pc[4] = {&P.X, &P.Y, &P.Z, &P.T};
+    for (int c = 0; c < 4; c++)
+        for (int i = 0; i < 5; i++)
+            pc[c]->v[i] = _mm512_i64gather_epi64(_mm512_add_epi64(bbase, _mm512_set1_epi64(c * 5 + i)), bb, 8);
+    fe8 YpX, YmX, T2d;
+    fe8 *qc[3] = {&YpX, &YmX, &T2d};
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 5; i++)
+            qc[c]->v[i] = _mm512_i64gather_epi64(
+                _mm512_add_epi64(pbase, _mm512_set1_epi64((long long)(sizeof(fe) * c + 8 * i))),
+                (const long long *)0, 1);
+    fe8_carry(&YpX); /* ge_affine_to_precomp leaves Y + X uncarried: IFMA needs < 2^52 */
+    fe8_carry(&YmX);
+    fe8_carry(&T2d);
+    fe8_carry(&P.X); fe8_carry(&P.Y); fe8_carry(&P.Z); fe8_carry(&P.T);
+    __mmask8 nm = (__mmask8)neg;
+    if (nm) {
+        fe8 nt, zero;
+        for (int i = 0; i < 5; i++) zero.v[i] = _mm512_setzero_si512();
+        fe8_sub(&nt, &zero, &T2d);
+        for (int i = 0; i < 5; i++) {
+            __m512i a = YpX.v[i], b = YmX.v[i];
+            YpX.v[i] = _mm512_mask_mov_epi64(a, nm, b);
+            YmX.v[i] = _mm512_mask_mov_epi64(b, nm, a);
+            T2d.v[i] = _mm512_mask_mov_epi64(T2d.v[i], nm, nt.v[i]);
+        }
+    }
+    /* mixed addition (Z2 = 1), then back to extended coordinates */
+    fe8 A, B, C, D, t;
+    ge8_p1p1 r;
+    fe8_sub(&t, &P.Y, &P.X);
+    fe8_mul(&A, &t, &YmX);
+    fe8_add(&t, &P.Y, &P.X);
+    fe8_mul(&B, &t, &YpX);
+    fe8_mul(&C, &P.T, &T2d);
+    fe8_add(&D, &P.Z, &P.Z);
+    fe8_sub(&r.E, &B, &A);
+    fe8_sub(&r.F, &D, &C);
+    fe8_add(&r.G, &D, &C);
+    fe8_add(&r.H, &B, &A);
+    ge8_to_p3(&P, &r);
+    long long *bw = (long long *)(void *)bucket;
+    for (int c = 0; c < 4; c++)
+        for (int i = 0; i < 5; i++)
+            _mm512_i64scatter_epi64(bw, _mm512_add_epi64(bbase, _mm512_set1_epi64(c * 5 + i)), pc[c]->v[i], 8);
+}
 #else
 typedef int mbi_ed25519_ifma_unused;
 #endif
