@@ -127,3 +127,36 @@ def verify_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof_:
         fn >>= 1
         sn >>= 1
     return fr == old_root and sr == new_root and sn == 0
+
+
+class RefTree:
+    """A pure-Python incremental tree with every level stored (lists of bytes), the same
+    design as core_ext.merkle.MerkleTree: the benchmark baseline for batched updates."""
+
+    def __init__(self, entries: Sequence[bytes] = ()) -> None:
+        sha = hashlib.sha256
+        self.levels: list[list[bytes]] = [[sha(b"\x00" + e).digest() for e in entries]]
+        while len(self.levels[-1]) > 1:
+            lv = self.levels[-1]
+            nxt = [sha(b"\x01" + lv[i] + lv[i + 1]).digest() for i in range(0, len(lv) - 1, 2)]
+            if len(lv) & 1:
+                nxt.append(lv[-1])
+            self.levels.append(nxt)
+
+    def root(self) -> bytes:
+        return self.levels[-1][0] if self.levels[0] else EMPTY_ROOT
+
+    def update(self, indices: Sequence[int], entries: Sequence[bytes]) -> None:
+        sha = hashlib.sha256
+        leaves = self.levels[0]
+        for i, e in zip(indices, entries):
+            leaves[i] = sha(b"\x00" + e).digest()
+        dirty = sorted(set(indices))
+        for lvl in range(1, len(self.levels)):
+            below, here = self.levels[lvl - 1], self.levels[lvl]
+            dirty = sorted({i >> 1 for i in dirty})
+            for j in dirty:
+                if 2 * j + 1 < len(below):
+                    here[j] = sha(b"\x01" + below[2 * j] + below[2 * j + 1]).digest()
+                else:
+                    here[j] = below[2 * j]

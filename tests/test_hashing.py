@@ -258,3 +258,18 @@ def test_cpu_disable_subprocess():
     assert res["ok"]
     assert all("sha_ni" not in b and "avx512" not in b for b in res["all"])
     assert res["hashing"] == res["all"][0]
+
+
+# ---------------------------------------------------------------- ARM path (cross-built)
+
+def test_arm_crosscheck_under_qemu():
+    """The AArch64 crypto-extension kernel against the portable one, under qemu."""
+    import shutil
+
+    if not (shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64")):
+        pytest.skip("needs aarch64-linux-gnu-gcc and qemu-aarch64 (tests/native/arm_crosscheck.sh)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run(["bash", "tests/native/arm_crosscheck.sh"], cwd=root, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "backend arm_sha2" in res.stdout and "bad=0" in res.stdout
