@@ -131,6 +131,13 @@ def test_round_trip_every_record_type(store: Store) -> None:
     assert list(store.iter_metadata("ZTXa")) == [(b"k1", b"other", 2)]
 
 
+def test_same_new_account_twice_in_a_block(store: Store) -> None:
+    store.commit_block(block(1, accounts=[AccountWrite(addr(0), 0, b"first"), AccountWrite(addr(1), 1, b"x"),
+                                          AccountWrite(addr(0), 0, b"second")]))
+    assert store.account_count() == 2
+    assert list(store.iter_accounts()) == [(0, addr(0), b"second"), (1, addr(1), b"x")]
+
+
 def test_updates_and_deletes(store: Store) -> None:
     store.commit_block(block(1, 2, accounts=[AccountWrite(addr(0), 0, b"a0")],
                              assets=[AssetWrite(addr(0), addr(0), "C", 10)],
@@ -180,6 +187,8 @@ BAD_COMMITS = [
     ("account index gap", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite(addr(5), 5, b"a"),)), ValueError),
     ("account index twice", lambda: BlockCommit(2, H("h2"), b"h", accounts=(
         AccountWrite(addr(5), 1, b"a"), AccountWrite(addr(6), 1, b"a"))), ValueError),
+    ("account two new indexes", lambda: BlockCommit(2, H("h2"), b"h", accounts=(
+        AccountWrite(addr(5), 1, b"a"), AccountWrite(addr(5), 2, b"a"))), ValueError),
     ("account address", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite("ZTXé", 1, b"a"),)), ValueError),
     ("account encoded", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite(addr(1), 1, "a"),)), ValueError),
     ("negative index", lambda: BlockCommit(2, H("h2"), b"h", accounts=(AccountWrite(addr(1), -1, b"a"),)), ValueError),

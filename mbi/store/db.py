@@ -674,7 +674,7 @@ class Store(_Reader):
         # Accounts: address -> (creation index, encoding); index -> address for new ones.
         wb.set_default_column_family(h_state)
         count = self._account_count
-        new: list[int] = []
+        new: dict[int, bytes] = {}  # creation index -> address, for accounts created here
         p_acc, p_idx = K.P_ACCOUNT, K.P_ACCOUNT_INDEX
         a: AccountWrite | None = None
         try:
@@ -684,17 +684,22 @@ class Store(_Reader):
                 i8 = _pack_u64(idx)
                 if not ab or type(a.encoded) is not bytes:
                     raise ValueError("address must be non-empty and encoded must be bytes")
-                put(p_acc + ab, i8 + a.encoded)
+                put(p_acc + ab, i8 + a.encoded)  # a later write of the same address wins
                 if idx >= count:
-                    new.append(idx)
-                    put(p_idx + i8, ab)
+                    prev = new.setdefault(idx, ab)
+                    if prev is ab:
+                        put(p_idx + i8, ab)
+                    elif prev != ab:
+                        raise ValueError(f"index {idx} given to both {prev.decode()} and {a.address}")
         except (struct.error, TypeError, AttributeError, UnicodeEncodeError, ValueError) as e:
             raise ValueError(f"invalid AccountWrite {a!r:.120}: {e}") from e
         if new:
-            new.sort()
-            if new != list(range(count, count + len(new))):
-                raise ValueError(f"new account indexes must be {count}..{count + len(new) - 1} "
-                                 f"exactly once each, got {new[:10]}{'...' if len(new) > 10 else ''}")
+            got = sorted(new)
+            if got != list(range(count, count + len(new))):
+                raise ValueError(f"new account indexes must be exactly {count}..{count + len(new) - 1}, "
+                                 f"got {got[:10]}{'...' if len(got) > 10 else ''}")
+            if len(set(new.values())) != len(new):
+                raise ValueError("one new account was given two creation indexes")
             count += len(new)
 
         deleted: list[bytes] = []
