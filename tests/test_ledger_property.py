@@ -181,3 +181,94 @@ def test_pay_coin_fast_path_matches_generic(blocks):
     finally:
         execute.FAST_PATHS = True
     assert first == second
+
+
+# ------------------------------------------------------------------ hostile input
+i64 = st.integers(-(2**63), 2**63 - 1)
+text = st.one_of(st.sampled_from(ADDRS + ["", "A", "0", "1", "-1", "4294967295"]), st.text(max_size=40))
+KNOWN_CODES = {0, 2, 4, 5, 7, 90, 92, 93, 94, 97, 98, 99, 100, 101, 102, 103, 104, 106, 111, 112, 120, 121, 144,
+               146, 151}
+
+
+@st.composite
+def any_operation(draw):
+    from mbi.types import zetrix_protocol_pb2 as pb
+    op = pb.Operation(type=draw(st.integers(0, 12)))
+    if draw(st.booleans()):
+        op.source_address = draw(text)
+    body = draw(st.sampled_from(["create_account", "issue_asset", "pay_asset", "set_metadata", "set_signer_weight",
+                                 "set_threshold", "pay_coin", "log", "set_privilege", "upgrade_contract", None]))
+    if body == "create_account":
+        ca = op.create_account
+        ca.dest_address, ca.init_balance = draw(text), draw(i64)
+        if draw(st.booleans()):
+            ca.priv.master_weight, ca.priv.thresholds.tx_threshold = draw(i64), draw(i64)
+            for _ in range(draw(st.integers(0, 2))):
+                ca.priv.signers.add(address=draw(text), weight=draw(i64))
+            for _ in range(draw(st.integers(0, 2))):
+                ca.priv.thresholds.type_thresholds.add(type=draw(st.integers(0, 11)), threshold=draw(i64))
+        for _ in range(draw(st.integers(0, 2))):
+            ca.metadatas.add(key=draw(text), value=draw(text), version=draw(i64))
+    elif body == "issue_asset":
+        op.issue_asset.code, op.issue_asset.amount = draw(text), draw(i64)
+    elif body == "pay_asset":
+        pa = op.pay_asset
+        pa.dest_address, pa.asset.amount = draw(text), draw(i64)
+        pa.asset.key.issuer, pa.asset.key.code, pa.asset.key.type = draw(text), draw(text), draw(st.integers(0, 3))
+    elif body == "set_metadata":
+        sm = op.set_metadata
+        sm.key, sm.value, sm.version, sm.delete_flag = draw(text), draw(text), draw(i64), draw(st.booleans())
+    elif body in ("set_signer_weight", "set_privilege", "set_threshold"):
+        b = getattr(op, body)
+        if body == "set_privilege":
+            b.master_weight, b.tx_threshold = draw(text), draw(text)
+        elif body == "set_signer_weight":
+            b.master_weight = draw(i64)
+        else:
+            b.tx_threshold = draw(i64)
+        if body != "set_threshold":
+            for _ in range(draw(st.integers(0, 2))):
+                b.signers.add(address=draw(text), weight=draw(i64))
+        if body != "set_signer_weight":
+            for _ in range(draw(st.integers(0, 2))):
+                b.type_thresholds.add(type=draw(st.integers(0, 11)), threshold=draw(i64))
+    elif body == "pay_coin":
+        op.pay_coin.dest_address, op.pay_coin.amount = draw(text), draw(i64)
+    elif body == "log":
+        op.log.topic = draw(text)
+        op.log.datas.extend(draw(st.lists(text, max_size=3)))
+    elif body == "upgrade_contract":
+        op.upgrade_contract.dest_address = draw(text)
+    return op
+
+
+@given(st.lists(st.tuples(st.integers(0, len(USERS) - 1), st.lists(any_operation(), min_size=1, max_size=3),
+                          st.sampled_from([0, 1, 2, 1000])), min_size=1, max_size=6))
+def test_hostile_operations_never_crash(specs):
+    from mbi.types import SignedTransaction, Transaction
+    ledger, _ = Ledger.create(GEN)
+    setup = ledger.close([T.make_tx(G, 1, [T.create_account(u.address, 10**13) for u in USERS[1:5]],
+                                    chain_id=CHAIN)], 500)
+    txs = []
+    nonces: dict[str, int] = {}
+    for sender, ops, nonce_hint in specs:
+        key = USERS[sender]
+        nonces[key.address] = nonces.get(key.address, 1 if key is not G else 2) if nonce_hint else nonce_hint
+        tx = Transaction(source_address=key.address, nonce=nonces[key.address], operations=ops, fee_limit=10**9,
+                         gas_price=100, chain_id=CHAIN)
+        nonces[key.address] += 1
+        blob = tx.SerializeToString()
+        signers = [key] + ([USERS[(sender + 1) % len(USERS)]] if nonce_hint == 2 else [])
+        txs.append(SignedTransaction.from_parts(blob, [(k.encoded_public_key, k.sign(blob)) for k in signers]))
+    c = ledger.close(txs, 1_000)
+    assert {r.error_code for r in c.receipts} <= KNOWN_CODES
+    total = sum(a.balance for a in ledger.state.accounts())
+    fees = sum(r.actual_fee for r in c.receipts) + setup.receipts[0].actual_fee
+    assert total + fees == SUPPLY
+    for a in ledger.state.accounts():
+        assert 0 <= a.balance <= INT64_MAX and 0 <= a.master_weight <= 2**32 - 1
+        assert len(a.signers) <= 100 and all(1 <= w <= 2**32 - 1 for w in a.signers.values())
+        assert all(1 <= t <= 10 and v > 0 for t, v in a.type_thresholds.items())
+        assert all(0 < v <= INT64_MAX for v in a.assets.values())
+    assert ledger.head.account_tree_hash == _rfc6962([hashlib.sha256(a.encode()).digest()
+                                                      for a in ledger.state.accounts()])

@@ -55,6 +55,11 @@ class LedgerState:
     def account_count(self) -> int:
         return len(self._order)
 
+    @property
+    def account_getter(self):
+        """The raw lookup behind get_account (a bound dict.get), for the executor."""
+        return self._accounts.get
+
     # -- reading ----------------------------------------------------------------------
     def address_at(self, index: int) -> str:
         return self._order[index]
