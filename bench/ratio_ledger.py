@@ -130,7 +130,9 @@ def main() -> None:
                   f"  [cpu best {max(total_cpu):>9,.0f}]   (target >= 50,000)")
         print(f"decode TransactionEnv -> fields : {warm_ours:>9,.0f} /s warm key cache, {cold_ours:>9,.0f} /s cold"
               f"   (target >= 200,000)")
-        print(f"  baseline protobuf parse only  : {base:>9,.0f} /s  (ratio {warm_ours / base:.2f})")
+        from google.protobuf.internal import api_implementation
+        print(f"  baseline protobuf parse only  : {base:>9,.0f} /s  (ratio {warm_ours / base:.2f}; "
+              f"protobuf backend: {api_implementation.Type()})")
     finally:
         if store is not None:
             store.close()

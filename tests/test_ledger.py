@@ -607,3 +607,12 @@ def test_batch_signature_check_marks_each_transaction(monkeypatch):
     with pytest.raises(RuntimeError):
         verify_signatures(again)
     assert all(t.sig_ok is None for t in again)
+
+
+def test_fee_estimate_matches_the_charged_fee(view):
+    from mbi.ledger.fees import estimate_fee
+    for signers, ops in [([A], [T.pay_coin(B.address, 1)]), ([A, S1], [T.create_account(X.address, 0)]),
+                         ([A], [T.issue_asset("T", 5), T.log("t", ["x" * 300])])]:
+        t = tx(signers, 1, *ops, source=A.address)
+        gas, fee = estimate_fee(len(t.tx_bytes), [o.type for o in t.tx.operations], len(signers), 100)
+        assert fee == fee_of(t) and gas == fee // 100

@@ -17,7 +17,7 @@ from mbi.ledger.execute import (
     apply_block,
     verify_signatures,
 )
-from mbi.ledger.fees import OP_GAS, FeeConfig, tx_gas
+from mbi.ledger.fees import OP_GAS, FeeConfig, envelope_size, estimate_fee, tx_gas
 from mbi.ledger.genesis import Genesis, GenesisError, Validator
 from mbi.ledger.header import build_header, check_header, header_hash, merkle_root, receipt_entry
 from mbi.ledger.state import LedgerState, StateDelta
@@ -25,6 +25,6 @@ from mbi.ledger.state import LedgerState, StateDelta
 __all__ = [
     "Account", "BlockChanges", "ChainConfig", "ClosedLedger", "Executor", "FeeConfig", "Genesis",
     "GenesisError", "Ledger", "LedgerState", "OP_GAS", "OpError", "Receipt", "StateDelta",
-    "StateView", "Validator", "apply_block", "build_header", "check_header", "decode_account",
+    "StateView", "Validator", "apply_block", "envelope_size", "estimate_fee", "build_header", "check_header", "decode_account",
     "header_hash", "merkle_root", "receipt_entry", "tx_gas", "verify_signatures",
 ]

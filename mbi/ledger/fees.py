@@ -53,3 +53,27 @@ def tx_gas(envelope_size: int, op_types: list[int]) -> int:
     for t in op_types:
         gas += OP_GAS.get(t, 0)
     return gas
+
+
+# A signature as every client encodes it: the b001 key field (2 + 76) and the sign_data
+# field (2 + 64) = 144 bytes, wrapped as envelope field 2 (tag 1 byte + length 2 bytes).
+SIGNATURE_ENVELOPE_BYTES = 3 + (2 + 76) + (2 + 64)
+
+
+def envelope_size(tx_size: int, signature_number: int) -> int:
+    """Size of the envelope a client will send for a `tx_size`-byte Transaction signed by
+    `signature_number` keys: what /testTransaction needs to quote a fee before signing."""
+    if tx_size < 0 or signature_number < 0:
+        raise ValueError("tx_size and signature_number must not be negative")
+    n = tx_size
+    head = 2
+    while n >= 0x80:
+        n >>= 7
+        head += 1
+    return head + tx_size + signature_number * SIGNATURE_ENVELOPE_BYTES
+
+
+def estimate_fee(tx_size: int, op_types: list[int], signature_number: int, gas_price: int) -> tuple[int, int]:
+    """(gas, fee) the transaction will be charged once signed by `signature_number` keys."""
+    gas = tx_gas(envelope_size(tx_size, signature_number), op_types)
+    return gas, gas * gas_price
