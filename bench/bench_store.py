@@ -43,6 +43,20 @@ def make_block(seq: int, n_txs: int, env_size: int, acct_size: int, accts_per_tx
     return BlockCommit(seq=seq, header_hash=rnd(32), header=rnd(300), txs=txs, accounts=accounts)
 
 
+def test_commit_block_10k(benchmark, tmp_path) -> None:
+    """pytest-benchmark form: one 10,000-tx block (20,000 account writes) per round."""
+    n = int(os.environ.get("MBI_BENCH_STORE_TXS", "10000"))
+    with Store.open(str(tmp_path / "db"), chain_id=1, create=True) as store:
+        store.commit_block(make_block(1, n, 250, 120, 2, 0.1, 0, 0))
+
+        def next_block():
+            c = store.account_count()
+            return (make_block(store.last_seq() + 1, n, 250, 120, 2, 0.1, c, c),), {}
+
+        benchmark.pedantic(store.commit_block, setup=next_block, rounds=6, iterations=1)
+        benchmark.extra_info["txs_per_block"] = n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blocks", type=int, default=12)
