@@ -163,6 +163,7 @@ private:
     // sender index
     uint32_t sender_tag(uint64_t id) const;
     uint32_t sender_find(uint64_t id) const;
+    uint32_t sender_peek(uint64_t id) const;
     uint32_t sender_create(uint64_t id);
     void sender_drop(uint32_t si);
     void sender_index_grow();

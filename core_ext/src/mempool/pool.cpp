@@ -127,6 +127,15 @@ uint32_t Pool::sender_find(uint64_t id) const {
     }
 }
 
+// Index slot only (no record access): a likely record to prefetch, never trusted.
+uint32_t Pool::sender_peek(uint64_t id) const {
+    uint32_t tag = sender_tag(id);
+    for (uint64_t i = tag & sender_mask_;; i = (i + 1) & sender_mask_) {
+        const Slot& s = sender_index_[i];
+        if (s.id == NIL || s.tag == tag) return s.id;
+    }
+}
+
 void Pool::sender_index_grow() {
     std::vector<Slot> old;
     old.swap(sender_index_);
@@ -306,7 +315,12 @@ bool Pool::tail_before(const Node& a, const Node& b) const {
 void Pool::flush_ready() {
     if (rdirty_.empty()) return;
     fresh_.clear();
-    for (uint32_t si : rdirty_) {
+    const size_t nd = rdirty_.size();
+    for (size_t j = 0; j < nd; j++) {
+        if (j + 12 < nd) __builtin_prefetch(&senders_[rdirty_[j + 12]]);
+        if (j + 6 < nd && senders_[rdirty_[j + 6]].head != NIL)
+            __builtin_prefetch(&txs_[senders_[rdirty_[j + 6]].head]);
+        uint32_t si = rdirty_[j];
         Sender& s = senders_[si];
         if (s.count > 0 && txs_[s.head].nonce == s.exec + 1) fresh_.push_back(make_node(s.head, si, true));
     }
@@ -594,19 +608,19 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
     double arrival = now > last_arrival_ ? now : last_arrival_;
     last_arrival_ = arrival;
     for (int64_t i = 0; i < n; i++) {
-        // Software pipeline: the hash-table slots of transaction i+12, then the sender
-        // record of i+6 and its last transaction for i+3, arrive in cache ahead of use.
-        if (i + 12 < n) {
-            __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + 12)) & tx_mask_]);
-            __builtin_prefetch(&sender_index_[sender_tag(senders[i + 12]) & sender_mask_]);
+        // Software pipeline: the hash-table slots of transaction i+16, then the sender
+        // record of i+8 and its last transaction for i+4, arrive in cache ahead of use.
+        if (i + 16 < n) {
+            __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + 16)) & tx_mask_]);
+            __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
         }
-        if (i + 6 < n) {
-            uint32_t si = sender_find(senders[i + 6]);
-            if (si != NIL) __builtin_prefetch(&senders_[si]);
+        if (i + 8 < n) {
+            uint32_t sj = sender_peek(senders[i + 8]);
+            if (sj != NIL) __builtin_prefetch(&senders_[sj]);
         }
-        if (i + 3 < n) {
-            uint32_t si = sender_find(senders[i + 3]);
-            if (si != NIL && senders_[si].tail != NIL) __builtin_prefetch(&txs_[senders_[si].tail]);
+        if (i + 4 < n) {
+            uint32_t sj = sender_peek(senders[i + 4]);
+            if (sj != NIL && senders_[sj].tail != NIL) __builtin_prefetch(&txs_[senders_[sj].tail]);
         }
         int8_t r = add_one(hashes + 32 * i, senders[i], nonces[i], prices[i],
                            static_cast<uint32_t>(sizes[i]), arrival);
@@ -619,21 +633,24 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
 void Pool::set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n,
                       bool monotonic) {
     for (int64_t i = 0; i < n; i++) {
-        // Software pipeline as in add_batch: index slot, record, first transaction and
-        // that transaction's hash-table slot arrive ahead of use.
-        if (i + 12 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 12]) & sender_mask_]);
-        if (i + 6 < n) {
-            uint32_t sj = sender_find(senders[i + 6]);
+        // Software pipeline as in add_batch: index slot, record, first transaction, then
+        // that transaction's hash-table slot and successor arrive ahead of use.
+        if (i + 16 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
+        if (i + 10 < n) {
+            uint32_t sj = sender_peek(senders[i + 10]);
             if (sj != NIL) __builtin_prefetch(&senders_[sj]);
         }
-        if (i + 3 < n) {
-            uint32_t sj = sender_find(senders[i + 3]);
+        if (i + 6 < n) {
+            uint32_t sj = sender_peek(senders[i + 6]);
             if (sj != NIL && senders_[sj].head != NIL) __builtin_prefetch(&txs_[senders_[sj].head]);
         }
-        if (i + 1 < n) {
-            uint32_t sj = sender_find(senders[i + 1]);
-            if (sj != NIL && senders_[sj].head != NIL)
-                __builtin_prefetch(&tx_index_[tx_tag(txs_[senders_[sj].head].hash) & tx_mask_]);
+        if (i + 3 < n) {
+            uint32_t sj = sender_peek(senders[i + 3]);
+            if (sj != NIL && senders_[sj].head != NIL) {
+                const Tx& h = txs_[senders_[sj].head];
+                __builtin_prefetch(&tx_index_[tx_tag(h.hash) & tx_mask_]);
+                if (h.nnext != NIL) __builtin_prefetch(&txs_[h.nnext]);
+            }
         }
         uint32_t si = sender_find(senders[i]);
         if (si == NIL) {
