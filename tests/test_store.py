@@ -644,3 +644,16 @@ def test_rejected_commit_error_does_not_pin_the_db(path: str) -> None:
     with Store.open(path, CHAIN) as s2:  # err (and its traceback) is still alive here
         assert s2.last_seq() == 0
     assert "position 0" in str(err)
+
+
+def test_tuning(path: str) -> None:
+    from mbi.store import StoreTuning
+    small = StoreTuning(block_cache_mb=4, write_buffer_mb=2, memtable_total_mb=8, background_jobs=1)
+    with Store.open(path, CHAIN, create=True, tuning=small) as s:
+        for seq in range(1, 4):  # several memtables' worth: flushes under the small budget
+            s.commit_block(block(seq, 2000))
+    with Store.open(path, CHAIN) as s:
+        assert s.get_txs(s.get_ledger_txs(3)) == [tx(3, i) for i in range(2000)]
+    for bad in (dict(block_cache_mb=0), dict(write_buffer_mb=-1), dict(background_jobs=1.5)):
+        with pytest.raises(ValueError, match="positive int"):
+            StoreTuning(**bad)

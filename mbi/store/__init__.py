@@ -4,7 +4,7 @@
 ``Store.commit_block(BlockCommit)`` writes one ledger atomically and durably.
 The key schema lives in :mod:`mbi.store.keys`; see ``docs/storage.md``.
 """
-from .db import Store, StoreSnapshot
+from .db import Store, StoreSnapshot, StoreTuning
 from .errors import (
     ChainMismatchError,
     CorruptDatabaseError,
@@ -23,5 +23,5 @@ __all__ = [
     "AccountWrite", "AssetWrite", "BlockCommit", "ChainMismatchError", "CorruptDatabaseError",
     "ForeignDatabaseError", "FormatVersionError", "MetadataWrite", "SequenceError",
     "SnapshotTooOldError", "Store", "StoreClosedError", "StoreError", "StoreLockedError",
-    "StoreNotFoundError", "StoreSnapshot", "TxRecord",
+    "StoreNotFoundError", "StoreSnapshot", "StoreTuning", "TxRecord",
 ]

@@ -7,12 +7,14 @@ tip and the data always agree. See ``docs/storage.md``.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import struct
 import threading
 import traceback
 import weakref
+from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from rocksdict import (
@@ -43,7 +45,9 @@ from .errors import (
 )
 from .records import AccountWrite, AssetWrite, BlockCommit, MetadataWrite, TxRecord
 
-__all__ = ["Store", "StoreSnapshot"]
+__all__ = ["Store", "StoreSnapshot", "StoreTuning"]
+
+log = logging.getLogger("mbi.store")
 
 # Indexes into the per-family lists below; order of keys.COLUMN_FAMILIES.
 _META, _BLOCKS, _TXS, _STATE = range(4)
@@ -58,7 +62,24 @@ _pack_u64 = K.pack_u64
 _unpack_u64 = K.unpack_u64
 
 
-def _cf_options(name: str, cache: Cache) -> Options:
+@dataclass(frozen=True)
+class StoreTuning:
+    """Memory and thread budget of one store. The defaults suit a validator committing
+    10,000-tx blocks; a devnet running many nodes on one machine can pass smaller ones."""
+
+    block_cache_mb: int = 256  # shared by all families
+    write_buffer_mb: int = 128  # memtable size of the tx and state families (blocks: half)
+    memtable_total_mb: int = 1024  # cap over all memtables; RocksDB flushes the largest beyond it
+    background_jobs: int = 2  # flush + compaction threads
+
+    def __post_init__(self) -> None:
+        for name in ("block_cache_mb", "write_buffer_mb", "memtable_total_mb", "background_jobs"):
+            v = getattr(self, name)
+            if type(v) is not int or v < 1:
+                raise ValueError(f"StoreTuning.{name} must be a positive int, got {v!r}")
+
+
+def _cf_options(name: str, cache: Cache, tuning: StoreTuning) -> Options:
     o = Options(raw_mode=True)
     o.set_level_compaction_dynamic_level_bytes(True)
     o.set_compression_type(DBCompressionType.lz4())
@@ -74,13 +95,14 @@ def _cf_options(name: str, cache: Cache) -> Options:
     o.set_block_based_table_factory(t)
     # A 10,000-tx block writes ~3 MB of tx records and ~2 MB of account state; big
     # memtables keep flushes (and write stalls) rare at that rate.
-    o.set_write_buffer_size((128 if name != K.CF_BLOCKS else 64) * _MiB)
+    wb_mb = tuning.write_buffer_mb if name != K.CF_BLOCKS else max(1, tuning.write_buffer_mb // 2)
+    o.set_write_buffer_size(wb_mb * _MiB)
     o.set_max_write_buffer_number(4)
     o.set_target_file_size_base(64 * _MiB)
     return o
 
 
-def _db_options() -> Options:
+def _db_options(tuning: StoreTuning) -> Options:
     o = Options(raw_mode=True)
     o.create_if_missing(False)  # creation goes through Store._create (atomic rename)
     o.create_missing_column_families(False)
@@ -88,7 +110,8 @@ def _db_options() -> Options:
     # With sync writes, point-in-time recovery replays the WAL up to the last intact
     # record: every acknowledged batch, and no torn one.
     o.set_wal_recovery_mode(DBRecoveryMode.point_in_time())
-    o.set_max_background_jobs(2)
+    o.set_max_background_jobs(tuning.background_jobs)
+    o.set_db_write_buffer_size(tuning.memtable_total_mb * _MiB)
     # One writer (commits are serialized by Store's lock): the plain skiplist inserts
     # faster than the concurrent one.
     o.set_allow_concurrent_memtable_write(False)
@@ -345,11 +368,12 @@ class Store(_Reader):
     # --- opening -------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike[str], chain_id: int, create: bool = False,
-             read_only: bool = False) -> Store:
+             read_only: bool = False, tuning: StoreTuning | None = None) -> Store:
         """Open the store at ``path`` for ``chain_id``; with ``create`` make it if absent.
 
         ``read_only`` opens a view as of now without taking the lock (e.g. for a status
-        tool while the node runs); it cannot commit and never creates.
+        tool while the node runs); it cannot commit and never creates. ``tuning`` sets
+        the memory budget (see :class:`StoreTuning`).
 
         Raises a :class:`StoreError` subclass rather than start on the wrong data:
         StoreNotFoundError, ForeignDatabaseError, ChainMismatchError, FormatVersionError,
@@ -368,7 +392,7 @@ class Store(_Reader):
             raise ForeignDatabaseError(
                 f"{path} is a non-empty directory but not a RocksDB database (no CURRENT file); "
                 "refusing to use it")
-        return cls._open_existing(path, chain_id, read_only)
+        return cls._open_existing(path, chain_id, read_only, tuning or StoreTuning())
 
     @staticmethod
     def _create(path: str, chain_id: int) -> None:
@@ -380,12 +404,14 @@ class Store(_Reader):
         if os.path.exists(tmp):
             shutil.rmtree(tmp)  # debris of a creation that crashed
         os.makedirs(tmp)
-        opts = _db_options()
+        tuning = StoreTuning(block_cache_mb=8, write_buffer_mb=4, memtable_total_mb=16)
+        opts = _db_options(tuning)
         opts.create_if_missing(True)
         opts.create_missing_column_families(True)
         cache = Cache(8 * _MiB)
         try:
-            db = Rdict(tmp, opts, column_families={n: _cf_options(n, cache) for n in K.COLUMN_FAMILIES})
+            db = Rdict(tmp, opts, column_families={n: _cf_options(n, cache, tuning)
+                                                   for n in K.COLUMN_FAMILIES})
         except Exception as e:  # noqa: BLE001 - rocksdict raises bare Exception
             raise StoreError(f"cannot create store at {tmp}: {e}") from e
         try:
@@ -407,7 +433,7 @@ class Store(_Reader):
         _fsync_dir(parent)
 
     @classmethod
-    def _open_existing(cls, path: str, chain_id: int, read_only: bool) -> Store:
+    def _open_existing(cls, path: str, chain_id: int, read_only: bool, tuning: StoreTuning) -> Store:
         try:
             names = Rdict.list_cf(path, Options(raw_mode=True))
         except Exception as e:  # noqa: BLE001
@@ -420,13 +446,13 @@ class Store(_Reader):
         missing = [n for n in K.COLUMN_FAMILIES if n not in names]
         if missing:
             raise CorruptDatabaseError(f"store at {path} lacks column families {missing}")
-        cache = Cache(256 * _MiB)
-        cf_opts = {n: (_cf_options(n, cache) if n in K.COLUMN_FAMILIES else Options(raw_mode=True))
+        cache = Cache(tuning.block_cache_mb * _MiB)
+        cf_opts = {n: (_cf_options(n, cache, tuning) if n in K.COLUMN_FAMILIES else Options(raw_mode=True))
                    for n in names if n != "default"}
         try:
             access = (AccessType.read_only(error_if_log_file_exist=False) if read_only
                       else AccessType.read_write())
-            db = Rdict(path, _db_options(), column_families=cf_opts, access_type=access)
+            db = Rdict(path, _db_options(tuning), column_families=cf_opts, access_type=access)
         except Exception as e:  # noqa: BLE001
             raise _classify_open_error(path, e) from e
         try:
@@ -447,6 +473,8 @@ class Store(_Reader):
                 pass
             raise
         store._read_only = read_only
+        log.info("store opened", extra={"path": path, "chain_id": chain_id, "tip": store._tip_seq,
+                                         "accounts": store._account_count, "read_only": read_only})
         return store
 
     @staticmethod
