@@ -59,4 +59,8 @@ def test_from_store_refuses_a_wrong_genesis(tmp_path):
     other = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN + 1))
     with pytest.raises(ValueError, match="chain"):
         Ledger.from_store(other, store)
+    richer = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN, supply=10**17 + 1))
+    with pytest.raises(ValueError, match="genesis"):
+        Ledger.from_store(richer, store)
+    assert Ledger.from_store(gen, store).head == ledger.head
     store.close()

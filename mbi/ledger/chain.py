@@ -77,6 +77,10 @@ class Ledger:
         H.check_header(head)
         if head.chain_id != genesis.chain_id:
             raise ValueError(f"store is for chain {head.chain_id}; genesis says {genesis.chain_id}")
+        first = store.get_header(1)
+        _, expect = cls.create(genesis)
+        if first is None or LedgerHeader.FromString(first).hash != expect.header_hash:
+            raise ValueError("the store's genesis ledger is not this genesis (different accounts, fees or validators)")
         state = LedgerState.from_entries(cls.config_of(genesis), store.iter_accounts(),
                                          store.iter_assets, store.iter_metadata)
         if state.root() != head.account_tree_hash or state.account_count() != head.account_count:
