@@ -135,3 +135,23 @@ def test_sigkill_at_random_moments_leaves_consistent_prefix(tmp_path) -> None:
     print(f"crash test: {KILLS} kills, tip {model.tip}, {unreported} kills landed after a "
           f"commit but before its report (seed {seed})")
     assert address(0) in model.accounts
+
+
+def test_store_held_by_another_process_is_locked(tmp_path) -> None:
+    from mbi.store import StoreLockedError
+
+    path = str(tmp_path / "db")
+    p = subprocess.Popen([sys.executable, CHILD, path, str(CHAIN)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None
+        assert p.stdout.readline().startswith("ready")
+        with pytest.raises(StoreLockedError, match="already open"):
+            Store.open(path, CHAIN)
+        with Store.open(path, CHAIN, read_only=True) as ro:  # a read-only view needs no lock
+            assert ro.chain_id == CHAIN
+    finally:
+        p.kill()
+        p.communicate(timeout=30)
+    with Store.open(path, CHAIN) as s:  # the lock dies with the process
+        assert s.last_seq() >= 0
