@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
+
+import numpy as np
 from typing import Sequence
 
 from mbi.ledger import header as H
@@ -108,9 +110,9 @@ class Ledger:
         changes, receipts = apply_block(self.state, transactions, seq, close_time, self.config)
         delta = self.state.apply(changes)
         proposed_root = H.merkle_root([t.hash for t in transactions])
-        records = []
-        tx_hashes = []
-        r_pre = []
+        records: list[TxRecord] = []
+        tx_hashes: list[bytes] = []
+        r_pre: list[bytes] = []
         pre = H.receipt_preimage
         for t, r in zip(transactions, receipts):
             if not r.applied:
@@ -120,7 +122,7 @@ class Ledger:
                                     r.actual_fee, close_time))
             tx_hashes.append(h)
             r_pre.append(pre(h, r.error_code, r.actual_fee, r.logs))
-        r_entries = H.sha256_each(r_pre) if r_pre else []
+        r_entries = H.sha256_each(r_pre) if r_pre else np.zeros((0, 32), dtype=np.uint8)
         hdr = H.build_header(
             seq=seq, previous_hash=head.hash, account_tree_hash=delta.root, close_time=close_time,
             consensus_value_hash=H.consensus_value_hash(head.hash, seq, close_time, proposed_root),

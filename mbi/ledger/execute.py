@@ -269,7 +269,7 @@ class Executor:
             if not stx.sig_ok:
                 code, desc = stx.sig_error or (E.INVALID_SIGNATURE, "invalid signature")
                 return Receipt(h, index, code, desc, 0)
-        acct = self.overlay.get(src)
+        acct: Account | None = self.overlay.get(src)
         if acct is None:
             acct = self._base_get(src)
             if acct is None:
@@ -291,11 +291,12 @@ class Executor:
 
         # The transaction is valid: it consumes its nonce and pays its fee.
         overlay = self.overlay
-        if overlay.get(src) is not acct:
-            acct = acct.clone()
-            overlay[src] = acct
-        acct.nonce += 1
-        acct.balance -= fee
+        w = overlay.get(src)
+        if w is None:  # still the committed object: copy before writing
+            w = acct.clone()
+            overlay[src] = w
+        w.nonce += 1
+        w.balance -= fee
         self.fees += fee
 
         # Operations. Each handler checks everything before it writes, so a single
@@ -306,7 +307,7 @@ class Executor:
             if t == 7 and FAST_PATHS and not op.source_address and not op.expr_condition:
                 # The common transaction, inlined: exactly apply_operation + pay_coin.
                 try:
-                    self._pay_coin_fast(op.pay_coin, src, acct, signed)
+                    self._pay_coin_fast(op.pay_coin, src, w, signed)
                 except OpError as e:
                     return Receipt(h, index, e.code, f"operation 0: {e.desc}", fee, (), True)
                 return Receipt(h, index, E.SUCCESS, "", fee, (), True)

@@ -65,7 +65,7 @@ class Genesis:
         chain_id = _int(d, "chain_id", 1)
         network_id = _int(d, "network_id", 0)
         acct = d.get("genesis_account")
-        if not is_address(acct):
+        if not isinstance(acct, str) or not is_address(acct):
             raise GenesisError(f"genesis.genesis_account must be a valid ZTX3… address, got {acct!r}")
         supply = _int(d, "total_supply", 0)
         fees_d = d.get("fees")

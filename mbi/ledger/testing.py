@@ -15,7 +15,7 @@ Op = pb.Operation
 
 
 def _op(t: int, source: str | None, **body) -> Op:
-    op = Op(type=t, **body)
+    op = Op(type=t, **body)  # type: ignore[arg-type]
     if source:
         op.source_address = source
     return op
@@ -37,8 +37,8 @@ def create_account(dest: str, init_balance: int = 0, *, master_weight: int = 1, 
             ca.priv.signers.add(address=a, weight=w)
         for t, v in type_thresholds:
             ca.priv.thresholds.type_thresholds.add(type=t, threshold=v)
-    for k, v in metadatas:
-        ca.metadatas.add(key=k, value=v)
+    for key, value in metadatas:
+        ca.metadatas.add(key=key, value=value)
     if contract is not None:
         ca.contract.payload = contract
     return _op(1, source, create_account=ca)

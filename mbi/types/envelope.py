@@ -232,12 +232,10 @@ class SignedTransaction:
                 _from_trigger(trig)  # ignored by execution, but must decode for every reader
         except DecodeError as exc:
             raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
-        out = []
+        out: list[tuple[str, bytes | None, str | None, bytes]] = []
         for part in sig_parts:
             pk, sd = _parse_signature(part)
-            parsed = _PK_CACHE.get(pk, False)
-            if parsed is False:
-                parsed = parse_public_key(pk)
+            parsed = _PK_CACHE[pk] if pk in _PK_CACHE else parse_public_key(pk)
             if parsed is None:
                 out.append((pk, None, None, sd))
             else:
