@@ -657,3 +657,24 @@ def test_tuning(path: str) -> None:
     for bad in (dict(block_cache_mb=0), dict(write_buffer_mb=-1), dict(background_jobs=1.5)):
         with pytest.raises(ValueError, match="positive int"):
             StoreTuning(**bad)
+
+
+def test_stats(store: Store) -> None:
+    store.commit_block(block(1, 100, accounts=[AccountWrite(addr(0), 0, b"a")]))
+    st = store.stats()
+    assert st["tip"] == 1 and st["accounts"] == 1
+    assert st["estimated_keys"] >= 100 and st["memtable_bytes"] > 0 and st["sst_bytes"] >= 0
+
+
+def test_corrupt_tx_record_is_reported(path: str) -> None:
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1, 1))
+    db = _raw_open(path)
+    txs = db.get_column_family(K.CF_TXS)
+    k = K.tx_key(H("tx", 1, 0))
+    txs[k] = txs[k][:K.TX_HEAD.size - 1]  # truncated head
+    del txs
+    db.close()
+    with Store.open(path, CHAIN) as s:
+        with pytest.raises(CorruptDatabaseError, match="tx record"):
+            s.get_tx(H("tx", 1, 0))

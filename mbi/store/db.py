@@ -325,7 +325,10 @@ def _decode_tx(tx_hash: bytes, v: bytes) -> TxRecord:
     framing, seq, index, code, fee, close_time, dlen = K.TX_HEAD.unpack_from(v)
     if framing != K.TX_FRAMING or len(v) < _TX_HEAD_LEN + dlen:
         raise CorruptDatabaseError(f"tx record {tx_hash.hex()} is malformed")
-    desc = v[_TX_HEAD_LEN:_TX_HEAD_LEN + dlen].decode("utf-8")
+    try:
+        desc = v[_TX_HEAD_LEN:_TX_HEAD_LEN + dlen].decode("utf-8")
+    except UnicodeDecodeError:
+        raise CorruptDatabaseError(f"tx record {tx_hash.hex()} has a malformed error_desc") from None
     return TxRecord(hash=bytes(tx_hash), envelope=v[_TX_HEAD_LEN + dlen:], ledger_seq=seq,
                     index=index, error_code=code, error_desc=desc, actual_fee=fee,
                     close_time=close_time)
@@ -820,10 +823,16 @@ class Store(_Reader):
             self._snapshots.add(s)
             return s
 
-    def property_value(self, name: str) -> str | None:
-        """A RocksDB property (e.g. 'rocksdb.stats') of the transaction family."""
+    def stats(self) -> dict[str, int]:
+        """A few RocksDB gauges summed over the families, for /metrics: estimated keys,
+        live SST bytes, memtable bytes, and the tip."""
         self._check()
-        return self._cfs[_TXS].property_value(name)
+        out = {"tip": self._tip_seq, "accounts": self._account_count}
+        for prop, name in (("rocksdb.estimate-num-keys", "estimated_keys"),
+                           ("rocksdb.total-sst-files-size", "sst_bytes"),
+                           ("rocksdb.cur-size-all-mem-tables", "memtable_bytes")):
+            out[name] = sum(cf.property_int_value(prop) or 0 for cf in self._cfs)
+        return out
 
 
 def _tx_problem(t: TxRecord, i: int, seq: int) -> str:
