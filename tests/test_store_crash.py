@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,3 +156,51 @@ def test_store_held_by_another_process_is_locked(tmp_path) -> None:
         p.communicate(timeout=30)
     with Store.open(path, CHAIN) as s:  # the lock dies with the process
         assert s.last_seq() >= 0
+
+
+_FSYNC_SCRIPT = r"""
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from store_crash_child import make_block
+from mbi.store import Store
+s = Store.open(sys.argv[1], 1, create=True)
+os.write(2, b"=== commits\n")
+for seq in range(1, 6):
+    s.commit_block(make_block(seq))
+    os.write(2, b"=== committed\n")
+s.put_meta(b"k", b"v", sync=False)
+os.write(2, b"=== unsynced meta\n")
+s.put_meta(b"k", b"v")
+os.write(2, b"=== synced meta\n")
+s.close()
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_commit_and_safety_meta_fsync_before_returning(tmp_path) -> None:
+    """Durability cannot be seen through SIGKILL (the page cache survives it), so check
+    the system calls: each commit_block and each sync put_meta issues an fdatasync/fsync
+    before it returns; a sync=False put_meta does not."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = tmp_path / "fsync_child.py"
+    script.write_text(_FSYNC_SCRIPT)
+    r = subprocess.run(["strace", "-f", "-e", "trace=fsync,fdatasync,write", "-e", "signal=none",
+                        sys.executable, str(script), str(tmp_path / "db"), here],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 and "ptrace" in r.stderr.lower():
+        pytest.skip("ptrace not permitted here")
+    assert r.returncode == 0, r.stderr[-2000:]
+    # Count syncs between the markers the child writes after each step.
+    phases: list[int] = []
+    count = None
+    for line in r.stderr.splitlines():
+        if "=== " in line and "write(2" in line:
+            if count is not None:
+                phases.append(count)
+            count = 0
+        elif count is not None and ("fdatasync(" in line or "fsync(" in line) and "resumed" not in line:
+            count += 1
+    assert len(phases) == 7, r.stderr[-2000:]
+    assert all(n >= 1 for n in phases[:5]), phases  # every commit synced before returning
+    assert phases[5] == 0, phases  # sync=False meta: no fsync
+    assert phases[6] >= 1, phases  # default (safety data): synced
