@@ -108,6 +108,14 @@ cdef bytes _hash_bytes(object h):
     return <bytes>h
 
 
+cdef uint64_t _sender_arg(object sender) except? 0:
+    if not isinstance(sender, (int, np.integer)) or isinstance(sender, bool):
+        raise TypeError(f"sender must be an int, got {type(sender).__name__}")
+    if not 0 <= sender < 2**64:
+        raise ValueError(f"sender must be in 0..2**64-1, got {sender}")
+    return <uint64_t>sender
+
+
 cdef class Mempool:
     """Bounded pool of signature-verified transactions; see docs/mempool.md.
 
@@ -316,12 +324,13 @@ cdef class Mempool:
             return None
         return (sender, nonce, price, size, arrival)
 
-    def pending(self, uint64_t sender):
+    def pending(self, sender):
         """Every pooled transaction of ``sender`` in nonce order, as hashes (k, 32)."""
         return self.pending_with_nonces(sender)[0]
 
-    def pending_with_nonces(self, uint64_t sender):
+    def pending_with_nonces(self, sender_):
         """``(hashes (k, 32) uint8, nonces (k,) int64)`` of ``sender`` in nonce order."""
+        cdef uint64_t sender = _sender_arg(sender_)
         cdef int64_t k
         self._lock()
         try:
@@ -339,8 +348,9 @@ cdef class Mempool:
         cdef int64_t[::1] nv = nonces
         self.pool.pending(sender, &ov[0, 0], &nv[0])
 
-    def executed_nonce(self, uint64_t sender) -> int:
+    def executed_nonce(self, sender_) -> int:
         """The executed nonce the pool holds for ``sender`` (0 if never told)."""
+        cdef uint64_t sender = _sender_arg(sender_)
         self._lock()
         r = self.pool.executed_nonce(sender)
         self._unlock()

@@ -370,3 +370,22 @@ def test_large_random_pool_agrees_with_reference(n, senders, capacity):
         r.on_commit(s_arr, n_arr)
         assert len(p) == len(r)
     assert p._check() == ""
+
+
+def test_extreme_values():
+    p = Mempool(10, 10**6)
+    big = 2**63 - 1
+    p.set_nonces(np.array([2**64 - 1], dtype=np.uint64), np.array([big - 2], dtype=np.int64))
+    assert p.executed_nonce(2**64 - 1) == big - 2
+    assert add(p, [("m1", 2**64 - 1, big - 1, big), ("m2", 2**64 - 1, big, 0),
+                   ("m2r", 2**64 - 1, big, 1), ("m3", 2**64 - 1, big - 2, 5)]) == [
+        A.ACCEPTED, A.ACCEPTED, A.REPLACED, A.NONCE_TOO_LOW]
+    assert order(p) == [(2**64 - 1, big - 1), (2**64 - 1, big)]
+    commit(p, [(2**64 - 1, big)])
+    assert len(p) == 0 and p._check() == ""
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError, match="sender must be"):
+            p.pending(bad)
+    with pytest.raises(TypeError, match="sender must be an int"):
+        p.executed_nonce("alice")
+    assert p.select(10**18, 2**63 - 1).shape == (0, 32)

@@ -532,7 +532,7 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
         if (!(price > op && lhs >= rhs)) return UNDERPRICED;
     }
     if (static_cast<int64_t>(size) > cap_bytes_) return POOL_FULL;
-    bool t_ready = nonce <= ready_end + 1;
+    bool t_ready = nonce - 1 <= ready_end;  // (nonce > exec >= 0: no overflow)
     int64_t need_count = old == NIL ? 1 : 0;
     int64_t need_bytes = static_cast<int64_t>(size) - (old == NIL ? 0 : txs_[old].size);
     if (count_ + need_count > cap_ || bytes_ + need_bytes > cap_bytes_) {
@@ -591,7 +591,7 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     tx_index_insert(id);
     count_++;
     bytes_ += size;
-    if (nonce == s.ready_end + 1) {
+    if (nonce - 1 == s.ready_end) {
         int64_t re = nonce;
         for (uint32_t q = t.nnext; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
         s.ready_end = re;
