@@ -265,3 +265,44 @@ def test_incremental_tree_matches_from_scratch_after_many_blocks():
         c = ledger.close(txs, 10 + blk)
         assert all(r.error_code == 0 for r in c.receipts)
         assert c.header.account_tree_hash == rfc6962([_h(a.encode()) for a in ledger.state.accounts()])
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mbi.ledger.account import assets_digest, metadata_digest  # noqa: E402
+
+
+@given(st.lists(st.tuples(st.sampled_from(["asset", "meta", "clone", "hash"]),
+                          st.sampled_from(["a", "b", "é", "zz", "A"]), st.integers(0, 3)), max_size=40))
+def test_incremental_side_table_hashes_match_definition(steps):
+    a = Account(U[0].address, 0)
+    issuers = [U[1].address, U[2].address]
+    history = []
+    for kind, key, n in steps:
+        if kind == "asset":
+            a.set_asset((issuers[n % 2], key), n)
+        elif kind == "meta":
+            a.set_meta(key, (key * n, n + 1) if n else None)
+        elif kind == "clone":
+            history.append((a, a.encode()))
+            a = a.clone()
+        else:
+            a.assets_hash(), a.metadata_hash()
+        assert a.assets_hash() == assets_digest(a.assets)
+        assert a.metadata_hash() == metadata_digest(a.metadata)
+        assert all(v for v in a.assets.values())
+    # earlier versions were not changed by writes to their clones
+    for old, enc in history:
+        assert old.encode() == enc
+
+
+def test_side_table_hash_definition():
+    ib, cb = U[1].address.encode(), b"GOLD"
+    entry = _h(len(ib).to_bytes(2, "big") + ib + len(cb).to_bytes(2, "big") + cb + (5).to_bytes(8, "big"))
+    assert assets_digest({(U[1].address, "GOLD"): 5}) == _h(entry)
+    k, v = b"key", "value".encode()
+    m1 = _h(len(k).to_bytes(2, "big") + k + len(v).to_bytes(4, "big") + v + (2).to_bytes(8, "big"))
+    k2 = b"a"
+    m2 = _h(len(k2).to_bytes(2, "big") + k2 + (0).to_bytes(4, "big") + (1).to_bytes(8, "big"))
+    assert metadata_digest({"key": ("value", 2), "a": ("", 1)}) == _h(m2 + m1)

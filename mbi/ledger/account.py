@@ -10,10 +10,14 @@ Canonical encoding, version 1 (all integers big-endian, two's complement):
     32  assets_hash    (zeros when the account holds no assets)
     32  metadata_hash  (zeros when it has no metadata)
 
-assets_hash   = SHA-256 of, for each asset sorted by (issuer, code) as UTF-8 bytes:
-                u16 len ‖ issuer ‖ u16 len ‖ code ‖ i64 amount
-metadata_hash = SHA-256 of, for each entry sorted by key (UTF-8 bytes):
-                u16 len ‖ key ‖ u32 len ‖ value ‖ i64 version
+assets_hash   = SHA-256 of the concatenated entry digests, assets sorted by (issuer, code)
+                as UTF-8 bytes; entry digest = SHA-256(u16 len ‖ issuer ‖ u16 len ‖ code ‖ i64 amount)
+metadata_hash = SHA-256 of the concatenated entry digests, entries sorted by key (UTF-8
+                bytes); entry digest = SHA-256(u16 len ‖ key ‖ u32 len ‖ value ‖ i64 version)
+
+Hashing digests rather than the entries themselves lets one change be folded in by
+re-hashing 32 bytes per entry (set_asset / set_meta keep the sorted digest list), so an
+account with many or large entries cannot make every later change to it expensive.
 
 Dict fields (signers, type_thresholds, assets, metadata) are copy-on-write: an account
 object reachable from committed state is never mutated; execution clones it and replaces
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from bisect import bisect_left
 
 _sha256 = hashlib.sha256
 ZERO32 = b"\0" * 32
@@ -89,17 +94,20 @@ class Account:
         (self.nonce, self.balance, self.master_weight, self.tx_threshold, self.signers,
          self.type_thresholds, self.assets, self.metadata) = snap
 
-    # -- hashes of the side tables, cached against the dict object they were computed for
+    # -- side tables -----------------------------------------------------------------
+    # _ahash/_mhash cache (table dict, sorted keys, entry digests, hash) for the dict object
+    # they were computed from; clones share the cache, and every update builds new lists.
     def assets_hash(self) -> bytes:
         assets = self.assets
         if not assets:
             return ZERO32
         c = self._ahash
         if c is not None and c[0] is assets:
-            return c[1]
-        h = assets_digest(assets)
-        self._ahash = (assets, h)
-        return h
+            return c[3]
+        keys = sorted((i.encode(), k.encode()) for i, k in assets)
+        digs = [_asset_entry(ib, cb, assets[(ib.decode(), cb.decode())]) for ib, cb in keys]
+        c = self._ahash = (assets, keys, digs, _sha256(b"".join(digs)).digest())
+        return c[3]
 
     def metadata_hash(self) -> bytes:
         md = self.metadata
@@ -107,10 +115,46 @@ class Account:
             return ZERO32
         c = self._mhash
         if c is not None and c[0] is md:
-            return c[1]
-        h = metadata_digest(md)
-        self._mhash = (md, h)
-        return h
+            return c[3]
+        keys = sorted(k.encode() for k in md)
+        digs = []
+        for kb in keys:
+            value, version = md[kb.decode()]
+            digs.append(_meta_entry(kb, value, version))
+        c = self._mhash = (md, keys, digs, _sha256(b"".join(digs)).digest())
+        return c[3]
+
+    def set_asset(self, key: tuple[str, str], amount: int) -> None:
+        """Set a holding (0 removes it): copy-on-write, digest folded in incrementally."""
+        old = self.assets
+        new = dict(old)
+        if amount:
+            new[key] = amount
+        else:
+            new.pop(key, None)
+        self.assets = new
+        c = self._ahash
+        if c is not None and c[0] is old and new:
+            kb = (key[0].encode(), key[1].encode())
+            keys, digs = list(c[1]), list(c[2])
+            _fold(keys, digs, kb, _asset_entry(kb[0], kb[1], amount) if amount else None)
+            self._ahash = (new, keys, digs, _sha256(b"".join(digs)).digest())
+
+    def set_meta(self, key: str, entry: tuple[str, int] | None) -> None:
+        """Set (value, version) for a key, or delete it with None; as set_asset."""
+        old = self.metadata
+        new = dict(old)
+        if entry is not None:
+            new[key] = entry
+        else:
+            new.pop(key, None)
+        self.metadata = new
+        c = self._mhash
+        if c is not None and c[0] is old and new:
+            kb = key.encode()
+            keys, digs = list(c[1]), list(c[2])
+            _fold(keys, digs, kb, _meta_entry(kb, entry[0], entry[1]) if entry is not None else None)
+            self._mhash = (new, keys, digs, _sha256(b"".join(digs)).digest())
 
     def encode(self) -> bytes:
         head = self._prefix + _FIXED.pack(self.nonce, self.balance, self.master_weight, self.tx_threshold)
@@ -148,23 +192,44 @@ _EMPTY_ASSETS: dict[tuple[str, str], int] = {}
 _EMPTY_MD: dict[str, tuple[str, int]] = {}
 
 
+def _asset_entry(ib: bytes, cb: bytes, amount: int) -> bytes:
+    return _sha256(_U16.pack(len(ib)) + ib + _U16.pack(len(cb)) + cb + _I64.pack(amount)).digest()
+
+
+def _meta_entry(kb: bytes, value: str, version: int) -> bytes:
+    vb = value.encode()
+    return _sha256(_U16.pack(len(kb)) + kb + _U32.pack(len(vb)) + vb + _I64.pack(version)).digest()
+
+
+def _fold(keys: list, digs: list[bytes], key: object, dig: bytes | None) -> None:
+    """Insert, replace (dig) or remove (None) `key` in the parallel sorted lists."""
+    i = bisect_left(keys, key)
+    present = i < len(keys) and keys[i] == key
+    if dig is None:
+        if present:
+            del keys[i]
+            del digs[i]
+    elif present:
+        digs[i] = dig
+    else:
+        keys.insert(i, key)
+        digs.insert(i, dig)
+
+
 def assets_digest(assets: dict[tuple[str, str], int]) -> bytes:
-    h = _sha256()
-    for (issuer, code) in sorted(assets, key=lambda k: (k[0].encode(), k[1].encode())):
-        ib = issuer.encode()
-        cb = code.encode()
-        h.update(_U16.pack(len(ib)) + ib + _U16.pack(len(cb)) + cb + _I64.pack(assets[(issuer, code)]))
-    return h.digest()
+    """assets_hash computed from scratch (the definition; Account caches and folds)."""
+    if not assets:
+        return ZERO32
+    keys = sorted((i.encode(), c.encode()) for i, c in assets)
+    return _sha256(b"".join(_asset_entry(ib, cb, assets[(ib.decode(), cb.decode())]) for ib, cb in keys)).digest()
 
 
 def metadata_digest(md: dict[str, tuple[str, int]]) -> bytes:
-    h = _sha256()
-    for key in sorted(md, key=lambda k: k.encode()):
-        value, version = md[key]
-        kb = key.encode()
-        vb = value.encode()
-        h.update(_U16.pack(len(kb)) + kb + _U32.pack(len(vb)) + vb + _I64.pack(version))
-    return h.digest()
+    """metadata_hash computed from scratch."""
+    if not md:
+        return ZERO32
+    keys = sorted(k.encode() for k in md)
+    return _sha256(b"".join(_meta_entry(kb, *md[kb.decode()]) for kb in keys)).digest()
 
 
 class AccountDecodeError(ValueError):

@@ -279,9 +279,7 @@ def issue_asset(ex: "Executor", op, src: str, sacct: "Account") -> None:
         raise OpError(E.MATH_OVERFLOW, "asset balance would overflow int64")
     a = ex.writable(src)
     assert a is not None
-    assets = dict(a.assets)
-    assets[key] = new
-    a.assets = assets
+    a.set_asset(key, new)
 
 
 def pay_asset(ex: "Executor", op, src: str, sacct: "Account") -> None:
@@ -315,17 +313,10 @@ def pay_asset(ex: "Executor", op, src: str, sacct: "Account") -> None:
         raise OpError(E.MATH_OVERFLOW, "dest asset balance would overflow int64")
     s = ex.writable(src)
     assert s is not None
-    sa = dict(s.assets)
-    if have == amount:
-        del sa[key]
-    else:
-        sa[key] = have - amount
-    s.assets = sa
+    s.set_asset(key, have - amount)  # 0 removes the holding
     dw = ex.writable(dest)
     assert dw is not None
-    da = dict(dw.assets)
-    da[key] = dnew
-    dw.assets = da
+    dw.set_asset(key, dnew)
 
 
 # -- metadata and logs -----------------------------------------------------------------
@@ -354,17 +345,13 @@ def set_metadata(ex: "Executor", op, src: str, sacct: "Account") -> None:
             raise OpError(E.NOT_EXIST, f"metadata key {key!r} does not exist")
         a = ex.writable(src)
         assert a is not None
-        md = dict(a.metadata)
-        del md[key]
-        a.metadata = md
+        a.set_meta(key, None)
         return
     if curver + 1 > INT64_MAX:
         raise OpError(E.MATH_OVERFLOW, "metadata version would overflow int64")
     a = ex.writable(src)
     assert a is not None
-    md = dict(a.metadata)
-    md[key] = (sm.value, curver + 1)
-    a.metadata = md
+    a.set_meta(key, (sm.value, curver + 1))
 
 
 def log(ex: "Executor", op, src: str, sacct: "Account") -> None:
