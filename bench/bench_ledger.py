@@ -72,3 +72,30 @@ def test_close_pay_coin_block(benchmark, world):
         assert c.header.tx_count == N
     benchmark.extra_info["txs_per_round"] = N
     benchmark.pedantic(close, setup=setup, rounds=3, iterations=1)
+
+
+def test_close_and_commit_block(benchmark, tmp_path_factory):
+    """As test_close_pay_coin_block, plus the store's atomic fsynced WriteBatch."""
+    from mbi.store import Store
+
+    store = Store.open(str(tmp_path_factory.mktemp("ledger-bench") / "db"), chain_id=R.CHAIN, create=True)
+    ledger, accts = R.setup(N, store)
+    rng = np.random.default_rng(12)
+    st = {"nonce": 0}
+
+    def setup():
+        st["nonce"] += 1
+        txs = [SignedTransaction.from_envelope(e)
+               for e in R.pay_block(accts[:N], accts[N:], st["nonce"], rng)]
+        for t in txs:
+            t.sig_ok = True
+        return (txs,), {}
+
+    def close_commit(txs):
+        c = ledger.close(txs, 10**7 + st["nonce"])
+        store.commit_block(c.commit)
+    benchmark.extra_info["txs_per_round"] = N
+    try:
+        benchmark.pedantic(close_commit, setup=setup, rounds=3, iterations=1)
+    finally:
+        store.close()
