@@ -1,4 +1,7 @@
 // Implementation of mbi_mempool::Pool; see core_ext/include/mbi_mempool.h and docs/mempool.md.
+// Only core_ext/mempool.pyx calls this class, from the same shared object: hidden
+// visibility lets the compiler inline members and call them directly (no PLT).
+#pragma GCC visibility push(hidden)
 #include "mbi_mempool.h"
 
 #include <algorithm>
@@ -890,3 +893,5 @@ const char* Pool::check() {
 }
 
 }  // namespace mbi_mempool
+
+#pragma GCC visibility pop
