@@ -49,3 +49,8 @@ cdef int _threads(object threads) except -1:
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     return min(<int>min(threads, 256), 256)
+
+
+# Pick the backend now, while the import holds the GIL (the choice is also made safely on
+# first use from any thread; this just keeps that cost out of the first call).
+mbi_sha256_impl_get()

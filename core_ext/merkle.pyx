@@ -18,8 +18,6 @@ import operator
 
 import numpy as np
 
-from core_ext.hashing cimport (mbi_sha256_impl, mbi_sha256_impl_get, mbi_sha256_impls,
-                              mbi_sha256_set_backend, mbi_sha256)
 
 include "_sha256_common.pxi"
 
@@ -27,26 +25,6 @@ __all__ = [
     "merkle_root", "inclusion_proof", "verify_inclusion", "consistency_proof",
     "verify_consistency", "leaf_hash", "node_hash", "leaf_hashes", "MerkleTree", "EMPTY_ROOT", "backend",
 ]
-
-cdef extern from "mbi_merkle.h" nogil:
-    ctypedef struct mbi_mtree:
-        uint64_t n
-        int nlev
-    void mbi_merkle_leaves(const mbi_sha256_impl *im, const uint8_t *entries, size_t n,
-                           uint8_t *out, int threads)
-    int mbi_merkle_root(const mbi_sha256_impl *im, const uint8_t *entries, size_t n,
-                        int threads, uint8_t *out)
-    size_t mbi_merkle_inclusion_len(uint64_t index, uint64_t size)
-    size_t mbi_merkle_consistency_len(uint64_t m, uint64_t n)
-    void mbi_mtree_init(mbi_mtree *t)
-    void mbi_mtree_free(mbi_mtree *t)
-    int mbi_mtree_append(mbi_mtree *t, const mbi_sha256_impl *im, const uint8_t *entries,
-                         size_t m, int threads)
-    int mbi_mtree_update(mbi_mtree *t, const mbi_sha256_impl *im, const uint64_t *idx,
-                         const uint8_t *entries, size_t k, int threads)
-    void mbi_mtree_root(const mbi_mtree *t, uint8_t *out)
-    size_t mbi_mtree_inclusion(const mbi_mtree *t, uint64_t index, uint8_t *out)
-    size_t mbi_mtree_consistency(const mbi_mtree *t, uint64_t m, uint8_t *out)
 
 # Below this many entries a call keeps the GIL (the work is shorter than the switch).
 cdef enum:
@@ -310,10 +288,6 @@ cdef class MerkleTree:
     Not safe for concurrent use: a call made while another thread is inside a method of
     the same tree raises RuntimeError rather than corrupting it.
     """
-    cdef mbi_mtree t
-    cdef int nthreads
-    cdef bint busy
-
     def __cinit__(self):
         mbi_mtree_init(&self.t)
         self.busy = False

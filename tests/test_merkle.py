@@ -465,3 +465,19 @@ def test_update_validation_leaves_tree_unchanged():
     with pytest.raises(ValueError, match="index 10 out of range"):
         t.inclusion_proof(10)
     assert t.root() == before
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_append_unaligned_chunks(threads):
+    """Appends that start and end inside the 4096-leaf work chunks, on 1 and 2 threads."""
+    e = rand_entries(4 * 4096 + 8192 + 5 + 12000 + 20)
+    t = merkle.MerkleTree(threads=threads)
+    pos = 0
+    for m in [1, 4095, 4097, 3, 8192 + 5, 12000, 1, 0, 18]:
+        t.append(e[pos:pos + m])
+        pos += m
+        assert t.size == pos
+        assert t.root() == merkle.merkle_root(e[:pos], threads=1), (m, pos)
+    fresh = merkle.MerkleTree(e[:pos], threads=1)
+    for i in [0, 4095, 4096, 8191, 12345, pos - 1]:
+        assert t.inclusion_proof(i) == fresh.inclusion_proof(i)

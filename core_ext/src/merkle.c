@@ -315,6 +315,36 @@ static int reserve(mbi_mtree *t, uint64_t n) {
     return 0;
 }
 
+/* Appending: leaves [n0, n1) and, per aligned chunk of ROOT_CHUNK leaves, the levels up
+ * to the chunk's own subtree root are computed chunk by chunk (a chunk's nodes depend only
+ * on its own leaves; its working set stays in L2), the chunks spread over the threads.
+ * The few levels above are then finished level by level. */
+typedef struct {
+    mbi_mtree *t;
+    const mbi_sha256_impl *im;
+    const uint8_t *entries;
+    uint64_t n0, n1, k0;
+    int top; /* last level computed per chunk */
+} append_ctx;
+
+static void append_job(void *v, size_t b, size_t e) {
+    append_ctx *c = (append_ctx *)v;
+    for (size_t q = b; q < e; q++) {
+        uint64_t k = c->k0 + q;
+        uint64_t cs = k * ROOT_CHUNK, ce = cs + ROOT_CHUNK;
+        uint64_t ls = cs > c->n0 ? cs : c->n0, le = ce < c->n1 ? ce : c->n1;
+        leaves_range(c->im, c->entries + 32 * (ls - c->n0), (size_t)(le - ls), c->t->lv[0] + 32 * ls);
+        for (int l = 1; l <= c->top; l++) {
+            uint64_t lo = c->n0 >> l, a = cs >> l, z = ce >> l;
+            uint64_t below = level_len(c->n1, l - 1);
+            if (a < lo) a = lo;
+            uint64_t cend = 2 * z < below ? 2 * z : below; /* children end */
+            if (2 * a >= cend) continue;
+            level_range(c->im, c->t->lv[l - 1] + 64 * a, (size_t)(cend - 2 * a), c->t->lv[l] + 32 * a);
+        }
+    }
+}
+
 int mbi_mtree_append(mbi_mtree *t, const mbi_sha256_impl *im, const uint8_t *entries, size_t m,
                      int threads) {
     if (!im) im = mbi_sha256_impl_get();
@@ -322,13 +352,15 @@ int mbi_mtree_append(mbi_mtree *t, const mbi_sha256_impl *im, const uint8_t *ent
     uint64_t n0 = t->n, n1 = t->n + m;
     if (reserve(t, n1) != 0) return -1;
     int nl = levels_for(n1);
-    mbi_merkle_leaves(im, entries, m, t->lv[0] + 32 * n0, threads);
-    uint64_t lo = n0; /* first changed node on the level below */
-    for (int l = 1; l < nl; l++) {
-        uint64_t plo = lo >> 1;
+    int chunk_levels = 0;
+    while (((uint64_t)1 << chunk_levels) < ROOT_CHUNK) chunk_levels++;
+    append_ctx c = {t, im, entries, n0, n1, n0 / ROOT_CHUNK, nl - 1 < chunk_levels ? nl - 1 : chunk_levels};
+    size_t nchunks = (size_t)((n1 - 1) / ROOT_CHUNK - c.k0 + 1);
+    mbi_parallel_for(nchunks, m >= MT_MIN ? threads : 1, 1, append_job, &c);
+    for (int l = c.top + 1; l < nl; l++) {
+        uint64_t plo = n0 >> l;
         uint64_t below = level_len(n1, l - 1);
         mbi_merkle_level(im, t->lv[l - 1] + 64 * plo, below - 2 * plo, t->lv[l] + 32 * plo, threads);
-        lo = plo;
     }
     t->n = n1;
     t->nlev = nl;
@@ -357,15 +389,52 @@ static size_t dedupe_sorted(uint64_t *a, size_t k) {
     return w;
 }
 
+/* Levels l_from..l_to for the sorted unique node indices keys[0..k) of level l_from - 1;
+ * returns how many indices remain (the dirty nodes of level l_to, in keys). */
+static size_t update_levels(mbi_mtree *t, const mbi_sha256_impl *im, uint64_t *keys, size_t k,
+                            int l_from, int l_to) {
+    for (int l = l_from; l <= l_to; l++) {
+        for (size_t q = 0; q < k; q++) keys[q] >>= 1;
+        k = dedupe_sorted(keys, k);
+        nodes_at_range(im, t->lv[l - 1], level_len(t->n, l - 1), keys, k, t->lv[l]);
+    }
+    return k;
+}
+
+/* Threads split the dirty leaves into runs under disjoint subtrees of level S, so each
+ * hashes its subtrees up to level S with no barrier; the few levels above follow on the
+ * calling thread. */
+typedef struct {
+    mbi_mtree *t;
+    const mbi_sha256_impl *im;
+    uint64_t *keys;
+    size_t bounds[257];
+    size_t left[256];
+    int S;
+} update_ctx;
+
+static void update_job(void *v, size_t b, size_t e) {
+    update_ctx *c = (update_ctx *)v;
+    for (size_t j = b; j < e; j++)
+        c->left[j] = update_levels(c->t, c->im, c->keys + c->bounds[j],
+                                   c->bounds[j + 1] - c->bounds[j], 1, c->S);
+}
+
 int mbi_mtree_update(mbi_mtree *t, const mbi_sha256_impl *im, const uint64_t *idx,
                      const uint8_t *entries, size_t k, int threads) {
     if (!im) im = mbi_sha256_impl_get();
     if (k == 0) return 0;
+    if (threads > 256) threads = 256;
     uint8_t *hashes = (uint8_t *)malloc(k * 32);
     uint64_t *keys = (uint64_t *)malloc(2 * k * sizeof(uint64_t));
-    if (!hashes || !keys) { free(hashes); free(keys); return -1; }
-    mbi_merkle_leaves(im, entries, k, hashes, threads);
-    for (size_t q = 0; q < k; q++) memcpy(t->lv[0] + 32 * idx[q], hashes + 32 * q, 32);
+    update_ctx *c = (update_ctx *)malloc(sizeof(update_ctx));
+    if (!hashes || !keys || !c) { free(hashes); free(keys); free(c); return -1; }
+    mbi_merkle_leaves(im, entries, k, hashes, k >= MT_MIN ? threads : 1);
+    /* in input order, so a repeated index keeps its last entry */
+    for (size_t q = 0; q < k; q++) {
+        if (q + 8 < k) __builtin_prefetch(t->lv[0] + 32 * idx[q + 8], 1);
+        memcpy(t->lv[0] + 32 * idx[q], hashes + 32 * q, 32);
+    }
     free(hashes);
 
     memcpy(keys, idx, k * sizeof *keys);
@@ -373,12 +442,32 @@ int mbi_mtree_update(mbi_mtree *t, const mbi_sha256_impl *im, const uint64_t *id
     for (uint64_t top = t->n - 1; top; top >>= 8) bytes++;
     radix_sort(keys, keys + k, k, bytes);
     k = dedupe_sorted(keys, k);
-    for (int l = 1; l < t->nlev; l++) {
-        for (size_t q = 0; q < k; q++) keys[q] >>= 1;
-        k = dedupe_sorted(keys, k);
-        mbi_merkle_nodes_at(im, t->lv[l - 1], level_len(t->n, l - 1), keys, k, t->lv[l], threads);
+
+    int S = t->nlev - 1 - 4; /* 16 subtrees of level S under the root, or fewer */
+    int l_done = 0;
+    if (threads > 1 && k >= MT_MIN && S >= 1) {
+        c->t = t; c->im = im; c->keys = keys; c->S = S;
+        int T = threads;
+        c->bounds[0] = 0;
+        for (int j = 1; j < T; j++) {
+            size_t pos = k * (size_t)j / (size_t)T;
+            if (pos < c->bounds[j - 1]) pos = c->bounds[j - 1];
+            while (pos > c->bounds[j - 1] && pos < k && (keys[pos] >> S) == (keys[pos - 1] >> S)) pos++;
+            c->bounds[j] = pos;
+        }
+        c->bounds[T] = k;
+        mbi_parallel_for((size_t)T, T, 1, update_job, c);
+        size_t w = 0;
+        for (int j = 0; j < T; j++) {
+            memmove(keys + w, keys + c->bounds[j], c->left[j] * sizeof *keys);
+            w += c->left[j];
+        }
+        k = w;
+        l_done = S;
     }
+    update_levels(t, im, keys, k, l_done + 1, t->nlev - 1);
     free(keys);
+    free(c);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SHA-256: portable kernel, backend selection and the batch drivers. See mbi_sha256.h. */
 #include "mbi_sha256.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,11 +96,7 @@ static mbi_sha256_impl *add_impl(const char *multi, int lanes, mbi_sha256_xn_fn 
     return im;
 }
 
-/* Built once; every thread that races here builds the identical table. */
-static void init_impls(void) {
-    if (g_nimpls >= 0) return;
-    static volatile int building = 0;
-    (void)building;
+static void build_impls(void) {
     uint32_t f = mbi_cpu_features();
     struct { const char *name; mbi_sha256_compress_fn c1; mbi_sha256_compress2_fn c2; } singles[3];
     int ns = 0;
@@ -145,6 +142,11 @@ static void init_impls(void) {
                      singles[i].c1, singles[i].c2);
     }
 }
+
+/* Built exactly once, whichever thread gets here first. */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void init_impls(void) { pthread_once(&g_once, build_impls); }
 
 int mbi_sha256_impls(const mbi_sha256_impl **list, int max) {
     init_impls();
