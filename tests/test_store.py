@@ -678,3 +678,19 @@ def test_corrupt_tx_record_is_reported(path: str) -> None:
     with Store.open(path, CHAIN) as s:
         with pytest.raises(CorruptDatabaseError, match="tx record"):
             s.get_tx(H("tx", 1, 0))
+
+
+def test_iter_headers(store: Store) -> None:
+    assert list(store.iter_headers()) == []
+    for seq in range(1, 13):  # crosses 9 -> 10 -> 11: byte order must be height order
+        store.commit_block(block(seq))
+    assert [s for s, _ in store.iter_headers()] == list(range(1, 13))
+    assert list(store.iter_headers(9, 11)) == [(s, b"header-%d" % s) for s in (9, 10, 11)]
+    assert list(store.iter_headers(12, 100)) == [(12, b"header-12")]
+    assert list(store.iter_headers(13)) == [] and list(store.iter_headers(5, 4)) == []
+    assert [s for s, _ in store.iter_headers(0, 2)] == [1, 2]
+    with store.snapshot() as snap:
+        store.commit_block(block(13))
+        assert [s for s, _ in snap.iter_headers(10)] == [10, 11, 12]
+        assert [s for s, _ in snap.iter_headers(10, 20)] == [10, 11, 12]
+    assert [s for s, _ in store.iter_headers(10)] == [10, 11, 12, 13]

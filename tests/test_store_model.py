@@ -52,6 +52,7 @@ def check(view, m: Model) -> None:
     for seq in range(1, m.tip + 2):
         assert view.get_header(seq) == m.headers.get(seq)
         assert view.get_ledger_txs(seq) == m.ledger_txs.get(seq, [])
+    assert list(view.iter_headers()) == sorted(m.headers.items())
     for h, t in m.txs.items():
         assert view.get_tx(h) == t
     assert view.account_count() == len(m.accounts)

@@ -7,6 +7,7 @@ tip and the data always agree. See ``docs/storage.md``.
 """
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import shutil
@@ -162,8 +163,12 @@ class _Reader:
     def _get(self, cf: int, key: bytes) -> bytes | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _scan(self, cf: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:  # pragma: no cover
-        raise NotImplementedError
+    def _scan_from(self, cf: int, first: bytes, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        # Entries whose key starts with prefix and is >= first, in key order.
+        raise NotImplementedError  # pragma: no cover
+
+    def _scan(self, cf: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return self._scan_from(cf, prefix, prefix)
 
     def _iter_account_entries(self) -> Iterator[tuple[int, str, bytes]]:  # pragma: no cover
         raise NotImplementedError
@@ -196,6 +201,21 @@ class _Reader:
     def get_header(self, seq: int) -> bytes | None:
         self._check()
         return self._get(_BLOCKS, K.header_key(seq))
+
+    def iter_headers(self, start: int = 1, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(seq, header) for start <= seq <= end (default: the tip), in height order:
+        what block sync and ranged API queries read."""
+        self._check()
+        last = self._tip_seq if end is None else min(end, self._tip_seq)
+        first = K.header_key(max(start, 1))
+        return self._iter_headers(first, last)
+
+    def _iter_headers(self, first: bytes, last: int) -> Iterator[tuple[int, bytes]]:
+        for k, v in self._scan_from(_BLOCKS, first, K.P_HEADER):
+            seq = _unpack_u64(k[1:])[0]
+            if seq > last:
+                break
+            yield seq, v
 
     def get_seq_by_hash(self, header_hash: bytes) -> int | None:
         self._check()
@@ -599,9 +619,9 @@ class Store(_Reader):
         except Exception as e:  # noqa: BLE001 - rocksdict raises bare Exception
             raise _read_error(self._path, e) from e
 
-    def _scan(self, cf: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def _scan_from(self, cf: int, first: bytes, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         try:
-            for k, v in self._cfs[cf].items(from_key=prefix):
+            for k, v in self._cfs[cf].items(from_key=first):
                 if not k.startswith(prefix):  # type: ignore[union-attr,arg-type]  # raw mode: bytes
                     break
                 yield k, v  # type: ignore[misc]
@@ -882,15 +902,21 @@ class StoreSnapshot(_Reader):
                 return None
             raise _read_error(self._store._path if self._store else "?", e) from e
 
-    def _scan(self, cf: int, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def _scan_from(self, cf: int, first: bytes, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         store = self._store
         assert store is not None
-        live = [k for k, _ in store._scan(cf, prefix)]  # values come from the snapshot
-        # Read the deletion history after the live scan: a commit records its
-        # deletions before writing, so every key deleted since the snapshot is in one
-        # of the two lists.
-        cands = sorted(set(live).union(store._deleted_since(self._tip_seq, prefix)))
-        for k in cands:
+        live = store._scan_from(cf, first, prefix)  # keys only: values come from the snapshot
+        head = next(live, None)
+        # The live iterator now exists (RocksDB pinned its view). Read the deletion
+        # history only after that: a commit records its deletions before writing, so a
+        # key deleted since the snapshot is either still in that view or in the history.
+        deleted = sorted(k for k in store._deleted_since(self._tip_seq, prefix) if k >= first)
+        keys = heapq.merge(([] if head is None else [head[0]]), (k for k, _ in live), deleted)
+        prev = None
+        for k in keys:
+            if k == prev:
+                continue
+            prev = k
             v = self._get(cf, k)
             if v is not None:
                 yield k, v
