@@ -481,3 +481,50 @@ def test_append_unaligned_chunks(threads):
     fresh = merkle.MerkleTree(e[:pos], threads=1)
     for i in [0, 4095, 4096, 8191, 12345, pos - 1]:
         assert t.inclusion_proof(i) == fresh.inclusion_proof(i)
+
+
+_DTYPES = st.sampled_from([np.uint8, np.int8, np.uint16, np.int32, np.int64, np.float32, np.bool_])
+
+
+@settings(max_examples=100)
+@given(dtype=_DTYPES, shape=st.lists(st.integers(0, 40), min_size=0, max_size=3), transpose=st.booleans())
+def test_any_array_is_hashed_or_rejected_cleanly(dtype, shape, transpose):
+    """Arbitrary dtypes / shapes / layouts: a correct root or TypeError / ValueError."""
+    arr = np.zeros(tuple(shape), dtype=dtype)
+    if transpose and arr.ndim >= 2:
+        arr = arr.T
+    ok_shape = arr.ndim == 2 and arr.shape[1] == 32 and arr.flags.c_contiguous
+    if dtype is np.uint8 and ok_shape:
+        assert merkle.merkle_root(arr) == ref.mth([bytes(r) for r in arr])
+        t = merkle.MerkleTree(arr)
+        assert t.root() == merkle.merkle_root(arr)
+        return
+    for fn in (merkle.merkle_root, merkle.MerkleTree, merkle.leaf_hashes):
+        with pytest.raises((TypeError, ValueError)):
+            fn(arr)
+    t = merkle.MerkleTree(ENTRIES[:4])
+    with pytest.raises((TypeError, ValueError)):
+        t.update([0], arr)
+    with pytest.raises((TypeError, ValueError)):
+        t.append(arr)
+    assert t.root() == ref.mth(ENTRY_BYTES[:4])
+
+
+@settings(max_examples=100)
+@given(st.lists(st.integers(0, 80), max_size=5), st.integers(0, 1000), st.booleans())
+def test_sha256_many_offsets_fuzz(lens, data_len, shuffle):
+    """Random offsets, in or out of range/order: correct digests or a clean ValueError."""
+    from core_ext import hashing
+
+    off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    if shuffle and len(off) > 2:
+        off = off[::-1].copy()
+    data = bytes(range(256)) * (data_len // 256 + 1)
+    data = data[:data_len]
+    valid = bool(np.all(np.diff(off) >= 0)) and off[0] >= 0 and off[-1] <= data_len
+    if valid:
+        got = hashing.sha256_many(data, off)
+        assert [bytes(r) for r in got] == [hashlib.sha256(data[a:b]).digest() for a, b in zip(off[:-1], off[1:])]
+    else:
+        with pytest.raises(ValueError, match="out of order or out of range"):
+            hashing.sha256_many(data, off)
