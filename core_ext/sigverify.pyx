@@ -35,6 +35,8 @@ cdef extern from "mbi_ed25519.h" nogil:
                                  const size_t *msg_lens, const uint8_t *sigs, uint8_t *out)
 
     int mbi_ed25519_point_decode(const uint8_t *enc, uint8_t *out)
+    double mbi_ed25519_recent_invalid_rate()
+    void mbi_ed25519_set_recent_invalid_rate(double rate)
 
 cdef extern from "mbi_cpu.h" nogil:
     int mbi_cpu_count()
@@ -83,6 +85,14 @@ def _set_backend(str name) -> None:
         raise ValueError(f"unknown backend {name!r}; known: {sorted(_BACKENDS)}")
     if mbi_ed25519_set_backend(_BACKENDS[name]) != 0:
         raise ValueError(f"backend {name!r} is not available on this build/CPU")
+
+
+def _recent_invalid_rate(rate=None) -> float:
+    """The recent invalid fraction verify_batch adapts its strategy to (speed only; the
+    verdicts never depend on it). With `rate`, set it first (tests, benchmarks)."""
+    if rate is not None:
+        mbi_ed25519_set_recent_invalid_rate(float(rate))
+    return mbi_ed25519_recent_invalid_rate()
 
 
 def _decode_point(enc):

@@ -110,3 +110,38 @@ def test_thread_counts_identical_on_every_backend() -> None:
         sv._set_backend(before)
     for o in outs[1:]:
         assert (o == outs[0]).all()
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.002, 0.01, 0.05, 0.3, 1.0])
+def test_invalid_rate_history_changes_speed_not_verdicts(rate: float) -> None:
+    """verify_batch picks its strategy from the recent invalid rate (whole set first, small
+    parts, or exact checks only); the verdicts must be identical whatever the history."""
+    pks, msgs, sigs = _mixed_sweep(31, 700)
+    expect = sv._verify_each(pks, msgs, sigs)
+    before = sv.backend()
+    try:
+        for be in sv.available_backends():
+            sv._set_backend(be)
+            sv._recent_invalid_rate(rate)
+            assert abs(sv._recent_invalid_rate() - rate) < 1e-6
+            out, st = sv._verify_batch_stats(pks, msgs, sigs, threads=1)
+            assert (out == expect).all(), (be, rate)
+            if rate == 0.0:
+                assert st["msm_checks"] >= 1  # the whole set was tried first
+            if rate >= 0.3:
+                assert st["single_checks"] == int(expect.size - _format_invalid(pks, sigs))
+            # the history moved toward what this batch showed
+            assert sv._recent_invalid_rate() != rate or rate == 0.0
+    finally:
+        sv._set_backend(before)
+        sv._recent_invalid_rate(0.0)
+
+
+def _format_invalid(pks, sigs) -> int:
+    """Items rejected before any equation (S >= l, A or R not decodable)."""
+    n = 0
+    for pk, sig in zip(pks, sigs):
+        if (int.from_bytes(sig[32:], "little") >= ref.L or sv._decode_point(pk) is None
+                or sv._decode_point(sig[:32]) is None):
+            n += 1
+    return n

@@ -53,6 +53,11 @@ int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *con
 void mbi_ed25519_verify_each(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
                              const size_t *msg_lens, const uint8_t *sigs, uint8_t *out);
 
+/* The recent fraction of invalid items that batch verification adapts its strategy to
+ * (speed only: verdicts never depend on it), and a setter for tests and benchmarks. */
+double mbi_ed25519_recent_invalid_rate(void);
+void mbi_ed25519_set_recent_invalid_rate(double rate);
+
 /* Test hook: ZIP-215-decode `enc`; on success write the canonical encoding of the point
  * to `out` and return 1, else return 0. */
 int mbi_ed25519_point_decode(const uint8_t enc[32], uint8_t out[32]);

@@ -13,6 +13,7 @@
  * A failing set is split and its parts re-checked (with the same decoded points and
  * coefficients, see resolve()); an item is only ever reported invalid by the exact
  * single-signature check. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,18 +38,30 @@ typedef struct {
     int ifma;               /* AVX-512 IFMA backend selected */
 } bctx;
 
+/* Recent fraction of invalid items (fixed point, RATE_ONE = 1), shared by all calls. */
+#define RATE_ONE ((double)(1u << 24))
+static _Atomic uint64_t g_bad_rate = 0;
+
+double ed25519_recent_invalid_rate(void) {
+    return (double)atomic_load_explicit(&g_bad_rate, memory_order_relaxed) / RATE_ONE;
+}
+
+void ed25519_reset_invalid_rate(double r) {
+    atomic_store_explicit(&g_bad_rate, (uint64_t)(r * RATE_ONE), memory_order_relaxed);
+}
+
 /* tuning */
 #ifndef STRAUS_MAX
 #define STRAUS_MAX 96      /* sets up to this size use Straus, larger use Pippenger */
 #endif
 #ifndef FANOUT
-#define FANOUT 8           /* a failing set of >= 16*FANOUT items is split this many ways */
+#define FANOUT 16          /* a failing set of >= 16*FANOUT items is split this many ways */
 #endif
 #ifndef IFMA_LANES_MAX
 #define IFMA_LANES_MAX 80  /* with IFMA, sets up to this size are checked 8 lanes at a time */
 #endif
 #ifndef LEAF_SINGLES
-#define LEAF_SINGLES 1     /* a failing set this small is decided item by item */
+#define LEAF_SINGLES 4     /* a failing set this small is decided item by item */
 #endif
 #define NAF_W 5
 #define NAF_TAB (1 << (NAF_W - 2))
@@ -438,14 +451,48 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
             m++;
         }
     }
-    if (m > 0 && c.ifma && m <= IFMA_LANES_MAX) {
+    /* Expected invalid items in this set, from the recent invalid rate. When a set is
+     * likely to fail, checking it whole first is wasted work: start from parts small
+     * enough to pass, or from exact single checks. Only the speed depends on this
+     * history; every verdict is the same either way. */
+    double rate = (double)atomic_load_explicit(&g_bad_rate, memory_order_relaxed) / RATE_ONE;
+    size_t part = m;
+    if (rate * (double)m >= 0.5) {
+        double p = 0.35 / rate;
+        part = p < 1.0 ? 1 : (p >= (double)m ? m : (size_t)p);
+    }
+    if (m == 0) {
+        /* nothing passed the format checks */
+    } else if (c.ifma && part <= IFMA_LANES_MAX) {
         /* Eight exact single checks at a time beat a small multi-scalar multiplication
          * (whose doublings are shared by too few points to pay off). */
         c.stats->single_checks += m;
         lane_checks(&c, ids, m);
-    } else if (m > 0) {
-        ge_p3 sum;
-        if (set_sum(&c, ids, m, &sum) < 0 || resolve(&c, ids, m, &sum) < 0) rc = -1;
+    } else {
+        size_t nparts = (m + part - 1) / part;
+        size_t pos = 0;
+        for (size_t p = 0; p < nparts && rc == 0; p++) {
+            size_t len = part_len(m, nparts, p);
+            if (len == 1 || (part < m && len <= LEAF_SINGLES)) {
+                for (size_t j = 0; j < len; j++) {
+                    bitem *it = &c.items[ids[pos + j]];
+                    c.stats->single_checks++;
+                    out[it->out] = (uint8_t)ed25519_check_one(&it->it.nA, &it->it.nR, it->it.k, it->it.s);
+                }
+            } else {
+                ge_p3 sum;
+                if (set_sum(&c, ids + pos, len, &sum) < 0 || resolve(&c, ids + pos, len, &sum) < 0) rc = -1;
+            }
+            pos += len;
+        }
+    }
+    if (rc == 0) {
+        size_t bad = 0;
+        for (size_t i = begin; i < end; i++) bad += !out[i];
+        uint64_t old = atomic_load_explicit(&g_bad_rate, memory_order_relaxed);
+        uint64_t frac = (uint64_t)((double)bad / (double)n * RATE_ONE);
+        /* moving average over the last few batches (races between threads only blur it) */
+        atomic_store_explicit(&g_bad_rate, old - old / 4 + frac / 4, memory_order_relaxed);
     }
 done:
     free(c.items); free(ids); free(rnd); free(c.naf); free(c.has_naf);

@@ -420,6 +420,11 @@ int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *con
     return c.failed ? -1 : 0;
 }
 
+double mbi_ed25519_recent_invalid_rate(void) { return ed25519_recent_invalid_rate(); }
+void mbi_ed25519_set_recent_invalid_rate(double rate) {
+    ed25519_reset_invalid_rate(rate < 0 ? 0 : rate > 1 ? 1 : rate);
+}
+
 int mbi_ed25519_verify_batch(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
                              const size_t *msg_lens, const uint8_t *sigs, uint8_t *out,
                              int threads) {

@@ -167,6 +167,9 @@ void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) __attr
 void ed25519_ifma_bucket_add8(ge_p3 *bucket, const uint32_t bidx[8], const ge_precomp *const pts[8],
                               unsigned neg) __attribute__((weak));
 
+double ed25519_recent_invalid_rate(void);
+void ed25519_reset_invalid_rate(double r);
+
 /* Batch-verify items [begin, end) into out[begin..end); batch.c. Returns -1 only if
  * memory ran out. */
 int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
