@@ -24,10 +24,10 @@ from mbi.store.records import AccountWrite, AssetWrite, MetadataWrite
 _sha256 = hashlib.sha256
 
 
-def _merkle_tree():
+def _merkle_tree(threads: int):
     from core_ext.merkle import MerkleTree
 
-    return MerkleTree()
+    return MerkleTree(threads=threads)
 
 
 @dataclass(slots=True)
@@ -42,11 +42,13 @@ class StateDelta:
 class LedgerState:
     """All accounts in memory plus the state tree. Implements ``StateView``."""
 
-    def __init__(self, config: ChainConfig) -> None:
+    def __init__(self, config: ChainConfig, tree_threads: int = 1) -> None:
+        # tree_threads: hashing threads for state-tree updates. One by default (the
+        # ledger path is budgeted per core); a validator with idle cores may raise it.
         self.config = config
         self._accounts: dict[str, Account] = {}
         self._order: list[str] = []
-        self._tree = _merkle_tree()
+        self._tree = _merkle_tree(tree_threads)
 
     # -- StateView --------------------------------------------------------------------
     def get_account(self, address: str) -> Account | None:
