@@ -52,8 +52,7 @@ def drain(pool, data, native: bool):
         blk = pool.select(R.BLOCK, 1 << 60)
         if not native:
             blk = np.frombuffer(b"".join(blk), dtype=np.uint8).reshape(-1, 32)
-        idx = np.ascontiguousarray(blk[:, 8:12]).view(np.uint32).ravel()
-        s, no = sid[idx], nonces[idx]
+        s, no = R.block_nonces(blk, sid, nonces)
         pool.on_commit(s, no) if native else pool.on_commit(s.tolist(), no.tolist())
 
 

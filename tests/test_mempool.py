@@ -389,3 +389,25 @@ def test_extreme_values():
     with pytest.raises(TypeError, match="sender must be an int"):
         p.executed_nonce("alice")
     assert p.select(10**18, 2**63 - 1).shape == (0, 32)
+
+
+def test_same_calls_same_blocks_whatever_the_internal_seed():
+    """Nodes' pools differ only in their hash-table seeds: results must not."""
+    rng = np.random.default_rng(21)
+    pools = [Mempool(1000, 200_000, seed=s) for s in (1, 2, 2**63 + 5)]
+    for step in range(30):
+        m = 400
+        args = (rng.integers(0, 256, (m, 32), dtype=np.uint8),
+                rng.integers(0, 300, m).astype(np.uint64), rng.integers(1, 12, m).astype(np.int64),
+                rng.integers(1, 20, m).astype(np.int64), rng.integers(50, 500, m).astype(np.int64))
+        codes = [p.add_batch(*args, float(step)).tolist() for p in pools]
+        blocks = [p.select(500, 100_000) for p in pools]
+        assert codes[0] == codes[1] == codes[2]
+        assert all(np.array_equal(blocks[0], b) for b in blocks[1:])
+        senders = rng.integers(0, 300, 50).astype(np.uint64)
+        nonces = rng.integers(0, 6, 50).astype(np.int64)
+        for p in pools:
+            p.on_commit(senders, nonces)
+            p.expire(float(step) - 10)
+    assert len({len(p) for p in pools}) == 1 and len(pools[0]) > 0
+    assert pools[0].stats()["evicted"] > 0

@@ -11,6 +11,7 @@ namespace mbi_mempool {
 namespace {
 
 constexpr uint32_t ARITY = 4;
+constexpr size_t PF_FAR = 16, PF_NEAR = 6;  // select's prefetch distances
 
 inline uint64_t load64(const uint8_t* p) {
     uint64_t v;
@@ -677,17 +678,16 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
     std::vector<Node>& aux = scratch_;
     aux.clear();
     auto later = [this](const Node& a, const Node& b) { return ready_before(b, a); };
-    size_t i = 0;
+    size_t i = 0, pf_done = SIZE_MAX;
     int64_t k = 0, used = 0;
     while (k < max_txs) {
         // Two-stage prefetch down the sorted array: the head transaction and its sender
         // 16 ahead, then (once that head is in cache) the transaction after it 6 ahead.
-        if (i + 16 < ready_.size()) {
-            __builtin_prefetch(&txs_[ready_[i + 16].txid]);
-            __builtin_prefetch(&senders_[ready_[i + 16].sidx]);
-        }
-        if (i + 6 < ready_.size()) {
-            uint32_t nx = txs_[ready_[i + 6].txid].nnext;
+        if (i != pf_done && i + PF_FAR < ready_.size()) {
+            pf_done = i;  // once per array position, not again while chain steps run
+            __builtin_prefetch(&txs_[ready_[i + PF_FAR].txid]);
+            __builtin_prefetch(&senders_[ready_[i + PF_FAR].sidx]);
+            uint32_t nx = txs_[ready_[i + PF_NEAR].txid].nnext;
             if (nx != NIL) __builtin_prefetch(&txs_[nx]);
         }
         bool from_array;
