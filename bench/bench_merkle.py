@@ -17,7 +17,7 @@ import pytest
 from core_ext import merkle
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import rfc6962_ref as ref  # noqa: E402
+import rfc6962_ref as ref
 
 N = 1 << 20
 RNG = np.random.default_rng(2)

@@ -23,7 +23,7 @@ import core_ext
 from core_ext import hashing, merkle
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import rfc6962_ref as ref  # noqa: E402
+import rfc6962_ref as ref
 
 
 def best(fn, repeat: int, clock=time.perf_counter) -> float:

@@ -1,12 +1,12 @@
 """SHA-256: one message, or many independent messages in one call (native, no OpenSSL)."""
-from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-_Buffer = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
+_Buffer: TypeAlias = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 
 def sha256(data: _Buffer) -> bytes:
     """SHA-256 of a bytes-like object (any C-contiguous buffer, read as raw bytes)."""

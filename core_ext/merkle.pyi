@@ -1,12 +1,12 @@
 """RFC 6962 Merkle trees over 32-byte entries (native, no OpenSSL)."""
-from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-_Buffer = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
+_Buffer: TypeAlias = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 
 EMPTY_ROOT: bytes
 """SHA-256(b""): the root of the empty tree."""

@@ -82,7 +82,7 @@ def test_sha256_known_vectors(backend):
 
 def test_sha256_every_length(backend):
     data = rand_bytes(700)
-    for n in range(0, 700):
+    for n in range(700):
         assert hashing.sha256(data[:n]) == hashlib.sha256(data[:n]).digest(), n
 
 
@@ -269,7 +269,7 @@ def test_arm_crosscheck_under_qemu():
     if not (shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64")):
         pytest.skip("needs aarch64-linux-gnu-gcc and qemu-aarch64 (tests/native/arm_crosscheck.sh)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    res = subprocess.run(["bash", "tests/native/arm_crosscheck.sh"], cwd=root, capture_output=True,
+    res = subprocess.run(["bash", "tests/native/arm_crosscheck.sh"], cwd=root, capture_output=True, check=False,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "backend arm_sha2" in res.stdout and "bad=0" in res.stdout

@@ -3,6 +3,7 @@ every SHA-256 path this CPU offers."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import sys
 
@@ -10,13 +11,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 import core_ext
 from core_ext import merkle
 
 sys.path.insert(0, os.path.dirname(__file__))
-import rfc6962_ref as ref  # noqa: E402
+import rfc6962_ref as ref
 
 BACKENDS = merkle._backends()
 MAX_ALL = 2100  # every size 0..MAX_ALL
@@ -47,7 +54,7 @@ def _level_roots(sizes):
 @pytest.fixture(scope="module")
 def ref_roots():
     roots = _level_roots(list(range(MAX_ALL + 1)) + EDGE)
-    for n in list(range(0, 300)) + [511, 512, 513, 1025]:  # the two reference forms agree
+    for n in list(range(300)) + [511, 512, 513, 1025]:  # the two reference forms agree
         assert roots[n] == ref.mth(ENTRY_BYTES[:n]), n
     return roots
 
@@ -189,7 +196,7 @@ def test_consistency_proofs_all_small(backend):
         ents = ENTRY_BYTES[:n]
         tree = merkle.MerkleTree(ENTRIES[:n])
         new_root = tree.root()
-        for m in range(0, n + 1):
+        for m in range(n + 1):
             old_root = ref.mth(ents[:m])
             p = tree.consistency_proof(m)
             assert p == ref.proof(m, ents), (n, m)
@@ -273,10 +280,10 @@ def test_update_duplicates_last_wins():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_update_large_batch_matches_rebuild(threads):
-    n = 2**15 + 3
+    n = 2**17 + 3
     e = rand_entries(n)
     t = merkle.MerkleTree(e, threads=threads)
-    for k in (300, 10_000):
+    for k in (300, 10_000, 60_000):  # the last is above the threaded-update threshold
         idx = RNG.integers(0, n, k)
         new = rand_entries(k)
         t.update(idx, new)
@@ -524,7 +531,7 @@ def test_sha256_many_offsets_fuzz(lens, data_len, shuffle):
     valid = bool(np.all(np.diff(off) >= 0)) and off[0] >= 0 and off[-1] <= data_len
     if valid:
         got = hashing.sha256_many(data, off)
-        assert [bytes(r) for r in got] == [hashlib.sha256(data[a:b]).digest() for a, b in zip(off[:-1], off[1:])]
+        assert [bytes(r) for r in got] == [hashlib.sha256(data[a:b]).digest() for a, b in itertools.pairwise(off)]
     else:
         with pytest.raises(ValueError, match="out of order or out of range"):
             hashing.sha256_many(data, off)

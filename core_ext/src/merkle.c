@@ -10,8 +10,11 @@
 #define GROUP 64
 /* Leaves per work chunk of merkle_root: 4096 * 32 B = 128 KiB of scratch, in L2. */
 #define ROOT_CHUNK 4096
-/* Below this many hashes a level stays on the calling thread. */
-#define MT_MIN 4096
+/* Below this many hashes (~0.3 ms of work) a batch stays on the calling thread: a thread
+ * start costs tens of microseconds on an idle machine and much more on a busy one. */
+#define MT_MIN 16384
+/* Batched updates use threads from this many distinct changed entries on. */
+#define MT_UPDATE_MIN 32768
 /* Pointer batches handed to the batch kernels (a multiple of every lane count). */
 #define BATCH 256
 
@@ -445,7 +448,7 @@ int mbi_mtree_update(mbi_mtree *t, const mbi_sha256_impl *im, const uint64_t *id
 
     int S = t->nlev - 1 - 4; /* 16 subtrees of level S under the root, or fewer */
     int l_done = 0;
-    if (threads > 1 && k >= MT_MIN && S >= 1) {
+    if (threads > 1 && k >= MT_UPDATE_MIN && S >= 1) {
         c->t = t; c->im = im; c->keys = keys; c->S = S;
         int T = threads;
         c->bounds[0] = 0;
