@@ -228,3 +228,33 @@ def test_threads_do_not_change_results() -> None:
     assert ref.sum() == 670
     for t in (1, 2, 3, 4, 8, None):
         assert (sv.verify_batch(pks, msgs, sigs, threads=t) == ref).all(), t
+
+
+# ------------------------------------------------------------------ property test
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_KEYS = [pysodium.crypto_sign_seed_keypair(bytes([i]) * 32) for i in range(8)]
+
+
+@settings(max_examples=600, deadline=None)
+@given(key=st.integers(0, 7), msg=st.binary(max_size=300),
+       edits=st.lists(st.tuples(st.integers(0, 32 + 64 - 1), st.integers(0, 255)), max_size=3),
+       msg_edit=st.one_of(st.none(), st.binary(max_size=4)))
+def test_property_mutations_match_zebra_and_batch(key, msg, edits, msg_edit) -> None:
+    """Random byte edits of key/signature (and message) of an honest signature: verify
+    equals ed25519-zebra, and verify_batch equals verify item by item."""
+    pk, sk = _KEYS[key]
+    sig = pysodium.crypto_sign_detached(msg, sk)
+    blob = bytearray(pk + sig)
+    for pos, val in edits:
+        blob[pos] = val
+    pk2, sig2 = bytes(blob[:32]), bytes(blob[32:])
+    msg2 = msg if msg_edit is None else msg + msg_edit
+    got = sv.verify(pk2, msg2, sig2)
+    assert got == bool(ed25519_zebra.ed_verify(sig2, msg2, pk2))
+    if bytes(blob) == pk + sig and msg2 == msg:
+        assert got
+    items = [(pk, msg, sig), (pk2, msg2, sig2)] * 5
+    pks, msgs, sigs = zip(*items)
+    assert sv.verify_batch(pks, msgs, sigs).tolist() == [True, got] * 5

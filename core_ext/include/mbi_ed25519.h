@@ -62,6 +62,10 @@ void mbi_ed25519_set_recent_invalid_rate(double rate);
  * to `out` and return 1, else return 0. */
 int mbi_ed25519_point_decode(const uint8_t enc[32], uint8_t out[32]);
 
+/* Test hook: the same for n encodings with the current backend's batch decoder (eight
+ * lanes at a time with IFMA); ok[i] = 1 and out[32 i..] filled on success. */
+void mbi_ed25519_point_decode_many(size_t n, const uint8_t *enc, uint8_t *out, uint8_t *ok);
+
 #ifdef __cplusplus
 }
 #endif

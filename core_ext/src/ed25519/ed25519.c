@@ -263,7 +263,6 @@ void sc_wnaf(int8_t naf[257], const uint64_t s[4], int w) {
 #define B_TABLE_N (1 << (B_WNAF_W - 2)) /* odd multiples 1B, 3B, ..., 127B */
 static ge_precomp B_ODD[B_TABLE_N];
 static ge_p3 B_POINT;
-static int g_inited = 0;
 static int g_init_ok = 0;
 static int g_backend = MBI_ED25519_PORTABLE;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -338,6 +337,28 @@ int mbi_ed25519_point_decode(const uint8_t enc[32], uint8_t out[32]) {
     fe_tobytes(out, &p.Y);
     out[31] |= (uint8_t)(fe_isodd(&p.X) << 7);
     return 1;
+}
+
+void mbi_ed25519_point_decode_many(size_t n, const uint8_t *enc, uint8_t *out, uint8_t *ok) {
+    for (size_t g = 0; g < n; g += 8) {
+        size_t gn = n - g < 8 ? n - g : 8;
+        ge_p3 P[8];
+        int okl[8];
+        if (g_backend == MBI_ED25519_IFMA) {
+            const uint8_t *e[8];
+            for (size_t l = 0; l < 8; l++) e[l] = enc + 32 * (g + (l < gn ? l : gn - 1));
+            ed25519_ifma_decode8(P, okl, e);
+        } else {
+            for (size_t l = 0; l < gn; l++) okl[l] = ge_decode_zip215(&P[l], enc + 32 * (g + l)) == 0;
+        }
+        for (size_t l = 0; l < gn; l++) {
+            uint8_t *o = out + 32 * (g + l);
+            ok[g + l] = (uint8_t)okl[l];
+            if (!okl[l]) { memset(o, 0, 32); continue; }
+            fe_tobytes(o, &P[l].Y);
+            o[31] |= (uint8_t)(fe_isodd(&P[l].X) << 7);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ items */
@@ -458,7 +479,7 @@ static int self_check(void) {
 }
 
 static void init_once(void) {
-    if (self_check() != 0) { g_init_ok = 0; g_inited = 1; return; }
+    if (self_check() != 0) { g_init_ok = 0; return; }
     ge_p3 b2, cur;
     ge_dbl_p3(&b2, &B_POINT);
     cur = B_POINT;
@@ -472,7 +493,6 @@ static void init_once(void) {
         g_backend = MBI_ED25519_IFMA;
     }
     g_init_ok = 1;
-    g_inited = 1;
 }
 
 int mbi_ed25519_init(void) {
