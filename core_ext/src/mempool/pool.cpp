@@ -1,4 +1,16 @@
 // Implementation of mbi_mempool::Pool; see core_ext/include/mbi_mempool.h and docs/mempool.md.
+// System headers first, with their default visibility.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 // Only core_ext/mempool.pyx calls this class, from the same shared object: hidden
 // visibility lets the compiler inline members and call them directly (no PLT).
 #pragma GCC visibility push(hidden)
@@ -141,7 +153,7 @@ uint32_t Pool::sender_peek(uint64_t id) const {
 }
 
 void Pool::sender_index_grow() {
-    std::vector<Slot> old;
+    BigVec<Slot> old;
     old.swap(sender_index_);
     uint64_t size = old.size() * 2;
     sender_index_.assign(size, Slot{NIL, 0});
