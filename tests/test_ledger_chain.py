@@ -306,3 +306,19 @@ def test_side_table_hash_definition():
     k2 = b"a"
     m2 = _h(len(k2).to_bytes(2, "big") + k2 + (0).to_bytes(4, "big") + (1).to_bytes(8, "big"))
     assert metadata_digest({"key": ("value", 2), "a": ("", 1)}) == _h(m2 + m1)
+
+
+def test_account_inclusion_proofs_verify_against_the_header():
+    from core_ext.merkle import verify_inclusion
+    ledger, _ = Ledger.create(genesis())
+    ledger.close(_fund(ledger, 1), 1)
+    c = ledger.close([T.make_tx(U[2], 1, [T.pay_coin(U[4].address, 9)], chain_id=CHAIN)], 2)
+    root, size = c.header.account_tree_hash, c.header.account_count
+    for a in ledger.state.accounts():
+        index, proof = ledger.state.inclusion_proof(a.address)
+        assert index == a.index
+        assert verify_inclusion(_h(a.encode()), index, size, proof, root)
+        forged = a.clone()
+        forged.balance += 1
+        assert not verify_inclusion(_h(forged.encode()), index, size, proof, root)
+    assert ledger.state.inclusion_proof(KeyPair.from_seed(b"\x01" * 32).address) is None
