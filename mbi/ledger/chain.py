@@ -127,7 +127,9 @@ class Ledger:
             seq=seq, previous_hash=head.hash, account_tree_hash=delta.root, close_time=close_time,
             consensus_value_hash=H.consensus_value_hash(head.hash, seq, close_time, proposed_root),
             tx_count=len(records), validators_hash=self._validators_hash, fees_hash=self._fees_hash,
-            chain_id=self.config.chain_id, tx_root=H.merkle_root(tx_hashes),
+            chain_id=self.config.chain_id,
+            # Usually every proposed transaction was applied: then the roots coincide.
+            tx_root=proposed_root if len(tx_hashes) == len(transactions) else H.merkle_root(tx_hashes),
             receipts_root=H.merkle_root(r_entries), account_count=delta.account_count)
         commit = BlockCommit(seq, hdr.hash, hdr.SerializeToString(), tuple(records), delta.accounts,
                              delta.assets, delta.metadata)
