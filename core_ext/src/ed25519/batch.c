@@ -58,7 +58,10 @@ void ed25519_reset_invalid_rate(double r) {
 #define FANOUT 16          /* a failing set of >= 16*FANOUT items is split this many ways */
 #endif
 #ifndef IFMA_LANES_MAX
-#define IFMA_LANES_MAX 80  /* with IFMA, sets up to this size are checked 8 lanes at a time */
+#define IFMA_LANES_MAX 8   /* with IFMA, sets up to this size are checked 8 lanes at a time */
+#endif
+#ifndef IFMA_STRAUS_MAX
+#define IFMA_STRAUS_MAX 384 /* with IFMA, sets up to this size use the 8-lane Straus */
 #endif
 #ifndef LEAF_SINGLES
 #define LEAF_SINGLES 4     /* a failing set this small is decided item by item */
@@ -297,8 +300,26 @@ static int pippenger_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
 
 /* ------------------------------------------------------------------ locate */
 
+/* Straus in eight lanes (IFMA): lane l of slot s holds point 8 s + l. */
+static int ifma_straus_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
+    const ge_p3 **pts = (const ge_p3 **)malloc(2 * m * sizeof(*pts));
+    const uint64_t **sc = (const uint64_t **)malloc(2 * m * sizeof(*sc));
+    if (!pts || !sc) { free(pts); free(sc); return -1; }
+    uint64_t b[4] = {0, 0, 0, 0};
+    for (size_t j = 0; j < m; j++) {
+        bitem *it = &c->items[ids[j]];
+        pts[j] = &it->it.nA;  sc[j] = it->zk;      /* scalars < 2^253 */
+        pts[m + j] = &it->it.nR; sc[m + j] = it->z; /* scalars < 2^128 */
+        sc_add_mod_l(b, b, it->zs);
+    }
+    int r = ed25519_ifma_msm(sum, m, m, pts, sc, b);
+    free(pts); free(sc);
+    return r;
+}
+
 static int set_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
     c->stats->msm_checks++;
+    if (c->ifma && m <= IFMA_STRAUS_MAX) return ifma_straus_sum(c, ids, m, sum);
     /* with IFMA, Pippenger's bucket additions run eight at a time and beat Straus */
     if (!c->ifma && m <= STRAUS_MAX) return straus_sum(c, ids, m, sum);
     return pippenger_sum(c, ids, m, sum);

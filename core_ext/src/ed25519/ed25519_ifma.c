@@ -15,6 +15,8 @@
 
 #if defined(__x86_64__) && defined(__AVX512IFMA__) && defined(__AVX512F__)
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct { __m512i v[5]; } fe8;
 typedef struct { fe8 X, Y, Z, T; } ge8_p3;
@@ -302,6 +304,27 @@ void ed25519_ifma_init(void) {
     B8_ready = 1;
 }
 
+/* tab[j] = [j]P for j = 0..8 in cached form (tab[0] the identity); P has Z = 1. */
+static void ge8_table(ge8_cached tab[9], const ge8_p3 *P, const fe8 *d2) {
+    for (int i = 0; i < 5; i++) {
+        tab[0].YpX.v[i] = tab[0].YmX.v[i] = tab[0].Z.v[i] = _mm512_set1_epi64(i == 0);
+        tab[0].T2d.v[i] = _mm512_setzero_si512();
+    }
+    ge8_to_cached(&tab[1], P, d2);
+    ge8_p2 a2;
+    ge8_p1p1 t;
+    ge8_p3 cur;
+    a2.X = P->X; a2.Y = P->Y; a2.Z = P->Z;
+    ge8_dbl(&t, &a2);
+    ge8_to_p3(&cur, &t);
+    ge8_to_cached(&tab[2], &cur, d2);
+    for (int j = 3; j < 9; j++) {
+        ge8_add(&t, &cur, &tab[1]);
+        ge8_to_p3(&cur, &t);
+        ge8_to_cached(&tab[j], &cur, d2);
+    }
+}
+
 /* res[l] = [8]([s]B + [k]nA + nR) == O for the eight items (repeat an item to fill). */
 void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) {
     fe8 d2;
@@ -324,25 +347,7 @@ void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) {
     }
     /* table [j](-A), j = 0..8 */
     ge8_cached tab[9];
-    for (int i = 0; i < 5; i++) {
-        tab[0].YpX.v[i] = tab[0].YmX.v[i] = tab[0].Z.v[i] = _mm512_set1_epi64(i == 0);
-        tab[0].T2d.v[i] = _mm512_setzero_si512();
-    }
-    ge8_to_cached(&tab[1], &A, &d2);
-    {
-        ge8_p2 a2;
-        ge8_p1p1 t;
-        ge8_p3 cur;
-        a2.X = A.X; a2.Y = A.Y; a2.Z = A.Z;
-        ge8_dbl(&t, &a2);
-        ge8_to_p3(&cur, &t);
-        ge8_to_cached(&tab[2], &cur, &d2);
-        for (int j = 3; j < 9; j++) {
-            ge8_add(&t, &cur, &tab[1]);
-            ge8_to_p3(&cur, &t);
-            ge8_to_cached(&tab[j], &cur, &d2);
-        }
-    }
+    ge8_table(tab, &A, &d2);
     int8_t kd[8][64], sd[8][64];
     for (int l = 0; l < 8; l++) {
         radix16(kd[l], it[l]->k);
@@ -387,6 +392,89 @@ void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) {
     fe8_to_lanes(ys, &Q2.Y);
     fe8_to_lanes(zs, &Q2.Z);
     for (int l = 0; l < 8; l++) res[l] = (uint8_t)(fe_iszero(&xs[l]) && fe_eq(&ys[l], &zs[l]));
+}
+
+/* Multi-scalar multiplication in eight lanes: sum = [b]B + sum_j [c_j] P_j, where the
+ * first n_long points have scalars < 2^253 and the other n_short ones scalars < 2^128
+ * (the batch coefficients of R). Points are affine (Z = 1). Each lane accumulates its
+ * own share of the points (slot s of lane l holds point 8 s + l) over a shared
+ * fixed-window (radix-16) schedule, so all lanes do the same operations; the eight lane
+ * sums are added at the end. Returns 0, or -1 if memory ran out. */
+int ed25519_ifma_msm(ge_p3 *sum, size_t n_long, size_t n_short, const ge_p3 *const *pts,
+                     const uint64_t *const *scalars, const uint64_t b[4]) {
+    size_t sl = (n_long + 7) / 8, ss = (n_short + 7) / 8, ns = sl + ss;
+    ge8_cached *tab = (ge8_cached *)_mm_malloc(ns * 9 * sizeof(ge8_cached), 64);
+    int8_t *dig = (int8_t *)malloc(ns * 8 * 64);
+    if (!tab || !dig) { _mm_free(tab); free(dig); return -1; }
+    fe8 d2;
+    fe8_bcast(&d2, &FE_D2);
+    ge_p3 ident;
+    ge_identity(&ident);
+    for (size_t sidx = 0; sidx < ns; sidx++) {
+        size_t base = sidx < sl ? 8 * sidx : n_long + 8 * (sidx - sl);
+        size_t lim = sidx < sl ? n_long : n_long + n_short;
+        const fe *xs[8], *ys[8], *ts[8];
+        for (int l = 0; l < 8; l++) {
+            size_t j = base + (size_t)l;
+            const ge_p3 *p = j < lim ? pts[j] : &ident;
+            xs[l] = &p->X; ys[l] = &p->Y; ts[l] = &p->T;
+            if (j < lim) radix16(dig + (sidx * 8 + (size_t)l) * 64, scalars[j]);
+            else memset(dig + (sidx * 8 + (size_t)l) * 64, 0, 64);
+        }
+        ge8_p3 P;
+        fe8_from_lanes(&P.X, xs); fe8_from_lanes(&P.Y, ys); fe8_from_lanes(&P.T, ts);
+        fe8_carry(&P.X); fe8_carry(&P.Y); fe8_carry(&P.T);
+        for (int i = 0; i < 5; i++) P.Z.v[i] = _mm512_set1_epi64(i == 0);
+        ge8_table(tab + 9 * sidx, &P, &d2);
+    }
+    int8_t bd[64];
+    radix16(bd, b);
+    ge8_p3 Q;
+    ge8_p2 Q2;
+    ge8_p1p1 t;
+    ge8_cached sel;
+    for (int i = 0; i < 5; i++) {
+        Q.X.v[i] = Q.T.v[i] = _mm512_setzero_si512();
+        Q.Y.v[i] = Q.Z.v[i] = _mm512_set1_epi64(i == 0);
+    }
+    for (int w = 63; w >= 0; w--) {
+        if (w != 63) {
+            Q2.X = Q.X; Q2.Y = Q.Y; Q2.Z = Q.Z;
+            for (int k = 0; k < 4; k++) {
+                ge8_dbl(&t, &Q2);
+                if (k < 3) ge8_to_p2(&Q2, &t);
+            }
+            ge8_to_p3(&Q, &t);
+        }
+        /* short (128-bit) scalars have digits only up to window 32 */
+        size_t active = w <= 32 ? ns : sl;
+        for (size_t sidx = 0; sidx < active; sidx++) {
+            const int8_t *d = dig + sidx * 8 * 64;
+            __m512i dv = _mm512_set_epi64(d[7 * 64 + w], d[6 * 64 + w], d[5 * 64 + w], d[4 * 64 + w],
+                                          d[3 * 64 + w], d[2 * 64 + w], d[1 * 64 + w], d[0 * 64 + w]);
+            if (!_mm512_test_epi64_mask(dv, dv)) continue; /* all lanes add the identity */
+            ge8_select(&sel, tab + 9 * sidx, dv);
+            ge8_add(&t, &Q, &sel);
+            ge8_to_p3(&Q, &t);
+        }
+        if (bd[w]) { /* [b]B in lane 0 only */
+            __m512i dv = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, bd[w]);
+            ge8_select(&sel, B8, dv);
+            ge8_add(&t, &Q, &sel);
+            ge8_to_p3(&Q, &t);
+        }
+    }
+    fe xs[8], ys[8], zs[8], ts[8];
+    fe8_to_lanes(xs, &Q.X); fe8_to_lanes(ys, &Q.Y); fe8_to_lanes(zs, &Q.Z); fe8_to_lanes(ts, &Q.T);
+    ge_p3 acc = {xs[0], ys[0], zs[0], ts[0]};
+    for (int l = 1; l < 8; l++) {
+        ge_p3 lp = {xs[l], ys[l], zs[l], ts[l]};
+        ge_add_p3(&acc, &acc, &lp);
+    }
+    *sum = acc;
+    _mm_free(tab);
+    free(dig);
+    return 0;
 }
 
 /* Pippenger bucket accumulation, eight buckets at a time: bucket[bidx[l]] += +-pts[l]
