@@ -210,6 +210,9 @@ void mbi_sha256(const mbi_sha256_impl *im, const uint8_t *data, size_t len, uint
 
 /* Pointer batches handed to the batch kernels. */
 #define BATCH 256
+/* Equal-length messages up to this long are hashed from padded copies (see many_uniform). */
+#define UNIFORM_COPY_MAX 1024
+#define UNIFORM_SCRATCH 32768
 
 static void xn_init(uint32_t *st, int lanes) {
     for (int w = 0; w < 8; w++)
@@ -307,6 +310,34 @@ static void many_uniform(const mbi_sha256_impl *im, const uint8_t *data, const i
                     bo[k] = out + 32 * (i + k);
                 }
                 im->xn_many(bp, cnt, full, wk, bo);
+                i += cnt;
+            }
+        }
+        /* Other short lengths: copy each message into a pre-padded slot and run the
+         * pipelined batch kernel over the slots (the copy is far cheaper than the stalls
+         * of one kernel call per group). */
+        if (!(use_wk && full) && im->xn_many && len <= UNIFORM_COPY_MAX && e - i >= (size_t)N) {
+            _Alignas(64) uint8_t scratch[UNIFORM_SCRATCH];
+            const uint8_t *bp[BATCH];
+            uint8_t *bo[BATCH];
+            size_t nb = full + (size_t)tb, slot = nb * 64;
+            size_t B = UNIFORM_SCRATCH / slot / (size_t)N * (size_t)N;
+            if (B > BATCH) B = BATCH;
+            for (size_t k = 0; k < B; k++) {
+                uint8_t *sl = scratch + k * slot;
+                memset(sl + len, 0, slot - len);
+                sl[len] = 0x80;
+                store_be64(sl + slot - 8, (uint64_t)len * 8);
+                bp[k] = sl;
+            }
+            while (e - i >= (size_t)N) {
+                size_t cnt = (e - i) / (size_t)N * (size_t)N;
+                if (cnt > B) cnt = B;
+                for (size_t k = 0; k < cnt; k++) {
+                    memcpy(scratch + k * slot, data + off[i + k], len);
+                    bo[k] = out + 32 * (i + k);
+                }
+                im->xn_many(bp, cnt, nb, NULL, bo);
                 i += cnt;
             }
         }
