@@ -411,3 +411,23 @@ def test_same_calls_same_blocks_whatever_the_internal_seed():
             p.expire(float(step) - 10)
     assert len({len(p) for p in pools}) == 1 and len(pools[0]) > 0
     assert pools[0].stats()["evicted"] > 0
+
+
+@pytest.mark.parametrize("lo,hi", [(1, 3), (0, 2**62), (5, 6)])
+def test_big_merges_with_price_and_prefix_ties_match_reference(lo, hi):
+    """Thousands of senders change between selects (the radix-sorted batch merge), with
+    many equal prices, arrivals and 8-byte hash prefixes (the full tie-break)."""
+    rng = np.random.default_rng(lo)
+    n = 20_000
+    args = (rng.integers(0, 256, (n, 32), dtype=np.uint8),
+            rng.integers(0, 5000, n).astype(np.uint64), np.ones(n, dtype=np.int64),
+            rng.integers(lo, hi, n).astype(np.int64), np.full(n, 100, dtype=np.int64))
+    args[0][:, :8] = rng.integers(0, 2, (n, 1), dtype=np.uint8)
+    p, r = Mempool(n, 1 << 60), RefMempool(n, 1 << 60)
+    for k in range(0, n, 2000):
+        part = [a[k:k + 2000] for a in args]
+        assert p.add_batch(*part, float(k % 3)).tolist() == r.add_batch(*part, float(k % 3))
+        if k % 6000 == 0:
+            assert [bytes(x) for x in p.select(3000, 1 << 60)] == r.select(3000, 1 << 60)
+    assert [bytes(x) for x in p.select(6000, 1 << 60)] == r.select(6000, 1 << 60)
+    assert p._check() == ""

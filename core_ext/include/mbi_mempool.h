@@ -112,6 +112,11 @@ struct Node {
     uint32_t aux;    // enumeration: heap position it came from, NIL for a chain step
 };
 
+struct SortKey {
+    uint64_t k;
+    uint32_t idx;
+};
+
 struct ArrivalEntry {
     uint32_t txid;
     uint32_t gen;
@@ -195,6 +200,7 @@ private:
     std::vector<uint32_t> victims_;
     std::vector<Node> scratch_;
     BigVec<Node> fresh_, merged_;
+    BigVec<SortKey> keys_, keys_tmp_;
 
     int8_t add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t price,
                    uint32_t size, double arrival);
@@ -225,6 +231,7 @@ private:
     bool ready_before(const Node& a, const Node& b) const;
     bool tail_before(const Node& a, const Node& b) const;
     void flush_ready();
+    void sort_block_order(BigVec<Node>& v);
     void flush_tails();
     void tails_set(uint32_t si, const Node* node);  // insert/update/erase (node==nullptr)
     void tails_place(uint32_t pos, const Node& n);
