@@ -62,6 +62,8 @@ void mbi_sha256_compress2_shani(uint32_t a[8], uint32_t b[8], const uint8_t *pa,
 
 int mbi_sha256_has_armce(void); /* compiled in (AArch64 build) */
 void mbi_sha256_compress_armce(uint32_t st[8], const uint8_t *blocks, size_t nblocks);
+void mbi_sha256_compress2_armce(uint32_t a[8], uint32_t b[8], const uint8_t *pa,
+                                const uint8_t *pb, size_t nblocks);
 
 int mbi_sha256_has_avx512(void);
 void mbi_sha256_x16_avx512(uint32_t *st, const uint8_t *const *p, size_t nblocks, int from_iv);

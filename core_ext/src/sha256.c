@@ -115,7 +115,7 @@ static void build_impls(void) {
     }
     if (mbi_sha256_has_armce() && (f & MBI_CPU_ARM_SHA2)) {
         singles[ns].name = "arm_sha2"; singles[ns].c1 = mbi_sha256_compress_armce;
-        singles[ns].c2 = NULL; ns++;
+        singles[ns].c2 = mbi_sha256_compress2_armce; ns++;
     }
     singles[ns].name = "portable"; singles[ns].c1 = mbi_sha256_compress_portable;
     singles[ns].c2 = NULL; ns++;

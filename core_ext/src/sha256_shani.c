@@ -185,10 +185,50 @@ void mbi_sha256_compress_armce(uint32_t st[8], const uint8_t *data, size_t nbloc
     vst1q_u32(&st[4], EFGH);
 }
 
+/* Two streams interleaved, as on x86: SHA256H/H2 have a latency of several cycles. */
+void mbi_sha256_compress2_armce(uint32_t sa[8], uint32_t sb[8], const uint8_t *pa,
+                                const uint8_t *pb, size_t nblocks) {
+    uint32x4_t A0 = vld1q_u32(&sa[0]), A1 = vld1q_u32(&sa[4]);
+    uint32x4_t B0 = vld1q_u32(&sb[0]), B1 = vld1q_u32(&sb[4]);
+    while (nblocks--) {
+        uint32x4_t A0s = A0, A1s = A1, B0s = B0, B1s = B1;
+        uint32x4_t MA[4], MB[4];
+        for (int i = 0; i < 4; i++) {
+            MA[i] = vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(pa + 16 * i)));
+            MB[i] = vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(pb + 16 * i)));
+        }
+        for (int g = 0; g < 16; g++) {
+            uint32x4_t k = vld1q_u32(&mbi_sha256_K[4 * g]);
+            uint32x4_t wa = vaddq_u32(MA[g & 3], k), wb = vaddq_u32(MB[g & 3], k);
+            if (g < 12) {
+                MA[g & 3] = vsha256su1q_u32(vsha256su0q_u32(MA[g & 3], MA[(g + 1) & 3]),
+                                            MA[(g + 2) & 3], MA[(g + 3) & 3]);
+                MB[g & 3] = vsha256su1q_u32(vsha256su0q_u32(MB[g & 3], MB[(g + 1) & 3]),
+                                            MB[(g + 2) & 3], MB[(g + 3) & 3]);
+            }
+            uint32x4_t ta = A0, tb = B0;
+            A0 = vsha256hq_u32(A0, A1, wa);
+            B0 = vsha256hq_u32(B0, B1, wb);
+            A1 = vsha256h2q_u32(A1, ta, wa);
+            B1 = vsha256h2q_u32(B1, tb, wb);
+        }
+        A0 = vaddq_u32(A0, A0s); A1 = vaddq_u32(A1, A1s);
+        B0 = vaddq_u32(B0, B0s); B1 = vaddq_u32(B1, B1s);
+        pa += 64;
+        pb += 64;
+    }
+    vst1q_u32(&sa[0], A0); vst1q_u32(&sa[4], A1);
+    vst1q_u32(&sb[0], B0); vst1q_u32(&sb[4], B1);
+}
+
 #else /* no ARMv8 crypto extension in this build */
 
 int mbi_sha256_has_armce(void) { return 0; }
 void mbi_sha256_compress_armce(uint32_t st[8], const uint8_t *blocks, size_t nblocks) {
     (void)st; (void)blocks; (void)nblocks; abort();
+}
+void mbi_sha256_compress2_armce(uint32_t a[8], uint32_t b[8], const uint8_t *pa,
+                                const uint8_t *pb, size_t nblocks) {
+    (void)a; (void)b; (void)pa; (void)pb; (void)nblocks; abort();
 }
 #endif

@@ -11,12 +11,27 @@
 int main(){
   const mbi_sha256_impl *L[16]; int n=mbi_sha256_impls(L,16);
   for(int i=0;i<n;i++) printf("backend %s\n", L[i]->name);
-  uint8_t buf[3000]; for(int i=0;i<3000;i++) buf[i]=(uint8_t)(i*31+7);
+  static uint8_t buf[40000]; for(int i=0;i<40000;i++) buf[i]=(uint8_t)(i*31+7);
   int bad=0;
   for(size_t len=0; len<3000; len+=7){
     uint8_t a[32], b[32];
     mbi_sha256(L[n-1], buf, len, a);
     for(int i=0;i<n;i++){ mbi_sha256(L[i], buf, len, b); if(memcmp(a,b,32)) {bad++; printf("mismatch %s len %zu\n", L[i]->name, len);} }
+  }
+  /* sha256_many: equal lengths (lockstep / pairs) and mixed lengths, vs one at a time */
+  static int64_t off[202];
+  static uint8_t many[201 * 32];
+  for (int mode = 0; mode < 2; mode++) {
+    off[0] = 0;
+    for (int i = 1; i <= 200; i++) off[i] = off[i - 1] + (mode ? (i * 37) % 140 : 64);
+    for (int i = 0; i < n; i++) {
+      mbi_sha256_many(L[i], buf, off, 200, many, 1);
+      for (int m = 0; m < 200; m++) {
+        uint8_t want[32];
+        mbi_sha256(L[n-1], buf + off[m], (size_t)(off[m + 1] - off[m]), want);
+        if (memcmp(want, many + 32 * m, 32)) { bad++; printf("many mismatch %s mode %d msg %d\n", L[i]->name, mode, m); break; }
+      }
+    }
   }
   uint8_t r1[32], r2[32];
   for(int i=0;i<n;i++){ mbi_merkle_root(L[n-1], buf, 93, 1, r1); mbi_merkle_root(L[i], buf, 93, 2, r2); if(memcmp(r1,r2,32)) {bad++; printf("root mismatch %s\n", L[i]->name);} }
