@@ -212,11 +212,25 @@ def test_message_boundaries() -> None:
     rng = random.Random(5)
     pk, sk = pysodium.crypto_sign_seed_keypair(rng.randbytes(32))
     lens = sorted({max(0, 128 * j + d) for j in range(0, 9) for d in range(-66, -60)} | {0, 1, 1000, 65536})
+    items = []
     for n in lens:
         m = rng.randbytes(n)
         s = pysodium.crypto_sign_detached(m, sk)
         assert sv.verify(pk, m, s), n
         assert not sv.verify(pk, m[:-1] if n else b"\x00", s), n
+        items += [(pk, m, s), (pk, m[:-1] if n else b"\x00", s)]
+    # the batch path hashes eight messages at a time with IFMA: same boundaries there
+    pks, msgs, sigs = zip(*items)
+    before = sv.backend()
+    try:
+        for be in sv.available_backends():
+            sv._set_backend(be)
+            for order in (1, -1):
+                out = sv.verify_batch(pks[::order], msgs[::order], sigs[::order], threads=1)
+                assert out.tolist() == [True, False] * len(lens) if order == 1 else \
+                    out.tolist() == [False, True] * len(lens)
+    finally:
+        sv._set_backend(before)
 
 
 def test_threads_do_not_change_results() -> None:

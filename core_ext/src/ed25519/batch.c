@@ -430,6 +430,7 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
         size_t gn = end - g < 8 ? end - g : 8;
         ge_p3 A[8], R[8];
         int okA[8], okR[8];
+        uint64_t kk[8][4];
         if (c.ifma) {
             const uint8_t *ea[8], *er[8];
             for (size_t l = 0; l < 8; l++) {
@@ -439,6 +440,14 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
             }
             ed25519_ifma_decode8(A, okA, ea);
             ed25519_ifma_decode8(R, okR, er);
+            const uint8_t *em[8];
+            size_t el[8];
+            for (size_t l = 0; l < 8; l++) {
+                size_t i = g + (l < gn ? l : gn - 1);
+                em[l] = msgs[i];
+                el[l] = lens[i];
+            }
+            ed25519_ifma_hram8(kk, er, ea, em, el);
         } else {
             for (size_t l = 0; l < gn; l++) {
                 okA[l] = ge_decode_zip215(&A[l], pks + 32 * (g + l)) == 0;
@@ -456,7 +465,8 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
             }
             ge_neg(&it->it.nA, &A[l]);
             ge_neg(&it->it.nR, &R[l]);
-            sc_hram(it->it.k, sig, pks + 32 * i, msgs[i], lens[i]);
+            if (c.ifma) memcpy(it->it.k, kk[l], sizeof it->it.k);
+            else sc_hram(it->it.k, sig, pks + 32 * i, msgs[i], lens[i]);
             it->out = i;
             it->z[0] = it->z[1] = it->z[2] = it->z[3] = 0;
             for (int j = 7; j >= 0; j--) {

@@ -477,6 +477,141 @@ int ed25519_ifma_msm(ge_p3 *sum, size_t n_long, size_t n_short, const ge_p3 *con
     return 0;
 }
 
+/* ------------------------------------------------------------------ SHA-512, 8 lanes */
+
+static const uint64_t K512x[80] = {
+    0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL, 0xe9b5dba58189dbbcULL,
+    0x3956c25bf348b538ULL, 0x59f111f1b605d019ULL, 0x923f82a4af194f9bULL, 0xab1c5ed5da6d8118ULL,
+    0xd807aa98a3030242ULL, 0x12835b0145706fbeULL, 0x243185be4ee4b28cULL, 0x550c7dc3d5ffb4e2ULL,
+    0x72be5d74f27b896fULL, 0x80deb1fe3b1696b1ULL, 0x9bdc06a725c71235ULL, 0xc19bf174cf692694ULL,
+    0xe49b69c19ef14ad2ULL, 0xefbe4786384f25e3ULL, 0x0fc19dc68b8cd5b5ULL, 0x240ca1cc77ac9c65ULL,
+    0x2de92c6f592b0275ULL, 0x4a7484aa6ea6e483ULL, 0x5cb0a9dcbd41fbd4ULL, 0x76f988da831153b5ULL,
+    0x983e5152ee66dfabULL, 0xa831c66d2db43210ULL, 0xb00327c898fb213fULL, 0xbf597fc7beef0ee4ULL,
+    0xc6e00bf33da88fc2ULL, 0xd5a79147930aa725ULL, 0x06ca6351e003826fULL, 0x142929670a0e6e70ULL,
+    0x27b70a8546d22ffcULL, 0x2e1b21385c26c926ULL, 0x4d2c6dfc5ac42aedULL, 0x53380d139d95b3dfULL,
+    0x650a73548baf63deULL, 0x766a0abb3c77b2a8ULL, 0x81c2c92e47edaee6ULL, 0x92722c851482353bULL,
+    0xa2bfe8a14cf10364ULL, 0xa81a664bbc423001ULL, 0xc24b8b70d0f89791ULL, 0xc76c51a30654be30ULL,
+    0xd192e819d6ef5218ULL, 0xd69906245565a910ULL, 0xf40e35855771202aULL, 0x106aa07032bbd1b8ULL,
+    0x19a4c116b8d2d0c8ULL, 0x1e376c085141ab53ULL, 0x2748774cdf8eeb99ULL, 0x34b0bcb5e19b48a8ULL,
+    0x391c0cb3c5c95a63ULL, 0x4ed8aa4ae3418acbULL, 0x5b9cca4f7763e373ULL, 0x682e6ff3d6b2b8a3ULL,
+    0x748f82ee5defb2fcULL, 0x78a5636f43172f60ULL, 0x84c87814a1f0ab72ULL, 0x8cc702081a6439ecULL,
+    0x90befffa23631e28ULL, 0xa4506cebde82bde9ULL, 0xbef9a3f7b2c67915ULL, 0xc67178f2e372532bULL,
+    0xca273eceea26619cULL, 0xd186b8c721c0c207ULL, 0xeada7dd6cde0eb1eULL, 0xf57d4f7fee6ed178ULL,
+    0x06f067aa72176fbaULL, 0x0a637dc5a2c898a6ULL, 0x113f9804bef90daeULL, 0x1b710b35131c471bULL,
+    0x28db77f523047d84ULL, 0x32caab7b40c72493ULL, 0x3c9ebe0a15c9bebcULL, 0x431d67c49c100d4cULL,
+    0x4cc5d4becb3e42b6ULL, 0x597f299cfc657e2aULL, 0x5fcb6fab3ad6faecULL, 0x6c44198c4a475817ULL,
+};
+
+/* Byte `pos` of the padded SHA-512 input R || A || M || 0x80 || 0.. || len (128-bit BE). */
+typedef struct {
+    const uint8_t *R, *A, *M;
+    size_t mlen, total, nblocks;
+} hram_lane;
+
+static void hram_block(const hram_lane *h, size_t bi, uint8_t blk[128]) {
+    size_t start = bi * 128;
+    for (size_t j = 0; j < 128; j++) {
+        size_t pos = start + j;
+        uint8_t v;
+        if (pos < 32) v = h->R[pos];
+        else if (pos < 64) v = h->A[pos - 32];
+        else if (pos < h->total) v = h->M[pos - 64];
+        else if (pos == h->total) v = 0x80;
+        else if (pos >= h->nblocks * 128 - 8) {
+            int sh = (int)(h->nblocks * 128 - 1 - pos) * 8;
+            v = sh < 64 ? (uint8_t)(((uint64_t)h->total << 3) >> sh) : 0;
+        } else v = 0;
+        blk[j] = v;
+    }
+}
+
+/* Copy the bulk with memcpy and leave the byte loop for the edges. */
+static void hram_block_fast(const hram_lane *h, size_t bi, uint8_t blk[128]) {
+    size_t start = bi * 128;
+    if (start >= 64 && start + 128 <= h->total) {
+        memcpy(blk, h->M + (start - 64), 128);
+        return;
+    }
+    hram_block(h, bi, blk);
+}
+
+#define ROR(x, n) _mm512_ror_epi64((x), (n))
+
+/* k_l = SHA-512(R_l || A_l || M_l) mod l for eight items; lanes with fewer blocks stop
+ * updating their state (masked) while the others continue. */
+void ed25519_ifma_hram8(uint64_t k[8][4], const uint8_t *const R[8], const uint8_t *const A[8],
+                        const uint8_t *const M[8], const size_t mlen[8]) {
+    hram_lane h[8];
+    size_t maxb = 0;
+    for (int l = 0; l < 8; l++) {
+        h[l].R = R[l]; h[l].A = A[l]; h[l].M = M[l]; h[l].mlen = mlen[l];
+        h[l].total = 64 + mlen[l];
+        h[l].nblocks = (h[l].total + 17 + 127) / 128;
+        if (h[l].nblocks > maxb) maxb = h[l].nblocks;
+    }
+    static const uint64_t iv[8] = {
+        0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+        0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+    };
+    __m512i st[8];
+    for (int i = 0; i < 8; i++) st[i] = _mm512_set1_epi64((long long)iv[i]);
+    uint8_t blk[8][128] __attribute__((aligned(64)));
+    for (size_t bi = 0; bi < maxb; bi++) {
+        __mmask8 active = 0;
+        for (int l = 0; l < 8; l++) {
+            if (bi < h[l].nblocks) {
+                hram_block_fast(&h[l], bi, blk[l]);
+                active |= (__mmask8)(1u << l);
+            } else {
+                memset(blk[l], 0, 128);
+            }
+        }
+        __m512i w[80];
+        /* transpose: w[t] lane l = big-endian word t of lane l's block */
+        for (int t = 0; t < 16; t++) {
+            uint64_t x[8];
+            for (int l = 0; l < 8; l++) {
+                uint64_t v;
+                memcpy(&v, blk[l] + 8 * t, 8);
+                x[l] = __builtin_bswap64(v);
+            }
+            w[t] = _mm512_loadu_si512((const void *)x);
+        }
+        for (int t = 16; t < 80; t++) {
+            __m512i s0 = _mm512_xor_si512(_mm512_xor_si512(ROR(w[t - 15], 1), ROR(w[t - 15], 8)),
+                                          _mm512_srli_epi64(w[t - 15], 7));
+            __m512i s1 = _mm512_xor_si512(_mm512_xor_si512(ROR(w[t - 2], 19), ROR(w[t - 2], 61)),
+                                          _mm512_srli_epi64(w[t - 2], 6));
+            w[t] = _mm512_add_epi64(_mm512_add_epi64(w[t - 16], s0), _mm512_add_epi64(w[t - 7], s1));
+        }
+        __m512i a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5], g = st[6], hh = st[7];
+        for (int t = 0; t < 80; t++) {
+            __m512i S1 = _mm512_xor_si512(_mm512_xor_si512(ROR(e, 14), ROR(e, 18)), ROR(e, 41));
+            __m512i ch = _mm512_ternarylogic_epi64(e, f, g, 0xCA);   /* (e & f) ^ (~e & g) */
+            __m512i t1 = _mm512_add_epi64(_mm512_add_epi64(hh, S1),
+                                          _mm512_add_epi64(ch, _mm512_add_epi64(
+                                              _mm512_set1_epi64((long long)K512x[t]), w[t])));
+            __m512i S0 = _mm512_xor_si512(_mm512_xor_si512(ROR(a, 28), ROR(a, 34)), ROR(a, 39));
+            __m512i maj = _mm512_ternarylogic_epi64(a, b, c, 0xE8);  /* majority */
+            __m512i t2 = _mm512_add_epi64(S0, maj);
+            hh = g; g = f; f = e; e = _mm512_add_epi64(d, t1); d = c; c = b; b = a;
+            a = _mm512_add_epi64(t1, t2);
+        }
+        __m512i nv[8] = {a, b, c, d, e, f, g, hh};
+        for (int i = 0; i < 8; i++)
+            st[i] = _mm512_mask_add_epi64(st[i], active, st[i], nv[i]);
+    }
+    uint64_t out[8][8] __attribute__((aligned(64)));
+    for (int i = 0; i < 8; i++) _mm512_store_si512((void *)out[i], st[i]);
+    for (int l = 0; l < 8; l++) {
+        /* digest bytes are the big-endian state words; as a little-endian 512-bit
+         * integer, word i of the digest is bswap(state word i) */
+        uint64_t wd[8];
+        for (int i = 0; i < 8; i++) wd[i] = __builtin_bswap64(out[i][l]);
+        sc_reduce_wide(k[l], wd);
+    }
+}
+
 /* Pippenger bucket accumulation, eight buckets at a time: bucket[bidx[l]] += +-pts[l]
  * (negated where bit l of neg is set). The eight bucket indices must be distinct.
  * Buckets are gathered from and scattered back to the scalar ge_p3 array (20 limbs per

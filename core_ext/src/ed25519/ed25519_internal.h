@@ -164,6 +164,8 @@ int ed25519_ifma_available(void);
 void ed25519_ifma_init(void) __attribute__((weak));
 void ed25519_ifma_decode8(ge_p3 out[8], int ok[8], const uint8_t *const enc[8]) __attribute__((weak));
 void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) __attribute__((weak));
+void ed25519_ifma_hram8(uint64_t k[8][4], const uint8_t *const R[8], const uint8_t *const A[8],
+                        const uint8_t *const M[8], const size_t mlen[8]) __attribute__((weak));
 int ed25519_ifma_msm(ge_p3 *sum, size_t n_long, size_t n_short, const ge_p3 *const *pts,
                      const uint64_t *const *scalars, const uint64_t b[4]) __attribute__((weak));
 void ed25519_ifma_bucket_add8(ge_p3 *bucket, const uint32_t bidx[8], const ge_precomp *const pts[8],
