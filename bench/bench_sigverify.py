@@ -16,8 +16,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import ratio_sigverify as R  # noqa: E402
-from core_ext import sigverify as sv  # noqa: E402
+import ratio_sigverify as R
+
+from core_ext import sigverify as sv
 
 RNG = random.Random(7)
 KEYS = [pysodium.crypto_sign_seed_keypair(RNG.randbytes(32)) for _ in range(256)]

@@ -93,10 +93,12 @@ def main() -> None:
         assert (~sv.verify_batch(pks, msgs, bad)).sum() == max(1, round(n * 0.01))
         for label, ss, steady in (("valid", sigs, 0.0), ("1% invalid", bad, 0.01)):
             sv._recent_invalid_rate(steady)
-            r1 = rate(lambda: sv.verify_batch(pks, msgs, ss, threads=1), n, T, time.thread_time)
+            r1 = rate(lambda p=pks, m=msgs, s=ss: sv.verify_batch(p, m, s, threads=1), n, T,
+                      time.thread_time)
             rows.append((f"batch {n:>4} {label}, 1 thread", r1, sod_cpu, "cpu"))
             sv._recent_invalid_rate(steady)
-            r2 = rate(lambda: sv.verify_batch(pks, msgs, ss, threads=2), n, T, time.perf_counter)
+            r2 = rate(lambda p=pks, m=msgs, s=ss: sv.verify_batch(p, m, s, threads=2), n, T,
+                      time.perf_counter)
             rows.append((f"batch {n:>4} {label}, 2 threads", r2, sod_wall, "wall"))
     print(f"core_ext.sigverify backend={sv.backend()}  (libsodium wall-clock rate {sod_wall:,.0f}/s)")
     print(f"{'case':<36}{'sigs/s':>12}{'x libsodium':>13}  clock")

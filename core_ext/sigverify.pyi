@@ -8,7 +8,7 @@ import numpy.typing as npt
 _BytesLike = Union[bytes, bytearray, memoryview]
 _Rows = Union[npt.NDArray[np.uint8], Sequence[_BytesLike], _BytesLike]
 
-__all__: list[str]
+__all__ = ["verify", "verify_batch", "backend", "available_backends"]
 
 def backend() -> str:
     """The code path in use: "portable" or "avx512ifma"."""

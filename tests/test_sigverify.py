@@ -3,7 +3,6 @@ and PyNaCl, and every single-bit corruption."""
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 
 import ed25519_zebra
@@ -11,6 +10,8 @@ import nacl.signing
 import numpy as np
 import pysodium
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core_ext import sigverify as sv
 
@@ -211,7 +212,7 @@ def test_message_boundaries() -> None:
     bytes of R || A in front)."""
     rng = random.Random(5)
     pk, sk = pysodium.crypto_sign_seed_keypair(rng.randbytes(32))
-    lens = sorted({max(0, 128 * j + d) for j in range(0, 9) for d in range(-66, -60)} | {0, 1, 1000, 65536})
+    lens = sorted({max(0, 128 * j + d) for j in range(9) for d in range(-66, -60)} | {0, 1, 1000, 65536})
     items = []
     for n in lens:
         m = rng.randbytes(n)
@@ -245,8 +246,6 @@ def test_threads_do_not_change_results() -> None:
 
 
 # ------------------------------------------------------------------ property test
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _KEYS = [pysodium.crypto_sign_seed_keypair(bytes([i]) * 32) for i in range(8)]
 

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pysodium
 import pytest
-
 import test_sigverify_ref as ref
+
 from core_ext import sigverify as sv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

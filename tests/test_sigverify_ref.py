@@ -84,8 +84,9 @@ def eq(p: Point, q: Point) -> bool:
     return (p[0] * q[2] - q[0] * p[2]) % P == 0 and (p[1] * q[2] - q[1] * p[2]) % P == 0
 
 
-B = decode(bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666"))
-assert B is not None
+_B = decode(bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666"))
+assert _B is not None
+B: Point = _B
 
 
 def hram(r_enc: bytes, a_enc: bytes, msg: bytes) -> int:
@@ -136,7 +137,7 @@ def small_order_encodings() -> list[bytes]:
     encodings plus y + p (when < 2^255) and the sign bit set on x = 0."""
     out: set[bytes] = set()
     for t in torsion_points():
-        x, y = affine(t)
+        _x, y = affine(t)
         for yy in (y, y + P):
             if yy >= 2**255:
                 continue
@@ -167,7 +168,7 @@ def noncanonical_nonsmall_encodings() -> list[bytes]:
 
 def invalid_encodings(rng: random.Random, n: int) -> list[bytes]:
     """Random 32-byte strings that are not the encoding of any point."""
-    out = []
+    out: list[bytes] = []
     while len(out) < n:
         enc = rng.randbytes(32)
         if decode(enc) is None:

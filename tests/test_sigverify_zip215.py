@@ -8,8 +8,8 @@ import ed25519_zebra
 import numpy as np
 import pysodium
 import pytest
-
 import test_sigverify_ref as ref
+
 from core_ext import sigverify as sv
 
 SMALL = ref.small_order_encodings()
@@ -140,7 +140,7 @@ def test_adversarial_cases_inside_random_batches(cases) -> None:
 def test_decode_matches_reference() -> None:
     rng = random.Random(8)
     encs = list(SMALL) + ref.noncanonical_nonsmall_encodings() + ref.invalid_encodings(rng, 50)
-    for y in list(range(0, 40)) + list(range(ref.P - 20, 2**255)):
+    for y in list(range(40)) + list(range(ref.P - 20, 2**255)):
         for sign in (0, 1):
             encs.append((y | (sign << 255)).to_bytes(32, "little"))
     encs += [rng.randbytes(32) for _ in range(1500)]
