@@ -108,7 +108,7 @@ struct Node {
     uint64_t hpre;  // first 8 hash bytes, big-endian: orders like the bytes
     uint32_t sidx;
     uint32_t txid;
-    uint32_t ready;  // tails_ only: tail is in the ready run
+    uint32_t ready;  // tails_: tail is in the ready run; ready_: how many more ready follow
     uint32_t aux;    // enumeration: heap position it came from, NIL for a chain step
 };
 
@@ -227,6 +227,7 @@ private:
     void set_nonce(uint32_t si, int64_t nonce, bool monotonic);
     // ordering
     Node make_node(uint32_t txid, uint32_t si, bool ready) const;
+    Node ready_node(uint32_t si) const;
     bool hash_less(const Node& a, const Node& b) const;
     bool ready_before(const Node& a, const Node& b) const;
     bool tail_before(const Node& a, const Node& b) const;

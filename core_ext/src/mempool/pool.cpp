@@ -309,6 +309,16 @@ Node Pool::make_node(uint32_t txid, uint32_t si, bool ready) const {
     return Node{t.price, t.arrival, load_be64(t.hash), si, txid, ready ? 1u : 0u, NIL};
 }
 
+// A sender's entry in the ready array: its first transaction, with `ready` holding how
+// many more follow it in the ready run, so select need not read the sender record.
+Node Pool::ready_node(uint32_t si) const {
+    const Sender& s = senders_[si];
+    Node n = make_node(s.head, si, true);
+    int64_t more = s.ready_end - txs_[s.head].nonce;
+    n.ready = more > 0xFFFFFFFFll ? 0xFFFFFFFFu : static_cast<uint32_t>(more);
+    return n;
+}
+
 bool Pool::hash_less(const Node& a, const Node& b) const {
     if (a.hpre != b.hpre) return a.hpre < b.hpre;
     return std::memcmp(txs_[a.txid].hash, txs_[b.txid].hash, 32) < 0;
@@ -342,7 +352,7 @@ void Pool::flush_ready() {
             __builtin_prefetch(&txs_[senders_[rdirty_[j + 6]].head]);
         uint32_t si = rdirty_[j];
         Sender& s = senders_[si];
-        if (s.count > 0 && txs_[s.head].nonce == s.exec + 1) fresh_.push_back(make_node(s.head, si, true));
+        if (s.count > 0 && txs_[s.head].nonce == s.exec + 1) fresh_.push_back(ready_node(si));
     }
     auto before = [this](const Node& a, const Node& b) { return ready_before(a, b); };
     sort_block_order(fresh_);
@@ -746,7 +756,6 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
         if (i != pf_done && i + PF_FAR < ready_.size()) {
             pf_done = i;  // once per array position, not again while chain steps run
             __builtin_prefetch(&txs_[ready_[i + PF_FAR].txid]);
-            __builtin_prefetch(&senders_[ready_[i + PF_FAR].sidx]);
             uint32_t nx = txs_[ready_[i + PF_NEAR].txid].nnext;
             if (nx != NIL) __builtin_prefetch(&txs_[nx]);
         }
@@ -769,8 +778,10 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
         std::memcpy(out + 32 * k, t.hash, 32);
         k++;
         used += t.size;
-        if (t.nnext != NIL && txs_[t.nnext].nonce <= senders_[v.sidx].ready_end) {
-            aux.push_back(make_node(t.nnext, v.sidx, true));
+        if (v.ready > 0) {  // more of this sender's ready run follows
+            Node chain = make_node(t.nnext, v.sidx, true);
+            chain.ready = v.ready - 1;
+            aux.push_back(chain);
             std::push_heap(aux.begin(), aux.end(), later);
             uint32_t nx = txs_[t.nnext].nnext;  // likely needed when this one is taken
             if (nx != NIL) __builtin_prefetch(&txs_[nx]);
@@ -927,7 +938,7 @@ const char* Pool::check() {
         const Node& nd = ready_[i];
         const Sender& s = senders_[nd.sidx];
         if (!(s.flags & F_LIVE) || s.head != nd.txid) return "ready array entry is not a head";
-        if (!same_node(nd, make_node(nd.txid, nd.sidx, true))) return "ready array key stale";
+        if (!same_node(nd, ready_node(nd.sidx))) return "ready array key stale";
         if (i > 0 && !ready_before(ready_[i - 1], nd)) return "ready array not sorted";
     }
     for (uint32_t i = 0; i < tails_.size(); i++) {
