@@ -487,9 +487,7 @@ void Pool::flush_tails() {
             if (!(s.flags & F_LIVE) || s.count == 0) continue;
             tails_.push_back(make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end));
         }
-        auto later = [this](const Node& a, const Node& b) { return tail_before(b, a); };
-        // std::make_heap is binary; sift every internal node of the 4-ary heap instead.
-        (void)later;
+        // Floyd's heap construction for the 4-ary heap (std::make_heap is binary).
         for (uint32_t i = 0; i < tails_.size(); i++) senders_[tails_[i].sidx].tpos = i;
         if (tails_.size() > 1)
             for (int64_t i = (static_cast<int64_t>(tails_.size()) - 2) / ARITY; i >= 0; i--)
