@@ -262,9 +262,73 @@ def test_pay_coin_errors(view, paths):
     assert_op_fails(view, tx(A, 1, T.pay_coin(B.address, -1)), E.INVALID_PARAMETER)
     assert_op_fails(view, tx(A, 2, T.pay_coin("ZTX3bad", 1)), E.INVALID_ADDRESS)
     assert_op_fails(view, tx(A, 3, T.pay_coin(A.address, 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
-    assert_op_fails(view, tx(A, 4, T.pay_coin(X.address, 1)), E.ACCOUNT_NOT_EXIST)
-    assert_op_fails(view, tx(A, 5, T.pay_coin(B.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
+    assert_op_fails(view, tx(A, 4, T.pay_coin(B.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
+    # a fresh dest that the source cannot fund is not created either
+    assert_op_fails(view, tx(A, 5, T.pay_coin(X.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
+    assert X.address not in view.accts
     ok(view, tx(A, 6, T.pay_coin(B.address, 0)))
+
+
+def test_pay_coin_creates_a_missing_dest(view, paths):
+    """Paying a fresh address creates it (BUMO/Zetrix wallets rely on this)."""
+    t = tx(A, 1, T.pay_coin(X.address, 500))
+    changes, (r,) = apply_block(view, [t], 2, 1_000_000)
+    assert r.error_code == 0 and r.applied, r.error_desc
+    # no account-creation surcharge: the fee is the payment's byte fee (docs/ledger.md §6)
+    assert r.actual_fee == len(t.envelope) * 100 == fee_of(t)
+    assert changes.new_accounts == 1 and changes.base_count == 4
+    assert [a.address for a in changes.accounts] == [A.address, X.address]
+    view.commit(changes)
+    x = view.get_account(X.address)
+    assert x.index == 4 and view.n == 5
+    assert (x.nonce, x.balance, x.master_weight, x.tx_threshold) == (0, 500, 1, 1)
+    assert not x.signers and not x.type_thresholds and not x.assets and not x.metadata
+    # the same privilege as an account made by CREATE_ACCOUNT with master_weight 1, tx_threshold 1
+    y = Account(X.address, 4, balance=500, master_weight=1, tx_threshold=1)
+    assert x.encode() == y.encode()
+    assert view.get_account(A.address).balance == 10**9 - 500 - r.actual_fee
+    # a second payment credits it like any account; CREATE_ACCOUNT now finds it existing
+    ok(view, tx(A, 2, T.pay_coin(X.address, 7)))
+    assert view.get_account(X.address).balance == 507 and view.n == 5
+    assert_op_fails(view, tx(A, 3, T.create_account(X.address, 1)), E.ACCOUNT_DEST_EXIST)
+
+
+def test_pay_coin_created_account_can_transact(paths):
+    v = DictView(CFG, [Account(A.address, 0, balance=10**9)])
+    ok(v, tx(A, 1, T.pay_coin(X.address, 10**6)))
+    r = ok(v, tx(X, 1, T.pay_coin(A.address, 1000)))
+    x = v.get_account(X.address)
+    assert x.nonce == 1 and x.balance == 10**6 - 1000 - r.actual_fee
+
+
+def test_pay_coin_creation_below_base_reserve(paths):
+    v = DictView(ChainConfig(CHAIN, FeeConfig(1, 100)), [Account(A.address, 0, balance=10**6)])
+    # amount < base_reserve: 106, nothing but nonce and fee changes, no account appears
+    assert_op_fails(v, tx(A, 1, T.pay_coin(X.address, 99), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
+    assert_op_fails(v, tx(A, 2, T.pay_coin(X.address, 0), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
+    assert X.address not in v.accts
+    # 106 is checked before the source's own reserve (100)
+    poor = DictView(ChainConfig(CHAIN, FeeConfig(1, 100)), [Account(A.address, 0, balance=1000)])
+    assert_op_fails(poor, tx(A, 1, T.pay_coin(X.address, 50), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
+    assert_op_fails(poor, tx(A, 2, T.pay_coin(X.address, 10**6), gas_price=1), E.ACCOUNT_LOW_RESERVE)
+    # exactly the reserve is enough
+    ok(v, tx(A, 3, T.pay_coin(X.address, 100), gas_price=1))
+    x = v.get_account(X.address)
+    assert (x.index, x.balance, x.nonce) == (1, 100, 0) and v.n == 2
+
+
+def test_pay_coin_creation_in_one_block_and_rollback(view, paths):
+    # created by one transaction, paid again by the next (dest found in the block's overlay)
+    rs = run(view, tx(A, 1, T.pay_coin(X.address, 10)), tx(A, 2, T.pay_coin(X.address, 5)))
+    assert [r.error_code for r in rs] == [0, 0]
+    assert view.get_account(X.address).balance == 15 and view.get_account(X.address).index == 4
+    # multi-operation: a creation undone by a later failure frees its index
+    t = tx(A, 3, T.pay_coin(S2.address, 1), T.pay_coin(S2.address, 2), T.pay_coin(C.address, 10**12))
+    r = assert_op_fails(view, t, E.ACCOUNT_LOW_RESERVE)
+    assert r.error_desc.startswith("operation 2:") and S2.address not in view.accts
+    ok(view, tx(A, 4, T.pay_coin(S3.address, 1), T.pay_coin(S3.address, 2), T.pay_coin(S2.address, 4)))
+    assert view.get_account(S3.address).balance == 3 and view.get_account(S2.address).balance == 4
+    assert [view.get_account(k.address).index for k in (X, S3, S2)] == [4, 5, 6]
 
 
 def test_pay_coin_overflow_changes_nothing(paths):
@@ -555,7 +619,8 @@ def test_failed_operation_reverts_earlier_operations(view):
 
 
 def test_failed_tx_in_block_keeps_others(view):
-    rs = run(view, tx(A, 1, T.pay_coin(B.address, 5)), tx(A, 2, T.pay_coin(B.address, 5), T.pay_coin(X.address, 1)),
+    rs = run(view, tx(A, 1, T.pay_coin(B.address, 5)),
+             tx(A, 2, T.pay_coin(B.address, 5), T.pay_coin(X.address, 1, source=S1.address)),
              tx(A, 3, T.create_account(X.address, 7), T.pay_coin(X.address, 3)))
     assert [r.error_code for r in rs] == [0, E.ACCOUNT_NOT_EXIST, 0]
     assert view.get_account(B.address).balance == 1005

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ USERS = [G] + [KeyPair.from_seed(bytes([0xD0 + i]) * 32) for i in range(5)]  # U
 ADDRS = [u.address for u in USERS] + ["ZTX3notvalid"]
 SUPPLY = 10**15
 GEN = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN, supply=SUPPLY))
+# With a base reserve, PAY_COIN to the absent USERS[5] below it fails with 106.
+GEN_RESERVE = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN, supply=SUPPLY, base_reserve=1000))
 
 amounts = st.sampled_from([0, 1, 7, 1000, 10**6, 10**9, 10**14, INT64_MAX, -1])
 who = st.integers(0, len(ADDRS) - 1)
@@ -103,8 +106,8 @@ def _rfc6962(entries):
     return h(b"\1" + _rfc6962(entries[:k]) + _rfc6962(entries[k:]))
 
 
-def run_stream(blocks, prebuilt=None, store=None):
-    ledger, c1 = Ledger.create(GEN)
+def run_stream(blocks, prebuilt=None, store=None, gen=GEN):
+    ledger, c1 = Ledger.create(gen)
     if store is not None:
         store.commit_block(c1)
     # USERS[1:5] get accounts; USERS[5] starts absent (and may be created by the stream)
@@ -171,15 +174,24 @@ pay_tx = st.tuples(st.integers(0, len(USERS) - 1), _mostly(0, 1, -1), st.lists(p
                    st.just(CHAIN), st.just(0), st.just(False))
 
 
-@given(st.lists(st.lists(pay_tx, max_size=10), min_size=1, max_size=4))
-def test_pay_coin_fast_path_matches_generic(blocks):
+@pytest.mark.parametrize("gen", [GEN, GEN_RESERVE], ids=["no-reserve", "reserve"])
+@given(blocks=st.lists(st.lists(pay_tx, max_size=10), min_size=1, max_size=4))
+def test_pay_coin_fast_path_matches_generic(gen, blocks):
+    # includes payments to the absent USERS[5] (created, or 106 under a reserve)
     from mbi.ledger import execute
-    first, built, _ = run_stream(blocks)
+    first, built, _ = run_stream(blocks, gen=gen)
     execute.FAST_PATHS = False
     try:
-        second, _, _ = run_stream(blocks, prebuilt=built)
+        second, _, _ = run_stream(blocks, prebuilt=built, gen=gen)
     finally:
         execute.FAST_PATHS = True
+    assert first == second
+
+
+@given(stream)
+def test_random_streams_are_deterministic_with_a_reserve(blocks):
+    first, built, _ = run_stream(blocks, gen=GEN_RESERVE)
+    second, _, _ = run_stream(blocks, prebuilt=built, gen=GEN_RESERVE)
     assert first == second
 
 

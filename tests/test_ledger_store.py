@@ -64,3 +64,56 @@ def test_from_store_refuses_a_wrong_genesis(tmp_path):
         Ledger.from_store(richer, store)
     assert Ledger.from_store(gen, store).head == ledger.head
     store.close()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "generic"])
+def test_pay_coin_to_a_fresh_address_is_committed_and_reloaded(tmp_path, monkeypatch, fast):
+    """An account created by PAY_COIN reaches the state tree, the BlockCommit's account
+    writes and the store exactly like one made by CREATE_ACCOUNT, and reloads."""
+    import hashlib
+
+    from core_ext.merkle import verify_inclusion
+
+    from mbi.ledger import execute
+    from mbi.store.records import AccountWrite
+
+    monkeypatch.setattr(execute, "FAST_PATHS", fast)
+    gen = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN, base_reserve=1000))
+    ledger, c1 = Ledger.create(gen)
+    path = str(tmp_path / "db")
+    store = Store.open(path, chain_id=CHAIN, create=True)
+    store.commit_block(c1)
+    fresh = [KeyPair.from_seed(bytes([0xB0 + i]) * 32) for i in range(3)]
+    txs = [T.make_tx(G, 1, [T.pay_coin(fresh[0].address, 10**6)], chain_id=CHAIN),
+           T.make_tx(G, 2, [T.pay_coin(fresh[1].address, 999)], chain_id=CHAIN),  # 106: below the reserve
+           T.make_tx(G, 3, [T.pay_coin(fresh[2].address, 1000), T.create_account(U[0].address, 1000)],
+                     chain_id=CHAIN)]
+    c2 = ledger.close(txs, 1_000)
+    assert [r.error_code for r in c2.receipts] == [0, 106, 0]
+    store.commit_block(c2.commit)
+    st = ledger.state
+    assert st.get_account(fresh[1].address) is None and store.get_account(fresh[1].address) is None
+    # creation order: genesis 0, then fresh[0], fresh[2], U[0]
+    created = [st.get_account(k.address) for k in (fresh[0], fresh[2], U[0])]
+    assert [a.index for a in created] == [1, 2, 3] and c2.header.account_count == 4
+    assert [(a.balance, a.nonce, a.master_weight, a.tx_threshold) for a in created] == \
+        [(10**6, 0, 1, 1), (1000, 0, 1, 1), (1000, 0, 1, 1)]
+    writes = {w.address: w for w in c2.commit.accounts}
+    for a in created:
+        assert writes[a.address] == AccountWrite(a.address, a.index, a.encode())
+        assert store.get_account(a.address) == a.encode()
+        index, proof = st.inclusion_proof(a.address)
+        assert verify_inclusion(hashlib.sha256(a.encode()).digest(), index, c2.header.account_count, proof,
+                                c2.header.account_tree_hash)
+    store.close()
+
+    store = Store.open(path, chain_id=CHAIN)
+    again = Ledger.from_store(gen, store)
+    assert again.head == ledger.head and again.state.root() == st.root()
+    assert [a.encode() for a in again.state.accounts()] == [a.encode() for a in st.accounts()]
+    # the created account signs for itself
+    nxt = [T.make_tx(fresh[0], 1, [T.pay_coin(fresh[1].address, 1000)], chain_id=CHAIN)]
+    a, b = ledger.close(nxt, 2_000), again.close(nxt, 2_000)
+    assert a.receipts[0].error_code == 0 and a.header == b.header
+    assert again.state.get_account(fresh[1].address).index == 4
+    store.close()

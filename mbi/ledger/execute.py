@@ -360,7 +360,16 @@ class Executor:
         if d is None:
             d = self._base_get(dest)
             if d is None:
-                raise OpError(E.ACCOUNT_NOT_EXIST, f"dest account {dest} does not exist (create it with CREATE_ACCOUNT)")
+                # A fresh address: create it (checks in pay_coin's order: 106, then 100).
+                if amount < self.base_reserve:
+                    raise OpError(E.ACCOUNT_INIT_LOW_RESERVE,
+                                  f"amount {amount} is below the base reserve {self.base_reserve} needed to create {dest}")
+                if s.balance - amount < self.base_reserve:
+                    raise OpError(E.ACCOUNT_LOW_RESERVE,
+                                  f"balance {s.balance} cannot pay {amount} and keep reserve {self.base_reserve}")
+                s.balance -= amount
+                self.create(dest).balance = amount
+                return
             base = d
             d = None
         if s.balance - amount < self.base_reserve:

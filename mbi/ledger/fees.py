@@ -26,7 +26,7 @@ OP_GAS: dict[int, int] = {
     4: 0,  # SET_METADATA (its value is already paid for as bytes)
     5: 0,  # SET_SIGNER_WEIGHT
     6: 0,  # SET_THRESHOLD
-    7: 0,  # PAY_COIN
+    7: 0,  # PAY_COIN, also when it creates its dest: gas must not depend on state (docs/ledger.md §6)
     8: 0,  # LOG
     9: 0,  # SET_PRIVILEGE
     10: 0,  # UPGRADE_CONTRACT (rejected: contracts are not supported yet)

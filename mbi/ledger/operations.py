@@ -83,11 +83,18 @@ def pay_coin(ex: "Executor", op, src: str, sacct: "Account") -> None:
     if dest == src:
         raise OpError(E.ACCOUNT_SOURCEDEST_EQUAL, "source and dest are the same account")
     d = ex.get(dest)
-    if d is None:
-        raise OpError(E.ACCOUNT_NOT_EXIST, f"dest account {dest} does not exist (create it with CREATE_ACCOUNT)")
+    # A missing dest is created with the payment as its balance (as in BUMO/Zetrix:
+    # wallets send to fresh addresses), provided the amount covers the base reserve.
+    if d is None and amount < ex.base_reserve:
+        raise OpError(E.ACCOUNT_INIT_LOW_RESERVE,
+                      f"amount {amount} is below the base reserve {ex.base_reserve} needed to create {dest}")
     if sacct.balance - amount < ex.base_reserve:
         raise OpError(E.ACCOUNT_LOW_RESERVE,
                       f"balance {sacct.balance} cannot pay {amount} and keep reserve {ex.base_reserve}")
+    if d is None:
+        ex.writable(src).balance -= amount  # type: ignore[union-attr]
+        ex.create(dest).balance = amount  # nonce 0, master_weight 1, tx_threshold 1
+        return
     if d.balance + amount > INT64_MAX:
         raise OpError(E.MATH_OVERFLOW, "dest balance would overflow int64")
     ex.writable(src).balance -= amount  # type: ignore[union-attr]
