@@ -36,6 +36,7 @@ cdef extern from "mbi_ed25519.h" nogil:
 
     int mbi_ed25519_point_decode(const uint8_t *enc, uint8_t *out)
     void mbi_ed25519_point_decode_many(size_t n, const uint8_t *enc, uint8_t *out, uint8_t *ok)
+    int mbi_ed25519_fe_test(int op, const uint64_t *a, const uint64_t *b, uint8_t *out)
     double mbi_ed25519_recent_invalid_rate()
     void mbi_ed25519_set_recent_invalid_rate(double rate)
 
@@ -103,6 +104,29 @@ def _decode_point(enc):
     if mbi_ed25519_point_decode(<const uint8_t *>PyBytes_AS_STRING(e), out):
         return bytes(out[:32])
     return None
+
+
+def _fe_test(int op, a, b):
+    """Test hook for the field arithmetic mod 2^255-19 on raw radix-2^51 limbs.
+
+    op 0: a*b, op 1: a^2 (a, b: 5 limbs); op 2: a*b, op 3: a^2 in the eight IFMA lanes
+    (a, b: 8 lists of 5 limbs). Returns the canonical results as ints (a list for 2/3),
+    or None if the op is not available here."""
+    cdef int lanes = 8 if op in (2, 3) else 1
+    cdef uint64_t av[40]
+    cdef uint64_t bv[40]
+    cdef uint8_t out[256]
+    fa = [x for row in a for x in row] if lanes == 8 else list(a)
+    fb = [x for row in b for x in row] if lanes == 8 else list(b)
+    if len(fa) != 5 * lanes or len(fb) != 5 * lanes:
+        raise ValueError(f"expected {lanes} x 5 limbs")
+    for i in range(5 * lanes):
+        av[i] = fa[i]
+        bv[i] = fb[i]
+    if mbi_ed25519_fe_test(op, av, bv, out) != 0:
+        return None
+    res = [int.from_bytes(bytes(out[32 * l:32 * l + 32]), "little") for l in range(lanes)]
+    return res if lanes == 8 else res[0]
 
 
 def _decode_points(encs):

@@ -58,6 +58,11 @@ void mbi_ed25519_verify_each(size_t n, const uint8_t *pks, const uint8_t *const 
 double mbi_ed25519_recent_invalid_rate(void);
 void mbi_ed25519_set_recent_invalid_rate(double rate);
 
+/* Test hook for the field arithmetic: op 0/1 = scalar a*b / a^2 (a, b: 5 limbs each),
+ * op 2/3 = the same for 8 elements in the IFMA lanes (a, b: 8x5 limbs, out 8x32 bytes).
+ * Writes canonical encodings; returns -1 if the op is unavailable. */
+int mbi_ed25519_fe_test(int op, const uint64_t *a, const uint64_t *b, uint8_t *out);
+
 /* Test hook: ZIP-215-decode `enc`; on success write the canonical encoding of the point
  * to `out` and return 1, else return 0. */
 int mbi_ed25519_point_decode(const uint8_t enc[32], uint8_t out[32]);

@@ -361,6 +361,24 @@ void mbi_ed25519_point_decode_many(size_t n, const uint8_t *enc, uint8_t *out, u
     }
 }
 
+int mbi_ed25519_fe_test(int op, const uint64_t *a, const uint64_t *b, uint8_t *out) {
+    if (op == 0 || op == 1) {           /* scalar mul / sq of one element */
+        fe x, y, r;
+        memcpy(x.v, a, sizeof x.v);
+        memcpy(y.v, b, sizeof y.v);
+        if (op == 0) fe_mul(&r, &x, &y);
+        else fe_sq(&r, &x);
+        fe_tobytes(out, &r);
+        return 0;
+    }
+    if ((op == 2 || op == 3) && ed25519_ifma_available()) { /* 8 lanes */
+        ed25519_ifma_fe_test(op == 3, (const uint64_t (*)[5])a, (const uint64_t (*)[5])b,
+                             (uint8_t (*)[32])out);
+        return 0;
+    }
+    return -1;
+}
+
 /* ------------------------------------------------------------------ items */
 
 /* Decode and hash one item. Returns 1 if it passed the format checks (S < l, A and R
@@ -515,7 +533,7 @@ int mbi_ed25519_set_backend(int which) {
 /* The IFMA functions exist only if ed25519_ifma.c was compiled with the IFMA flags
  * (x86-64 builds); weak references resolve to NULL otherwise. */
 int ed25519_ifma_available(void) {
-    if (!ed25519_ifma_check8 || !ed25519_ifma_decode8 || !ed25519_ifma_init) return 0;
+    if (!ed25519_ifma_fe_test || !ed25519_ifma_check8 || !ed25519_ifma_decode8 || !ed25519_ifma_init) return 0;
     return MBI_CPU_HAS(MBI_CPU_AVX512_BASE | MBI_CPU_AVX512IFMA);
 }
 

@@ -612,6 +612,23 @@ void ed25519_ifma_hram8(uint64_t k[8][4], const uint8_t *const R[8], const uint8
     }
 }
 
+/* Test hook: out[l] = canonical encoding of a[l] * b[l] (or a[l]^2 if sq) through the
+ * 8-lane arithmetic, for limbs up to the documented input bound 2^52. */
+void ed25519_ifma_fe_test(int sq, const uint64_t a[8][5], const uint64_t b[8][5], uint8_t out[8][32]) {
+    fe8 A, B, R;
+    for (int i = 0; i < 5; i++) {
+        A.v[i] = _mm512_set_epi64((long long)a[7][i], (long long)a[6][i], (long long)a[5][i], (long long)a[4][i],
+                                  (long long)a[3][i], (long long)a[2][i], (long long)a[1][i], (long long)a[0][i]);
+        B.v[i] = _mm512_set_epi64((long long)b[7][i], (long long)b[6][i], (long long)b[5][i], (long long)b[4][i],
+                                  (long long)b[3][i], (long long)b[2][i], (long long)b[1][i], (long long)b[0][i]);
+    }
+    if (sq) fe8_sq(&R, &A);
+    else fe8_mul(&R, &A, &B);
+    fe r[8];
+    fe8_to_lanes(r, &R);
+    for (int l = 0; l < 8; l++) fe_tobytes(out[l], &r[l]);
+}
+
 /* Pippenger bucket accumulation, eight buckets at a time: bucket[bidx[l]] += +-pts[l]
  * (negated where bit l of neg is set). The eight bucket indices must be distinct.
  * Buckets are gathered from and scattered back to the scalar ge_p3 array (20 limbs per
