@@ -328,17 +328,17 @@ cdef class Mempool:
         """Every pooled transaction of ``sender`` in nonce order, as hashes (k, 32)."""
         return self.pending_with_nonces(sender)[0]
 
-    def pending_with_nonces(self, sender_):
+    def pending_with_nonces(self, sender):
         """``(hashes (k, 32) uint8, nonces (k,) int64)`` of ``sender`` in nonce order."""
-        cdef uint64_t sender = _sender_arg(sender_)
+        cdef uint64_t sid = _sender_arg(sender)
         cdef int64_t k
         self._lock()
         try:
-            k = self.pool.pending_count(sender)
+            k = self.pool.pending_count(sid)
             out = np.empty((k, 32), dtype=np.uint8)
             nonces = np.empty(k, dtype=np.int64)
             if k:
-                self._pending_into(sender, out, nonces)
+                self._pending_into(sid, out, nonces)
         finally:
             self._unlock()
         return out, nonces
@@ -348,11 +348,11 @@ cdef class Mempool:
         cdef int64_t[::1] nv = nonces
         self.pool.pending(sender, &ov[0, 0], &nv[0])
 
-    def executed_nonce(self, sender_) -> int:
+    def executed_nonce(self, sender) -> int:
         """The executed nonce the pool holds for ``sender`` (0 if never told)."""
-        cdef uint64_t sender = _sender_arg(sender_)
+        cdef uint64_t sid = _sender_arg(sender)
         self._lock()
-        r = self.pool.executed_nonce(sender)
+        r = self.pool.executed_nonce(sid)
         self._unlock()
         return r
 
