@@ -26,6 +26,16 @@ typedef struct { fe8 YpX, YmX, Z, T2d; } ge8_cached;
 
 #define MASK51 _mm512_set1_epi64((long long)0x7ffffffffffffULL)
 
+#ifdef MBI_ED25519_CHECK_BOUNDS
+static inline void fe8_check(const fe8 *f, int bits) {
+    for (int i = 0; i < 5; i++)
+        if (_mm512_test_epi64_mask(_mm512_srli_epi64(f->v[i], bits), _mm512_set1_epi64(-1))) abort();
+}
+#define FE8_CHECK_IN(f, bits) fe8_check((f), (bits))
+#else
+#define FE8_CHECK_IN(f, bits) do { } while (0)
+#endif
+
 static inline __m512i mul19(__m512i x) {
     return _mm512_add_epi64(x, _mm512_add_epi64(_mm512_slli_epi64(x, 1), _mm512_slli_epi64(x, 4)));
 }
@@ -47,6 +57,7 @@ static inline void fe8_add(fe8 *h, const fe8 *f, const fe8 *g) {
 
 /* f + 4p - g, g limbs < 2^53 */
 static inline void fe8_sub(fe8 *h, const fe8 *f, const fe8 *g) {
+    FE8_CHECK_IN(g, 53);
     const __m512i p0 = _mm512_set1_epi64(0x1fffffffffffb4LL), pi = _mm512_set1_epi64(0x1ffffffffffffcLL);
     h->v[0] = _mm512_sub_epi64(_mm512_add_epi64(f->v[0], p0), g->v[0]);
     for (int i = 1; i < 5; i++) h->v[i] = _mm512_sub_epi64(_mm512_add_epi64(f->v[i], pi), g->v[i]);
@@ -63,7 +74,9 @@ static inline void fe8_reduce(fe8 *h, __m512i L[9], __m512i H[9]) {
     fe8_carry(h);
 }
 
+
 static inline void fe8_mul(fe8 *h, const fe8 *f, const fe8 *g) {
+    FE8_CHECK_IN(f, 52); FE8_CHECK_IN(g, 52);
     __m512i L[9], H[9];
     const __m512i z = _mm512_setzero_si512();
     for (int k = 0; k < 9; k++) { L[k] = z; H[k] = z; }
@@ -76,6 +89,7 @@ static inline void fe8_mul(fe8 *h, const fe8 *f, const fe8 *g) {
 }
 
 static inline void fe8_sq(fe8 *h, const fe8 *f) {
+    FE8_CHECK_IN(f, 52);
     __m512i L[9], H[9], Lc[9], Hc[9];
     const __m512i z = _mm512_setzero_si512();
     for (int k = 0; k < 9; k++) { L[k] = z; H[k] = z; Lc[k] = z; Hc[k] = z; }

@@ -12,6 +12,15 @@
 #include <string.h>
 
 typedef unsigned __int128 mbi_u128;
+
+/* Debug builds (-DMBI_ED25519_CHECK_BOUNDS) abort when a multiplication input breaks
+ * the limb bound; the test suite is run that way to check the bound analysis. */
+#ifdef MBI_ED25519_CHECK_BOUNDS
+#include <stdlib.h>
+#define FE_CHECK_IN(f, bits) do { for (int i_ = 0; i_ < 5; i_++) if ((f)->v[i_] >> (bits)) abort(); } while (0)
+#else
+#define FE_CHECK_IN(f, bits) do { } while (0)
+#endif
 typedef struct { uint64_t v[5]; } fe;
 
 #define FE_MASK51 ((uint64_t)0x7ffffffffffffULL)
@@ -34,6 +43,7 @@ static inline void fe_carry(fe *h) {
 
 /* h = f - g, computed as f + 4p - g so no limb goes negative (g limbs <= 2^53). */
 static inline void fe_sub(fe *h, const fe *f, const fe *g) {
+    FE_CHECK_IN(g, 53); FE_CHECK_IN(f, 62);
     h->v[0] = (f->v[0] + 0x1fffffffffffb4ULL) - g->v[0];
     h->v[1] = (f->v[1] + 0x1ffffffffffffcULL) - g->v[1];
     h->v[2] = (f->v[2] + 0x1ffffffffffffcULL) - g->v[2];
@@ -47,6 +57,7 @@ static inline void fe_neg(fe *h, const fe *f) {
 }
 
 static inline void fe_mul(fe *h, const fe *f, const fe *g) {
+    FE_CHECK_IN(f, 54); FE_CHECK_IN(g, 54);
     const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
     const uint64_t g0 = g->v[0], g1 = g->v[1], g2 = g->v[2], g3 = g->v[3], g4 = g->v[4];
     const uint64_t g1_19 = 19 * g1, g2_19 = 19 * g2, g3_19 = 19 * g3, g4_19 = 19 * g4;
@@ -72,6 +83,7 @@ static inline void fe_mul(fe *h, const fe *f, const fe *g) {
 }
 
 static inline void fe_sq(fe *h, const fe *f) {
+    FE_CHECK_IN(f, 54);
     const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
     const uint64_t f0_2 = 2 * f0, f1_2 = 2 * f1;
     const uint64_t f1_38 = 38 * f1, f2_38 = 38 * f2, f3_38 = 38 * f3;
