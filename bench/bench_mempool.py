@@ -18,10 +18,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-import ratio_mempool as R  # noqa: E402
+import ratio_mempool as R
 
-from core_ext.mempool import Mempool  # noqa: E402
-from tests.mempool_ref import RefMempool  # noqa: E402
+from core_ext.mempool import Mempool
+from tests.mempool_ref import RefMempool
 
 N = int(os.environ.get("MBI_BENCH_MEMPOOL_TXS", "100000"))
 CHUNK = 10_000

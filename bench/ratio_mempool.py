@@ -31,8 +31,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from core_ext.mempool import Mempool  # noqa: E402
-from tests.mempool_ref import RefMempool  # noqa: E402
+from core_ext.mempool import Mempool
+from tests.mempool_ref import RefMempool
 
 BLOCK = 10_000
 

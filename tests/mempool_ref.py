@@ -20,7 +20,7 @@ NONCE_TOO_LOW, NONCE_TOO_HIGH, SENDER_FULL, POOL_FULL = 4, 5, 6, 7
 
 
 class RefTx:
-    __slots__ = ("hash", "sender", "nonce", "price", "size", "arrival")
+    __slots__ = ("arrival", "hash", "nonce", "price", "sender", "size")
 
     def __init__(self, h: bytes, sender: int, nonce: int, price: int, size: int,
                  arrival: float) -> None:
@@ -148,9 +148,10 @@ class RefMempool:
         old = st.txs.get(nonce) if st is not None else None
         if old is None and st is not None and len(st.txs) >= self.per_sender_limit:
             return SENDER_FULL
-        if old is not None:
-            if not (price > old.price and price * 10000 >= old.price * (10000 + self.bump_bps)):
-                return UNDERPRICED
+        bumped = old is not None and price > old.price and \
+            price * 10000 >= old.price * (10000 + self.bump_bps)
+        if old is not None and not bumped:
+            return UNDERPRICED
         if size > self.capacity_bytes:
             return POOL_FULL
         ready_end = st.ready_end if st is not None else exec_
@@ -276,7 +277,7 @@ class RefMempool:
     def expire(self, now: float) -> int:
         got = 0
         while self.arrivals:
-            h, tx = next(iter(self.arrivals.items()))
+            tx = next(iter(self.arrivals.values()))
             if not now - tx.arrival > self.ttl:
                 break
             self._unlink(tx)

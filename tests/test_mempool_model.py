@@ -48,7 +48,8 @@ class PoolMachine(RuleBasedStateMachine):
                 per_sender=st.integers(1, 6), gap=st.integers(1, 8),
                 ttl=st.sampled_from([0.0, 5.0, 20.0]), bump=st.sampled_from([0.0, 0.1, 0.5]))
     def setup(self, capacity, capacity_bytes, per_sender, gap, ttl, bump):
-        kw = dict(per_sender_limit=per_sender, max_nonce_gap=gap, ttl=ttl, replace_bump=bump)
+        kw = {"per_sender_limit": per_sender, "max_nonce_gap": gap, "ttl": ttl,
+              "replace_bump": bump}
         self.pool = Mempool(capacity, capacity_bytes, **kw)
         self.ref = RefMempool(capacity, capacity_bytes, **kw)
         self.now = 100.0
@@ -173,8 +174,8 @@ def _random_walk(seed: int, steps: int) -> dict:
     """
     r = random.Random(seed)
     cap, cap_bytes = r.randint(1, 24), r.randint(200, 4000)
-    kw = dict(per_sender_limit=r.randint(1, 6), max_nonce_gap=r.randint(1, 8),
-              ttl=r.choice([0.0, 5.0, 20.0]), replace_bump=r.choice([0.0, 0.1, 0.5]))
+    kw = {"per_sender_limit": r.randint(1, 6), "max_nonce_gap": r.randint(1, 8),
+          "ttl": r.choice([0.0, 5.0, 20.0]), "replace_bump": r.choice([0.0, 0.1, 0.5])}
     pool, ref = Mempool(cap, cap_bytes, **kw), RefMempool(cap, cap_bytes, **kw)
     now, counter, seen = 100.0, 0, []
     codes: collections.Counter = collections.Counter()
