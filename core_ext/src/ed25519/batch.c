@@ -63,6 +63,9 @@ void ed25519_reset_invalid_rate(double r) {
 #ifndef IFMA_STRAUS_MAX
 #define IFMA_STRAUS_MAX 384 /* with IFMA, sets up to this size use the 8-lane Straus */
 #endif
+#ifndef IFMA_RESOLVE_LANES
+#define IFMA_RESOLVE_LANES 64 /* with IFMA, a failing set this small gets exact lane checks */
+#endif
 #ifndef LEAF_SINGLES
 #define LEAF_SINGLES 4     /* a failing set this small is decided item by item */
 #endif
@@ -353,9 +356,9 @@ static int resolve(bctx *c, const uint32_t *ids, size_t m, const ge_p3 *sum) {
         return 0;
     }
     if (m > 1) c->stats->msm_failures++;
-    if (c->ifma) {
+    if (c->ifma && m <= IFMA_RESOLVE_LANES) {
         /* Eight exact single checks at a time cost less than further splitting once a
-         * set has failed, and the same whatever the number of invalid items. */
+         * small set has failed, and the same whatever the number of invalid items. */
         c->stats->single_checks += m;
         lane_checks(c, ids, m);
         return 0;
@@ -368,7 +371,7 @@ static int resolve(bctx *c, const uint32_t *ids, size_t m, const ge_p3 *sum) {
         }
         return 0;
     }
-    size_t parts = m >= 16 * FANOUT ? FANOUT : 2;
+    size_t parts = m >= 16 * FANOUT ? FANOUT : (c->ifma ? 4 : 2);
     if (parts > m) parts = m;
     ge_p3 rest = *sum, ps;
     size_t pos = 0;
