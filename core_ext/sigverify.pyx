@@ -172,7 +172,9 @@ cdef object _rows(object x, Py_ssize_t n, Py_ssize_t width, str what):
             raise TypeError(f"{what} array must have dtype uint8, got {x.dtype}")
         if x.ndim != 2 or x.shape[0] != n or x.shape[1] != width:
             raise ValueError(f"{what} array must have shape ({n}, {width}), got {x.shape}")
-        return np.ascontiguousarray(x)
+        # a private copy: the GIL is released while we read it, and a caller's array
+        # changing underneath must not mix two states of one signature
+        return np.array(x, dtype=np.uint8, order="C", copy=True)
     if isinstance(x, (bytes, bytearray, memoryview)):
         b = _as_bytes(x, what)
         if len(b) != n * width:
