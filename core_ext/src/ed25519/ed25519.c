@@ -485,14 +485,21 @@ static int self_check(void) {
     fe_mul(&t, &FE_D, &c1);
     fe_add(&t, &t, &c2);
     if (!fe_iszero(&t)) return -1;
-    /* B decodes, has order l: [l]B = identity is checked through [8]B != O and the
-     * table below; the RFC vectors in the tests cover the rest. */
+    /* B decodes and re-encodes to itself, is not of small order, and [l]B = O
+     * (plain double-and-add, independent of the wNAF and table code). */
     if (ge_decode_zip215(&B_POINT, B_ENC) != 0) return -1;
     if (ge_is_small_order(&B_POINT)) return -1;
     uint8_t enc[32];
     fe_tobytes(enc, &B_POINT.Y);
     enc[31] |= (uint8_t)(fe_isodd(&B_POINT.X) << 7);
     if (memcmp(enc, B_ENC, 32) != 0) return -1;
+    ge_p3 acc;
+    ge_identity(&acc);
+    for (int i = 252; i >= 0; i--) {
+        ge_dbl_p3(&acc, &acc);
+        if ((SC_L[i >> 6] >> (i & 63)) & 1) ge_add_p3(&acc, &acc, &B_POINT);
+    }
+    if (!fe_iszero(&acc.X) || !fe_eq(&acc.Y, &acc.Z)) return -1;
     return 0;
 }
 
