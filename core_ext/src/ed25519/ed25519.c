@@ -400,6 +400,7 @@ int mbi_ed25519_verify(const uint8_t pk[32], const uint8_t *msg, size_t msg_len,
                        const uint8_t sig[64]) {
     ed25519_item it;
     if (!ed25519_prepare(&it, pk, msg, msg_len, sig)) return 0;
+    if (g_backend == MBI_ED25519_IFMA) return ed25519_ifma_check_one(&it.nA, &it.nR, it.k, it.s);
     return ed25519_check_one(&it.nA, &it.nR, it.k, it.s);
 }
 
@@ -540,7 +541,7 @@ int mbi_ed25519_set_backend(int which) {
 /* The IFMA functions exist only if ed25519_ifma.c was compiled with the IFMA flags
  * (x86-64 builds); weak references resolve to NULL otherwise. */
 int ed25519_ifma_available(void) {
-    if (!ed25519_ifma_fe_test || !ed25519_ifma_check8 || !ed25519_ifma_decode8 || !ed25519_ifma_init) return 0;
+    if (!ed25519_ifma_fe_test || !ed25519_ifma_check_one || !ed25519_ifma_check8 || !ed25519_ifma_decode8 || !ed25519_ifma_init) return 0;
     return MBI_CPU_HAS(MBI_CPU_AVX512_BASE | MBI_CPU_AVX512IFMA);
 }
 

@@ -298,6 +298,7 @@ static void radix16(int8_t d[64], const uint64_t s[4]) {
     }
 }
 
+static void p4_init(void);
 static ge8_cached B8[9];   /* [j]B, j = 0..8, in every lane */
 static int B8_ready = 0;
 
@@ -316,6 +317,7 @@ void ed25519_ifma_init(void) {
         fe8_bcast(&B8[j].T2d, &c.T2d);
     }
     B8_ready = 1;
+    p4_init();
 }
 
 /* tab[j] = [j]P for j = 0..8 in cached form (tab[0] the identity); P has Z = 1. */
@@ -641,6 +643,246 @@ void ed25519_ifma_fe_test(int sq, const uint64_t a[8][5], const uint64_t b[8][5]
     fe r[8];
     fe8_to_lanes(r, &R);
     for (int l = 0; l < 8; l++) fe_tobytes(out[l], &r[l]);
+}
+
+/* ------------------------------------------------------------------ one verification, 4 lanes */
+
+/* Single verification uses the four 64-bit lanes of a 256-bit register for the four
+ * coordinates of one point: (X, Y, Z, T). The HWCD formulas have four independent
+ * multiplications per step, so doubling is one squaring and one multiplication of
+ * four lanes, addition two multiplications; lanes are rearranged with permutes. */
+typedef struct { __m256i v[5]; } fe4;
+
+#define M51_4 _mm256_set1_epi64x((long long)0x7ffffffffffffULL)
+
+static inline __m256i mul19_4(__m256i x) {
+    return _mm256_add_epi64(x, _mm256_add_epi64(_mm256_slli_epi64(x, 1), _mm256_slli_epi64(x, 4)));
+}
+
+static inline void fe4_carry(fe4 *h) {
+    const __m256i m = M51_4;
+    __m256i c;
+    c = _mm256_srli_epi64(h->v[0], 51); h->v[0] = _mm256_and_si256(h->v[0], m); h->v[1] = _mm256_add_epi64(h->v[1], c);
+    c = _mm256_srli_epi64(h->v[1], 51); h->v[1] = _mm256_and_si256(h->v[1], m); h->v[2] = _mm256_add_epi64(h->v[2], c);
+    c = _mm256_srli_epi64(h->v[2], 51); h->v[2] = _mm256_and_si256(h->v[2], m); h->v[3] = _mm256_add_epi64(h->v[3], c);
+    c = _mm256_srli_epi64(h->v[3], 51); h->v[3] = _mm256_and_si256(h->v[3], m); h->v[4] = _mm256_add_epi64(h->v[4], c);
+    c = _mm256_srli_epi64(h->v[4], 51); h->v[4] = _mm256_and_si256(h->v[4], m); h->v[0] = _mm256_add_epi64(h->v[0], mul19_4(c));
+}
+
+static inline void fe4_add(fe4 *h, const fe4 *f, const fe4 *g) {
+    for (int i = 0; i < 5; i++) h->v[i] = _mm256_add_epi64(f->v[i], g->v[i]);
+    fe4_carry(h);
+}
+
+static inline void fe4_sub(fe4 *h, const fe4 *f, const fe4 *g) {
+    const __m256i p0 = _mm256_set1_epi64x(0x1fffffffffffb4LL), pi = _mm256_set1_epi64x(0x1ffffffffffffcLL);
+    h->v[0] = _mm256_sub_epi64(_mm256_add_epi64(f->v[0], p0), g->v[0]);
+    for (int i = 1; i < 5; i++) h->v[i] = _mm256_sub_epi64(_mm256_add_epi64(f->v[i], pi), g->v[i]);
+    fe4_carry(h);
+}
+
+static inline void fe4_reduce(fe4 *h, __m256i L[9], __m256i H[9]) {
+    __m256i t[10];
+    t[0] = L[0];
+    for (int k = 1; k < 9; k++) t[k] = _mm256_add_epi64(L[k], _mm256_add_epi64(H[k - 1], H[k - 1]));
+    t[9] = _mm256_add_epi64(H[8], H[8]);
+    for (int k = 0; k < 5; k++) h->v[k] = _mm256_add_epi64(t[k], mul19_4(t[k + 5]));
+    fe4_carry(h);
+}
+
+#ifdef MBI_ED25519_CHECK_BOUNDS
+static inline void fe4_check(const fe4 *f, int bits) {
+    for (int i = 0; i < 5; i++)
+        if (_mm256_test_epi64_mask(_mm256_srli_epi64(f->v[i], bits), _mm256_set1_epi64x(-1))) abort();
+}
+#define FE4_CHECK_IN(f, bits) fe4_check((f), (bits))
+#else
+#define FE4_CHECK_IN(f, bits) do { } while (0)
+#endif
+
+static inline void fe4_mul(fe4 *h, const fe4 *f, const fe4 *g) {
+    FE4_CHECK_IN(f, 52); FE4_CHECK_IN(g, 52);
+    __m256i L[9], H[9];
+    const __m256i z = _mm256_setzero_si256();
+    for (int k = 0; k < 9; k++) { L[k] = z; H[k] = z; }
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) {
+            L[i + j] = _mm256_madd52lo_epu64(L[i + j], f->v[i], g->v[j]);
+            H[i + j] = _mm256_madd52hi_epu64(H[i + j], f->v[i], g->v[j]);
+        }
+    fe4_reduce(h, L, H);
+}
+
+static inline void fe4_sq(fe4 *h, const fe4 *f) {
+    FE4_CHECK_IN(f, 52);
+    __m256i L[9], H[9], Lc[9], Hc[9];
+    const __m256i z = _mm256_setzero_si256();
+    for (int k = 0; k < 9; k++) { L[k] = z; H[k] = z; Lc[k] = z; Hc[k] = z; }
+    for (int i = 0; i < 5; i++) {
+        L[2 * i] = _mm256_madd52lo_epu64(L[2 * i], f->v[i], f->v[i]);
+        H[2 * i] = _mm256_madd52hi_epu64(H[2 * i], f->v[i], f->v[i]);
+        for (int j = i + 1; j < 5; j++) {
+            Lc[i + j] = _mm256_madd52lo_epu64(Lc[i + j], f->v[i], f->v[j]);
+            Hc[i + j] = _mm256_madd52hi_epu64(Hc[i + j], f->v[i], f->v[j]);
+        }
+    }
+    for (int k = 0; k < 9; k++) {
+        L[k] = _mm256_add_epi64(L[k], _mm256_add_epi64(Lc[k], Lc[k]));
+        H[k] = _mm256_add_epi64(H[k], _mm256_add_epi64(Hc[k], Hc[k]));
+    }
+    fe4_reduce(h, L, H);
+}
+
+#define PERM4(r, f, imm) do { for (int i_ = 0; i_ < 5; i_++) (r)->v[i_] = _mm256_permute4x64_epi64((f)->v[i_], (imm)); } while (0)
+#define SEL(a, b, c, d) ((a) | ((b) << 2) | ((c) << 4) | ((d) << 6))
+
+static inline void fe4_blend(fe4 *r, const fe4 *a, const fe4 *b, __mmask8 m) {
+    for (int i = 0; i < 5; i++) r->v[i] = _mm256_mask_blend_epi64(m, a->v[i], b->v[i]);
+}
+
+/* (Y - X, Y + X, T, Z) of a point (X, Y, Z, T) */
+static inline void p4_diffsum(fe4 *L, const fe4 *P) {
+    fe4 y, x, s, d;
+    PERM4(&y, P, SEL(1, 1, 3, 2));
+    PERM4(&x, P, SEL(0, 0, 0, 0));
+    for (int i = 0; i < 5; i++) x.v[i] = _mm256_maskz_mov_epi64(0x3, x.v[i]);  /* (X, X, 0, 0) */
+    fe4_add(&s, &y, &x);
+    fe4_sub(&d, &y, &x);
+    fe4_blend(L, &s, &d, 0x1);
+}
+
+/* (E, F, G, H) lanes -> (X3, Y3, Z3, T3) = (EF, GH, FG, EH) */
+static inline void p4_finish(fe4 *R, const fe4 *EFGH) {
+    fe4 U, V;
+    PERM4(&U, EFGH, SEL(0, 2, 1, 0));
+    PERM4(&V, EFGH, SEL(1, 3, 2, 3));
+    fe4_mul(R, &U, &V);
+}
+
+static inline void p4_dbl(fe4 *R, const fe4 *P) {
+    fe4 xy, S, Q, a, b, c, ab, a2c, v1, v2, t;
+    PERM4(&a, P, SEL(0, 0, 0, 0));
+    PERM4(&b, P, SEL(1, 1, 1, 1));
+    fe4_add(&xy, &a, &b);
+    fe4_blend(&S, P, &xy, 0x8);                      /* (X, Y, Z, X+Y) */
+    fe4_sq(&Q, &S);                                  /* (A, B, C, D) */
+    PERM4(&a, &Q, SEL(0, 0, 0, 0));
+    PERM4(&b, &Q, SEL(1, 1, 1, 1));
+    PERM4(&c, &Q, SEL(2, 2, 2, 2));
+    for (int i = 0; i < 5; i++) {
+        ab.v[i] = _mm256_add_epi64(a.v[i], b.v[i]);                              /* < 2^53 */
+        a2c.v[i] = _mm256_add_epi64(a.v[i], _mm256_add_epi64(c.v[i], c.v[i]));   /* < 2^53 */
+    }
+    PERM4(&v1, &Q, SEL(3, 1, 1, 0));
+    for (int i = 0; i < 5; i++) {
+        v1.v[i] = _mm256_maskz_mov_epi64(0x7, v1.v[i]);                          /* (D, B, B, 0) */
+        __m256i w = _mm256_mask_blend_epi64(0x2, ab.v[i], a.v[i]);               /* (AB, A, .., ..) */
+        w = _mm256_mask_blend_epi64(0x4, w, a2c.v[i]);                           /* (AB, A, A+2C, AB) */
+        v2.v[i] = w;
+    }
+    fe4_sub(&t, &v1, &v2);                           /* (E, G, F, H) */
+    fe4 U, V;
+    PERM4(&U, &t, SEL(0, 1, 2, 0));                  /* (E, G, F, E) */
+    PERM4(&V, &t, SEL(2, 3, 1, 3));                  /* (F, H, G, H) */
+    fe4_mul(R, &U, &V);
+}
+
+/* R = P + Q, Q in lane-cached form (Y-X, Y+X, 2dT, 2Z) */
+static inline void p4_add(fe4 *R, const fe4 *P, const fe4 *Q) {
+    fe4 L, M, p, q, s, t, EFGH;
+    p4_diffsum(&L, P);
+    fe4_mul(&M, &L, Q);                              /* (A, B, C, D) */
+    PERM4(&p, &M, SEL(1, 3, 3, 1));                  /* (B, D, D, B) */
+    PERM4(&q, &M, SEL(0, 2, 2, 0));                  /* (A, C, C, A) */
+    fe4_sub(&s, &p, &q);
+    fe4_add(&t, &p, &q);
+    fe4_blend(&EFGH, &s, &t, 0xC);                   /* (B-A, D-C, D+C, B+A) */
+    p4_finish(R, &EFGH);
+}
+
+/* lane-cached form of a point; K4 = (1, 1, 2d, 2) */
+static fe4 K4;
+static inline void p4_cached(fe4 *C, const fe4 *P) {
+    fe4 L;
+    p4_diffsum(&L, P);
+    fe4_mul(C, &L, &K4);
+}
+
+/* -Q for a lane-cached Q: swap the first two lanes, negate 2dT */
+static inline void p4_cneg(fe4 *N, const fe4 *C) {
+    fe4 sw, z, ng;
+    PERM4(&sw, C, SEL(1, 0, 2, 3));
+    for (int i = 0; i < 5; i++) z.v[i] = _mm256_setzero_si256();
+    fe4_sub(&ng, &z, &sw);
+    fe4_blend(N, &sw, &ng, 0x4);
+}
+
+static inline void p4_from(fe4 *r, const ge_p3 *p) {
+    for (int i = 0; i < 5; i++)
+        r->v[i] = _mm256_set_epi64x((long long)p->T.v[i], (long long)p->Z.v[i],
+                                    (long long)p->Y.v[i], (long long)p->X.v[i]);
+    fe4_carry(r);
+}
+
+static fe4 B4[64], NB4[64];  /* odd multiples of B and their negatives, lane-cached */
+
+static void p4_init(void) {
+    fe one, two, c[4];
+    fe_1(&one);
+    fe_0(&two); two.v[0] = 2;
+    c[0] = one; c[1] = one; c[2] = FE_D2; c[3] = two;
+    for (int i = 0; i < 5; i++)
+        K4.v[i] = _mm256_set_epi64x((long long)c[3].v[i], (long long)c[2].v[i], (long long)c[1].v[i],
+                                    (long long)c[0].v[i]);
+    const ge_precomp *bt = ed25519_base_odd_table();
+    for (int j = 0; j < 64; j++) {
+        fe ym = bt[j].YmX, yp = bt[j].YpX, t2 = bt[j].T2d;
+        fe_carry(&ym); fe_carry(&yp); fe_carry(&t2);
+        for (int i = 0; i < 5; i++)
+            B4[j].v[i] = _mm256_set_epi64x(2 * (i == 0), (long long)t2.v[i], (long long)yp.v[i],
+                                           (long long)ym.v[i]);
+        p4_cneg(&NB4[j], &B4[j]);
+    }
+}
+
+/* Same contract as ed25519_check_one: is [8]([s]B + [k]nA + nR) the identity? */
+int ed25519_ifma_check_one(const ge_p3 *nA, const ge_p3 *nR, const uint64_t k[4], const uint64_t s[4]) {
+    int8_t kn[257], sn[257];
+    sc_wnaf(kn, k, 5);
+    sc_wnaf(sn, s, 8);
+    fe4 A, A2, cur, at[8], nat[8];
+    p4_from(&A, nA);
+    p4_cached(&at[0], &A);
+    p4_dbl(&A2, &A);
+    cur = A;
+    fe4 c2;
+    p4_cached(&c2, &A2);
+    for (int j = 1; j < 8; j++) {
+        p4_add(&cur, &cur, &c2);
+        p4_cached(&at[j], &cur);
+    }
+    for (int j = 0; j < 8; j++) p4_cneg(&nat[j], &at[j]);
+    int top = 256;
+    while (top >= 0 && !kn[top] && !sn[top]) top--;
+    fe4 R;
+    for (int i = 0; i < 5; i++) R.v[i] = _mm256_set_epi64x(0, i == 0, i == 0, 0); /* (0, 1, 1, 0) */
+    for (int i = top; i >= 0; i--) {
+        p4_dbl(&R, &R);
+        if (kn[i] > 0) p4_add(&R, &R, &at[kn[i] >> 1]);
+        else if (kn[i] < 0) p4_add(&R, &R, &nat[(-kn[i]) >> 1]);
+        if (sn[i] > 0) p4_add(&R, &R, &B4[sn[i] >> 1]);
+        else if (sn[i] < 0) p4_add(&R, &R, &NB4[(-sn[i]) >> 1]);
+    }
+    fe4 Rp, Rc;
+    p4_from(&Rp, nR);
+    p4_cached(&Rc, &Rp);
+    p4_add(&R, &R, &Rc);
+    for (int j = 0; j < 3; j++) p4_dbl(&R, &R);
+    uint64_t lanes[5][4] __attribute__((aligned(32)));
+    for (int i = 0; i < 5; i++) _mm256_store_si256((__m256i *)(void *)lanes[i], R.v[i]);
+    fe X, Y, Z;
+    for (int i = 0; i < 5; i++) { X.v[i] = lanes[i][0]; Y.v[i] = lanes[i][1]; Z.v[i] = lanes[i][2]; }
+    return fe_iszero(&X) && fe_eq(&Y, &Z);
 }
 
 /* Pippenger bucket accumulation, eight buckets at a time: bucket[bidx[l]] += +-pts[l]
