@@ -282,6 +282,11 @@ static int pippenger_sum(bctx *c, const uint32_t *ids, size_t m, ge_p3 *sum) {
             p1p1_to_p3(&bucket[bi], &t);
         }
         /* sum_k k * bucket[k-1] by running sums, top bucket first */
+        if (c->ifma) {
+            ge_p3 ws;
+            if (ed25519_ifma_bucket_sum(&ws, bucket, used, nb)) ge_add_p3(&acc, &acc, &ws);
+            continue;
+        }
         ge_p3 running, sum;
         int have_run = 0, have_sum = 0;
         for (size_t k = nb; k-- > 0;) {
@@ -398,7 +403,9 @@ static void singles(size_t begin, size_t end, const uint8_t *pks, const uint8_t 
         ed25519_item it;
         st->single_checks++;
         out[i] = (uint8_t)(ed25519_prepare(&it, pks + 32 * i, msgs[i], lens[i], sigs + 64 * i) &&
-                           ed25519_check_one(&it.nA, &it.nR, it.k, it.s));
+                           (ed25519_current_backend() == MBI_ED25519_IFMA
+                                ? ed25519_ifma_check_one(&it.nA, &it.nR, it.k, it.s)
+                                : ed25519_check_one(&it.nA, &it.nR, it.k, it.s)));
     }
 }
 

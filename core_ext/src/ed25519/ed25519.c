@@ -541,7 +541,8 @@ int mbi_ed25519_set_backend(int which) {
 /* The IFMA functions exist only if ed25519_ifma.c was compiled with the IFMA flags
  * (x86-64 builds); weak references resolve to NULL otherwise. */
 int ed25519_ifma_available(void) {
-    if (!ed25519_ifma_fe_test || !ed25519_ifma_check_one || !ed25519_ifma_check8 || !ed25519_ifma_decode8 || !ed25519_ifma_init) return 0;
+    if (!ed25519_ifma_fe_test || !ed25519_ifma_check_one || !ed25519_ifma_bucket_sum ||
+        !ed25519_ifma_check8 || !ed25519_ifma_decode8 || !ed25519_ifma_init) return 0;
     return MBI_CPU_HAS(MBI_CPU_AVX512_BASE | MBI_CPU_AVX512IFMA);
 }
 

@@ -885,6 +885,36 @@ int ed25519_ifma_check_one(const ge_p3 *nA, const ge_p3 *nR, const uint64_t k[4]
     return fe_iszero(&X) && fe_eq(&Y, &Z);
 }
 
+static inline void p4_to(ge_p3 *p, const fe4 *r) {
+    uint64_t lanes[5][4] __attribute__((aligned(32)));
+    for (int i = 0; i < 5; i++) _mm256_store_si256((__m256i *)(void *)lanes[i], r->v[i]);
+    for (int i = 0; i < 5; i++) {
+        p->X.v[i] = lanes[i][0]; p->Y.v[i] = lanes[i][1]; p->Z.v[i] = lanes[i][2]; p->T.v[i] = lanes[i][3];
+    }
+}
+
+/* Pippenger window sum: out = sum_k (k+1) bucket[k] over the used buckets, by running
+ * sums from the top bucket down, in the four coordinate lanes. Returns 0 if no bucket
+ * was used (out untouched). */
+int ed25519_ifma_bucket_sum(ge_p3 *out, const ge_p3 *bucket, const uint8_t *used, size_t nb) {
+    fe4 running, sum, t;
+    int have_run = 0, have_sum = 0;
+    for (size_t k = nb; k-- > 0;) {
+        if (used[k]) {
+            fe4 b;
+            p4_from(&b, &bucket[k]);
+            if (have_run) { p4_cached(&t, &b); p4_add(&running, &running, &t); }
+            else { running = b; have_run = 1; }
+        }
+        if (have_run) {
+            if (have_sum) { p4_cached(&t, &running); p4_add(&sum, &sum, &t); }
+            else { sum = running; have_sum = 1; }
+        }
+    }
+    if (have_sum) p4_to(out, &sum);
+    return have_sum;
+}
+
 /* Pippenger bucket accumulation, eight buckets at a time: bucket[bidx[l]] += +-pts[l]
  * (negated where bit l of neg is set). The eight bucket indices must be distinct.
  * Buckets are gathered from and scattered back to the scalar ge_p3 array (20 limbs per

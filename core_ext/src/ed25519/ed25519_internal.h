@@ -170,6 +170,8 @@ void ed25519_ifma_fe_test(int sq, const uint64_t a[8][5], const uint64_t b[8][5]
                           uint8_t out[8][32]) __attribute__((weak));
 int ed25519_ifma_check_one(const ge_p3 *nA, const ge_p3 *nR, const uint64_t k[4],
                            const uint64_t s[4]) __attribute__((weak));
+int ed25519_ifma_bucket_sum(ge_p3 *out, const ge_p3 *bucket, const uint8_t *used,
+                            size_t nb) __attribute__((weak));
 int ed25519_ifma_msm(ge_p3 *sum, size_t n_long, size_t n_short, const ge_p3 *const *pts,
                      const uint64_t *const *scalars, const uint64_t b[4]) __attribute__((weak));
 void ed25519_ifma_bucket_add8(ge_p3 *bucket, const uint32_t bidx[8], const ge_precomp *const pts[8],
