@@ -189,6 +189,20 @@ def test_state_apply_guards_against_stale_changes():
     ledger.state.apply(changes)
     with pytest.raises(ValueError, match="computed against"):
         ledger.state.apply(changes)
+    # malformed changes are refused, not folded in as the wrong kind of write
+    from mbi.ledger import BlockChanges
+    n = ledger.state.account_count()
+    g = ledger.state.get_account(G.address).clone()
+    with pytest.raises(ValueError, match="already exists"):
+        ledger.state.apply(BlockChanges([Account(G.address, n)], 1, 0, n))
+    with pytest.raises(ValueError, match="not in the state"):
+        ledger.state.apply(BlockChanges([Account(U[5].address, 0)], 0, 0, n))
+    g.index = 1
+    with pytest.raises(ValueError, match="not in the state"):
+        ledger.state.apply(BlockChanges([g], 0, 0, n))
+    # nothing was written: accounts and tree as before
+    assert ledger.state.account_count() == n and ledger.state.get_account(G.address).index == 0
+    assert ledger.state.root() == rfc6962([_h(a.encode()) for a in ledger.state.accounts()])
 
 
 def test_asset_and_metadata_records():

@@ -114,14 +114,18 @@ class Ledger:
         tx_hashes: list[bytes] = []
         r_pre: list[bytes] = []
         pre = H.receipt_preimage
+        pack_qq = H._QQ.pack
+        zero32 = H.ZERO32
         for t, r in zip(transactions, receipts):
             if not r.applied:
                 continue
             h = t.hash
-            records.append(TxRecord(h, t.envelope, seq, len(records), r.error_code, r.error_desc,
-                                    r.actual_fee, close_time))
+            code = r.error_code
+            fee = r.actual_fee
+            records.append(TxRecord(h, t.envelope, seq, len(records), code, r.error_desc, fee, close_time))
             tx_hashes.append(h)
-            r_pre.append(pre(h, r.error_code, r.actual_fee, r.logs))
+            # receipt_preimage, inlined for the usual receipt without logs
+            r_pre.append(pre(h, code, fee, r.logs) if r.logs else h + pack_qq(code, fee) + zero32)
         r_entries = H.sha256_each(r_pre) if r_pre else np.zeros((0, 32), dtype=np.uint8)
         hdr = H.build_header(
             seq=seq, previous_hash=head.hash, account_tree_hash=delta.root, close_time=close_time,

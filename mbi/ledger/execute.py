@@ -254,7 +254,9 @@ class Executor:
                            f"gas_price {gas_price} is below the network's {self.gas_price}", 0)
         gas = size
         if nops == 1:
-            gas += OP_GAS.get(txops[0].type, 0)
+            op = txops[0]
+            t = op.type
+            gas += OP_GAS.get(t, 0)
         else:
             for op in txops:
                 gas += OP_GAS.get(op.type, 0)
@@ -269,7 +271,9 @@ class Executor:
             if not stx.sig_ok:
                 code, desc = stx.sig_error or (E.INVALID_SIGNATURE, "invalid signature")
                 return Receipt(h, index, code, desc, 0)
-        acct: Account | None = self.overlay.get(src)
+        overlay = self.overlay
+        acct: Account | None = overlay.get(src)
+        w = acct  # the overlay copy, once there is one
         if acct is None:
             acct = self._base_get(src)
             if acct is None:
@@ -277,21 +281,25 @@ class Executor:
         if tx.nonce != acct.nonce + 1:
             return Receipt(h, index, E.BAD_SEQUENCE,
                            f"nonce {tx.nonce}; the account's next nonce is {acct.nonce + 1}", 0)
-        signed = stx.signer_addresses
         thr = acct.tx_threshold
-        # Inline the common case (the master key alone reaches tx_threshold); anything
-        # else goes through authorized(), which this shortcut agrees with.
-        if not (acct.address in signed and acct.master_weight >= (thr if thr > 1 else 1)) \
-                and not self.authorized(acct, signed, 0):
-            return Receipt(h, index, E.INVALID_SIGNATURE,
-                           "signature weights do not reach the source account's tx_threshold", 0)
+        # The common case, inlined: one signature, the source's own key, whose master
+        # weight reaches tx_threshold. The signer set is then only built if an operation
+        # asks for it (signed None); anything else goes through authorized(), which this
+        # shortcut agrees with.
+        sigs = stx.signatures
+        if len(sigs) == 1 and sigs[0][2] == src and acct.master_weight >= (thr if thr > 1 else 1):
+            signed = None
+        else:
+            signed = stx.signer_addresses
+            if not (src in signed and acct.master_weight >= (thr if thr > 1 else 1)) \
+                    and not self.authorized(acct, signed, 0):
+                return Receipt(h, index, E.INVALID_SIGNATURE,
+                               "signature weights do not reach the source account's tx_threshold", 0)
         if acct.balance - fee < self.base_reserve:
             return Receipt(h, index, E.ACCOUNT_LOW_RESERVE,
                            f"balance {acct.balance} cannot pay fee {fee} and keep reserve {self.base_reserve}", 0)
 
         # The transaction is valid: it consumes its nonce and pays its fee.
-        overlay = self.overlay
-        w = overlay.get(src)
         if w is None:  # still the committed object: copy before writing
             w = acct.clone()
             overlay[src] = w
@@ -302,15 +310,15 @@ class Executor:
         # Operations. Each handler checks everything before it writes, so a single
         # operation needs no undo log; several do.
         if nops == 1:
-            op = txops[0]
-            t = op.type
             if t == 7 and FAST_PATHS and not op.source_address and not op.expr_condition:
                 # The common transaction, inlined: exactly apply_operation + pay_coin.
                 try:
-                    self._pay_coin_fast(op.pay_coin, src, w, signed)
+                    self._pay_coin_fast(op.pay_coin, src, w, stx)
                 except OpError as e:
                     return Receipt(h, index, e.code, f"operation 0: {e.desc}", fee, (), True)
-                return Receipt(h, index, E.SUCCESS, "", fee, (), True)
+                return Receipt(h, index, 0, "", fee, (), True)
+            if signed is None:
+                signed = stx.signer_addresses
             is_log = t == 8
             if is_log:
                 self.logs = []
@@ -321,6 +329,8 @@ class Executor:
             if is_log:
                 return Receipt(h, index, E.SUCCESS, "", fee, tuple(self.logs), True)
             return Receipt(h, index, E.SUCCESS, "", fee, (), True)
+        if signed is None:
+            signed = stx.signer_addresses
         self.logs = []
         self.journal = {}
         mark = len(self.created)
@@ -336,14 +346,14 @@ class Executor:
         logs = tuple(self.logs) if self.logs else ()
         return Receipt(h, index, E.SUCCESS, "", fee, logs, True)
 
-    def _pay_coin_fast(self, p, src: str, s: Account, signed: frozenset[str]) -> None:
+    def _pay_coin_fast(self, p, src: str, s: Account, stx: SignedTransaction) -> None:
         """PAY_COIN as the only operation, its source the transaction's source.
 
         ``s`` is the source's overlay copy and no undo log is active, so writes go
         straight to it. Same checks, order and messages as operations.pay_coin (the
         test suite runs both paths against each other).
         """
-        if s.type_thresholds and not self.authorized(s, signed, 7):
+        if s.type_thresholds and not self.authorized(s, stx.signer_addresses, 7):
             raise OpError(E.INVALID_SIGNATURE, f"signature weights do not reach {src}'s threshold for operation type 7")
         if p.input:
             raise OpError(E.CONTRACTS_UNSUPPORTED, f"pay_coin.input would trigger a contract: {ops._NO_CONTRACTS}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Iterable
 
 import numpy as np
@@ -22,6 +23,7 @@ from mbi.ledger.execute import BlockChanges, ChainConfig
 from mbi.store.records import AccountWrite, AssetWrite, MetadataWrite
 
 _sha256 = hashlib.sha256
+_by_index = attrgetter("index")
 
 
 def _merkle_tree(threads: int):
@@ -92,38 +94,46 @@ class LedgerState:
         accts = changes.accounts
         n_new = changes.new_accounts
         n_old = len(accts) - n_new
-        for j, a in enumerate(accts[n_old:]):
+        cur = self._accounts
+        new_accts = accts[n_old:]
+        old_accts = accts[:n_old] if n_new else accts
+        for j, a in enumerate(new_accts):
             if a.index != base + j:
                 raise ValueError(f"new account {a.address} has index {a.index}, expected {base + j}")
+            if a.address in cur:
+                raise ValueError(f"new account {a.address} already exists")
+        olds = [cur.get(a.address) for a in old_accts]
+        bad = [a for a, o in zip(old_accts, olds) if o is None or o.index != a.index]
+        if bad:
+            raise ValueError(f"account {bad[0].address} (index {bad[0].index}) is not in the state at that index")
         encs = [a.encode() for a in accts]
         if accts:
             leaves = _leaves(encs)
             if n_old:
-                idx = np.fromiter((a.index for a in accts[:n_old]), dtype=np.uint64, count=n_old)
+                idx = np.fromiter(map(_by_index, old_accts), dtype=np.uint64, count=n_old)
                 self._tree.update(idx, leaves[:n_old])
             if n_new:
                 self._tree.append(leaves[n_old:])
         asset_w: list[AssetWrite] = []
         md_w: list[MetadataWrite] = []
-        account_w: list[AccountWrite] = []
-        cur = self._accounts
+        account_w = [AccountWrite(a.address, a.index, e) for a, e in zip(accts, encs)]
         order = self._order
-        for a, enc in zip(accts, encs):
+        for a, old in zip(old_accts, olds):
             addr = a.address
-            old = cur.get(addr)
-            if old is None:
-                order.append(addr)
-                if a.assets:
-                    _diff_assets(addr, {}, a.assets, asset_w)
-                if a.metadata:
-                    _diff_metadata(addr, {}, a.metadata, md_w)
-            else:
-                if a.assets is not old.assets:
-                    _diff_assets(addr, old.assets, a.assets, asset_w)
-                if a.metadata is not old.metadata:
-                    _diff_metadata(addr, old.metadata, a.metadata, md_w)
+            # dict fields are copy-on-write: the same object means unchanged
+            if a.assets is not old.assets:
+                _diff_assets(addr, old.assets, a.assets, asset_w)
+            if a.metadata is not old.metadata:
+                _diff_metadata(addr, old.metadata, a.metadata, md_w)
             cur[addr] = a
-            account_w.append(AccountWrite(addr, a.index, enc))
+        for a in new_accts:
+            addr = a.address
+            order.append(addr)
+            if a.assets:
+                _diff_assets(addr, {}, a.assets, asset_w)
+            if a.metadata:
+                _diff_metadata(addr, {}, a.metadata, md_w)
+            cur[addr] = a
         return StateDelta(self.root(), account_w, asset_w, md_w, len(order))
 
     # -- loading ----------------------------------------------------------------------
