@@ -117,3 +117,59 @@ def test_pay_coin_to_a_fresh_address_is_committed_and_reloaded(tmp_path, monkeyp
     assert a.receipts[0].error_code == 0 and a.header == b.header
     assert again.state.get_account(fresh[1].address).index == 4
     store.close()
+
+
+def test_reload_scans_each_side_table_once(tmp_path, monkeypatch):
+    """Ledger.from_store reads assets and metadata with one scan each (not one seek per
+    account), rebuilds the same state as the per-account path, and refuses orphan rows."""
+    from mbi.ledger import LedgerState
+    from mbi.ledger.account import AccountDecodeError
+
+    gen = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN))
+    ledger, c1 = Ledger.create(gen)
+    store = Store.open(str(tmp_path / "db"), chain_id=CHAIN, create=True)
+    store.commit_block(c1)
+    c2 = ledger.close([T.make_tx(G, i + 1, [T.create_account(u.address, 10**9)], chain_id=CHAIN)
+                       for i, u in enumerate(U)], 1_000)
+    store.commit_block(c2.commit)
+    txs = [T.make_tx(U[i], 1, [T.issue_asset(f"C{i}", 10 + i), T.set_metadata(f"k{i}", "v" * i),
+                               T.pay_asset(U[(i + 1) % 4].address, U[i].address, f"C{i}", 3)], chain_id=CHAIN)
+           for i in range(4)]
+    c3 = ledger.close(txs, 2_000)
+    assert all(r.error_code == 0 for r in c3.receipts)
+    store.commit_block(c3.commit)
+
+    calls = {"all": 0}
+    for name in ("iter_all_assets", "iter_all_metadata"):
+        real = getattr(store, name)
+
+        def counted(real=real):
+            calls["all"] += 1
+            return real()
+        monkeypatch.setattr(store, name, counted)
+
+    def per_account(*_a):
+        raise AssertionError("per-account scan used")
+    monkeypatch.setattr(store, "iter_assets", per_account)
+    monkeypatch.setattr(store, "iter_metadata", per_account)
+    again = Ledger.from_store(gen, store)
+    assert calls["all"] == 2
+    assert again.state.root() == ledger.state.root()
+    for a in ledger.state.accounts():
+        b = again.state.get_account(a.address)
+        assert (b.index, b.encode(), b.assets, b.metadata) == (a.index, a.encode(), a.assets, a.metadata)
+    monkeypatch.undo()
+
+    # the per-account path agrees
+    slow = LedgerState.from_entries(again.config, store.iter_accounts(), store.iter_assets, store.iter_metadata)
+    assert slow.root() == again.state.root()
+    # a side-table row of an address without an account is corruption, not ignored
+    stray = KeyPair.from_seed(b"\x5a" * 32).address
+    with pytest.raises(AccountDecodeError, match="no account"):
+        LedgerState.from_tables(again.config, store.iter_accounts(),
+                                list(store.iter_all_assets()) + [(stray, U[0].address, "C0", 1)],
+                                store.iter_all_metadata())
+    with pytest.raises(AccountDecodeError, match="no account"):
+        LedgerState.from_tables(again.config, store.iter_accounts(), store.iter_all_assets(),
+                                list(store.iter_all_metadata()) + [(stray, b"k", b"v", 1)])
+    store.close()

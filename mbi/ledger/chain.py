@@ -83,8 +83,9 @@ class Ledger:
         _, expect = cls.create(genesis)
         if first is None or LedgerHeader.FromString(first).hash != expect.header_hash:
             raise ValueError("the store's genesis ledger is not this genesis (different accounts, fees or validators)")
-        state = LedgerState.from_entries(cls.config_of(genesis), store.iter_accounts(),
-                                         store.iter_assets, store.iter_metadata)
+        # One scan of each side table, not one seek per account.
+        state = LedgerState.from_tables(cls.config_of(genesis), store.iter_accounts(),
+                                        store.iter_all_assets(), store.iter_all_metadata())
         if state.root() != head.account_tree_hash or state.account_count() != head.account_count:
             raise ValueError(f"stored accounts do not match ledger {seq}'s account_tree_hash")
         return cls(genesis, state, head)
