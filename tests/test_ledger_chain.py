@@ -174,6 +174,24 @@ def test_close_ledgers_headers_and_roots():
         ledger.close([], 2_999_999)
 
 
+def test_fully_applied_ledger_records_and_roots():
+    """A ledger where every transaction applies and none logs (built by the map() path
+    of Ledger.close) has the same records and roots as the general definition."""
+    from mbi.store.records import TxRecord
+    ledger, _ = Ledger.create(genesis())
+    ledger.close(_fund(ledger, 1), 1)
+    txs = [T.make_tx(U[0], 1, [T.pay_coin(U[1].address, 5)], chain_id=CHAIN),
+           T.make_tx(U[2], 1, [T.pay_coin(U[3].address, 10**12)], chain_id=CHAIN),  # op fails: applied
+           T.make_tx(U[4], 1, [T.set_metadata("k", "v"), T.pay_coin(U[5].address, 1)], chain_id=CHAIN)]
+    c = ledger.close(txs, 7_000)
+    assert [r.error_code for r in c.receipts] == [0, 100, 0] and all(r.applied and not r.logs for r in c.receipts)
+    assert list(c.commit.txs) == [TxRecord(t.hash, t.envelope, 3, i, r.error_code, r.error_desc, r.actual_fee, 7_000)
+                                  for i, (t, r) in enumerate(zip(txs, c.receipts))]
+    assert c.header.tx_count == 3 and c.header.tx_root == rfc6962([t.hash for t in txs])
+    assert c.header.receipts_root == rfc6962([H.receipt_entry(r.hash, r.error_code, r.actual_fee)
+                                              for r in c.receipts])
+
+
 def test_empty_ledger_and_roots():
     ledger, _ = Ledger.create(genesis())
     root = ledger.head.account_tree_hash

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Iterable
 
 import numpy as np
@@ -23,7 +22,6 @@ from mbi.ledger.execute import BlockChanges, ChainConfig
 from mbi.store.records import AccountWrite, AssetWrite, MetadataWrite
 
 _sha256 = hashlib.sha256
-_by_index = attrgetter("index")
 
 
 def _merkle_tree(threads: int):
@@ -102,38 +100,40 @@ class LedgerState:
                 raise ValueError(f"new account {a.address} has index {a.index}, expected {base + j}")
             if a.address in cur:
                 raise ValueError(f"new account {a.address} already exists")
-        olds = [cur.get(a.address) for a in old_accts]
-        bad = [a for a, o in zip(old_accts, olds) if o is None or o.index != a.index]
-        if bad:
-            raise ValueError(f"account {bad[0].address} (index {bad[0].index}) is not in the state at that index")
-        encs = [a.encode() for a in accts]
-        if accts:
-            leaves = _leaves(encs)
-            if n_old:
-                idx = np.fromiter(map(_by_index, old_accts), dtype=np.uint64, count=n_old)
-                self._tree.update(idx, leaves[:n_old])
-            if n_new:
-                self._tree.append(leaves[n_old:])
+        # First pass: check and diff, writing nothing, so that bad changes leave the state
+        # (maps and tree) as it was. (Comprehensions and loops, not map(attrgetter):
+        # CPython 3.11 specializes slot reads in bytecode, not in attrgetter.)
         asset_w: list[AssetWrite] = []
         md_w: list[MetadataWrite] = []
-        account_w = [AccountWrite(a.address, a.index, e) for a, e in zip(accts, encs)]
-        order = self._order
-        for a, old in zip(old_accts, olds):
+        get = cur.get
+        for a in old_accts:
             addr = a.address
+            old = get(addr)
+            if old is None or old.index != a.index:
+                raise ValueError(f"account {addr} (index {a.index}) is not in the state at that index")
             # dict fields are copy-on-write: the same object means unchanged
             if a.assets is not old.assets:
                 _diff_assets(addr, old.assets, a.assets, asset_w)
             if a.metadata is not old.metadata:
                 _diff_metadata(addr, old.metadata, a.metadata, md_w)
-            cur[addr] = a
         for a in new_accts:
-            addr = a.address
-            order.append(addr)
             if a.assets:
-                _diff_assets(addr, {}, a.assets, asset_w)
+                _diff_assets(a.address, {}, a.assets, asset_w)
             if a.metadata:
-                _diff_metadata(addr, {}, a.metadata, md_w)
-            cur[addr] = a
+                _diff_metadata(a.address, {}, a.metadata, md_w)
+        encs = [a.encode() for a in accts]
+        if accts:
+            leaves = _leaves(encs)
+            if n_old:
+                idx = np.fromiter([a.index for a in old_accts], dtype=np.uint64, count=n_old)
+                self._tree.update(idx, leaves[:n_old])
+            if n_new:
+                self._tree.append(leaves[n_old:])
+        account_w = [AccountWrite(a.address, a.index, e) for a, e in zip(accts, encs)]
+        for a in accts:
+            cur[a.address] = a
+        order = self._order
+        order.extend([a.address for a in new_accts])
         return StateDelta(self.root(), account_w, asset_w, md_w, len(order))
 
     # -- loading ----------------------------------------------------------------------
