@@ -48,7 +48,8 @@ static int mbi_parallel_for(size_t n, int threads, size_t min_chunk, mbi_range_f
         started[t] = pthread_create(&tids[t], NULL, mbi__range_thread, &jobs[t]) == 0;
         if (!started[t]) rc = -1;
     }
-    fn(ctx, jobs[0].begin, jobs[0].end);
+    /* jobs[0] is [0, chunk + (rem > 0)); spelled out so the compiler sees it set. */
+    fn(ctx, 0, chunk + (rem > 0 ? 1 : 0));
     for (int t = 1; t < threads; t++) {
         if (started[t]) pthread_join(tids[t], NULL);
         else fn(ctx, jobs[t].begin, jobs[t].end);

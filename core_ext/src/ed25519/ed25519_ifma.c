@@ -12,6 +12,7 @@
  * branch-free table selection, so invalid items cost no more than valid ones.
  * Compiled with -mavx512f/vl/bw/dq -mavx512ifma; only called when CPUID says so. */
 #include "ed25519/ed25519_internal.h"
+#include "ed25519/sha512.h"
 
 #if defined(__x86_64__) && defined(__AVX512IFMA__) && defined(__AVX512F__)
 #include <immintrin.h>
@@ -495,28 +496,7 @@ int ed25519_ifma_msm(ge_p3 *sum, size_t n_long, size_t n_short, const ge_p3 *con
 
 /* ------------------------------------------------------------------ SHA-512, 8 lanes */
 
-static const uint64_t K512x[80] = {
-    0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL, 0xe9b5dba58189dbbcULL,
-    0x3956c25bf348b538ULL, 0x59f111f1b605d019ULL, 0x923f82a4af194f9bULL, 0xab1c5ed5da6d8118ULL,
-    0xd807aa98a3030242ULL, 0x12835b0145706fbeULL, 0x243185be4ee4b28cULL, 0x550c7dc3d5ffb4e2ULL,
-    0x72be5d74f27b896fULL, 0x80deb1fe3b1696b1ULL, 0x9bdc06a725c71235ULL, 0xc19bf174cf692694ULL,
-    0xe49b69c19ef14ad2ULL, 0xefbe4786384f25e3ULL, 0x0fc19dc68b8cd5b5ULL, 0x240ca1cc77ac9c65ULL,
-    0x2de92c6f592b0275ULL, 0x4a7484aa6ea6e483ULL, 0x5cb0a9dcbd41fbd4ULL, 0x76f988da831153b5ULL,
-    0x983e5152ee66dfabULL, 0xa831c66d2db43210ULL, 0xb00327c898fb213fULL, 0xbf597fc7beef0ee4ULL,
-    0xc6e00bf33da88fc2ULL, 0xd5a79147930aa725ULL, 0x06ca6351e003826fULL, 0x142929670a0e6e70ULL,
-    0x27b70a8546d22ffcULL, 0x2e1b21385c26c926ULL, 0x4d2c6dfc5ac42aedULL, 0x53380d139d95b3dfULL,
-    0x650a73548baf63deULL, 0x766a0abb3c77b2a8ULL, 0x81c2c92e47edaee6ULL, 0x92722c851482353bULL,
-    0xa2bfe8a14cf10364ULL, 0xa81a664bbc423001ULL, 0xc24b8b70d0f89791ULL, 0xc76c51a30654be30ULL,
-    0xd192e819d6ef5218ULL, 0xd69906245565a910ULL, 0xf40e35855771202aULL, 0x106aa07032bbd1b8ULL,
-    0x19a4c116b8d2d0c8ULL, 0x1e376c085141ab53ULL, 0x2748774cdf8eeb99ULL, 0x34b0bcb5e19b48a8ULL,
-    0x391c0cb3c5c95a63ULL, 0x4ed8aa4ae3418acbULL, 0x5b9cca4f7763e373ULL, 0x682e6ff3d6b2b8a3ULL,
-    0x748f82ee5defb2fcULL, 0x78a5636f43172f60ULL, 0x84c87814a1f0ab72ULL, 0x8cc702081a6439ecULL,
-    0x90befffa23631e28ULL, 0xa4506cebde82bde9ULL, 0xbef9a3f7b2c67915ULL, 0xc67178f2e372532bULL,
-    0xca273eceea26619cULL, 0xd186b8c721c0c207ULL, 0xeada7dd6cde0eb1eULL, 0xf57d4f7fee6ed178ULL,
-    0x06f067aa72176fbaULL, 0x0a637dc5a2c898a6ULL, 0x113f9804bef90daeULL, 0x1b710b35131c471bULL,
-    0x28db77f523047d84ULL, 0x32caab7b40c72493ULL, 0x3c9ebe0a15c9bebcULL, 0x431d67c49c100d4cULL,
-    0x4cc5d4becb3e42b6ULL, 0x597f299cfc657e2aULL, 0x5fcb6fab3ad6faecULL, 0x6c44198c4a475817ULL,
-};
+/* Round constants: mbi_sha512_K from sha512.c. */
 
 /* Byte `pos` of the padded SHA-512 input R || A || M || 0x80 || 0.. || len (128-bit BE). */
 typedef struct {
@@ -606,7 +586,7 @@ void ed25519_ifma_hram8(uint64_t k[8][4], const uint8_t *const R[8], const uint8
             __m512i ch = _mm512_ternarylogic_epi64(e, f, g, 0xCA);   /* (e & f) ^ (~e & g) */
             __m512i t1 = _mm512_add_epi64(_mm512_add_epi64(hh, S1),
                                           _mm512_add_epi64(ch, _mm512_add_epi64(
-                                              _mm512_set1_epi64((long long)K512x[t]), w[t])));
+                                              _mm512_set1_epi64((long long)mbi_sha512_K[t]), w[t])));
             __m512i S0 = _mm512_xor_si512(_mm512_xor_si512(ROR(a, 28), ROR(a, 34)), ROR(a, 39));
             __m512i maj = _mm512_ternarylogic_epi64(a, b, c, 0xE8);  /* majority */
             __m512i t2 = _mm512_add_epi64(S0, maj);

@@ -2,7 +2,8 @@
 #include "ed25519/sha512.h"
 #include <string.h>
 
-static const uint64_t K512[80] = {
+/* Round constants; shared with the 8-lane IFMA kernel (ed25519_ifma.c). */
+const uint64_t mbi_sha512_K[80] = {
     0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL, 0xe9b5dba58189dbbcULL,
     0x3956c25bf348b538ULL, 0x59f111f1b605d019ULL, 0x923f82a4af194f9bULL, 0xab1c5ed5da6d8118ULL,
     0xd807aa98a3030242ULL, 0x12835b0145706fbeULL, 0x243185be4ee4b28cULL, 0x550c7dc3d5ffb4e2ULL,
@@ -49,7 +50,7 @@ static void compress(uint64_t h[8], const uint8_t *block) {
     for (int i = 0; i < 80; i++) {
         uint64_t S1 = ror64(e, 14) ^ ror64(e, 18) ^ ror64(e, 41);
         uint64_t ch = (e & f) ^ (~e & g);
-        uint64_t t1 = hh + S1 + ch + K512[i] + w[i];
+        uint64_t t1 = hh + S1 + ch + mbi_sha512_K[i] + w[i];
         uint64_t S0 = ror64(a, 28) ^ ror64(a, 34) ^ ror64(a, 39);
         uint64_t maj = (a & b) ^ (a & c) ^ (b & c);
         uint64_t t2 = S0 + maj;

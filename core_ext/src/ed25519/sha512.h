@@ -12,6 +12,9 @@ typedef struct {
     uint8_t buf[128];
 } mbi_sha512_ctx;
 
+/* FIPS 180-4 round constants, defined in sha512.c. */
+extern const uint64_t mbi_sha512_K[80];
+
 void mbi_sha512_init(mbi_sha512_ctx *c);
 void mbi_sha512_update(mbi_sha512_ctx *c, const uint8_t *p, size_t n);
 void mbi_sha512_final(mbi_sha512_ctx *c, uint8_t out[64]);
