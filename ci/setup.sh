@@ -14,6 +14,22 @@ command -v "$PY" >/dev/null 2>&1 || need_apt+=(python3 python3-dev python3-venv)
 ldconfig -p 2>/dev/null | grep -q 'libsodium\.so' || need_apt+=(libsodium23)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)  # the store's fsync test traces syscalls
+# The ARMv8 SHA-256 path is cross-built and run under qemu on x86-64 hosts
+# (tests/native/arm_crosscheck.sh), so CI checks that path too. Installed when we are
+# root (CI); a developer without root is told the one test that will skip.
+want_apt=()
+if [ "$(uname -m)" = x86_64 ]; then
+  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || want_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  command -v qemu-aarch64 >/dev/null 2>&1 || want_apt+=(qemu-user)
+fi
+if [ ${#want_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    need_apt+=("${want_apt[@]}")
+  else
+    echo "setup: note: without ${want_apt[*]} the ARM SHA-256 cross-check test skips" >&2
+  fi
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
