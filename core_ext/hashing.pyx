@@ -71,7 +71,9 @@ cdef object _as_offsets(object offsets):
         raise ValueError("offsets must hold n + 1 >= 1 boundaries, got an empty array")
     if not arr.flags.c_contiguous:
         raise ValueError("offsets must be C-contiguous (use np.ascontiguousarray)")
-    return arr
+    # A private copy of a caller's array: offsets are checked, then used without the GIL,
+    # and another thread rewriting them in between must not turn into an out-of-bounds read.
+    return arr.copy() if arr is offsets else arr
 
 
 def sha256_many(data, offsets, *, out=None, threads=None):

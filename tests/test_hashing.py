@@ -273,3 +273,45 @@ def test_arm_crosscheck_under_qemu():
                          text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "backend arm_sha2" in res.stdout and "bad=0" in res.stdout
+
+
+# ---------------------------------------------------------------- caller buffers vs the GIL
+
+_OFFSETS_RACE = r"""
+import sys, threading, time
+import numpy as np
+from core_ext import hashing
+n = 50_000
+data = bytes(64 * n)
+off = np.arange(0, 64 * n + 1, 64, dtype=np.int64)
+stop = False
+def flip():
+    # Another Python thread rewrites offsets while sha256_many runs without the GIL.
+    while not stop:
+        off[n // 2] = 1 << 44
+        off[n // 2] = 64 * (n // 2)
+t = threading.Thread(target=flip)
+t.start()
+end = time.monotonic() + float(sys.argv[1])
+try:
+    while time.monotonic() < end:
+        try:
+            hashing.sha256_many(data, off, threads=1)
+        except ValueError:
+            pass
+finally:
+    stop = True
+    t.join()
+print("ok")
+"""
+
+
+def test_many_offsets_changed_by_another_thread_do_not_crash():
+    """Offsets are checked once and must be the offsets hashed: a caller's array that
+    another thread rewrites during the call may give ValueError, never an out-of-bounds
+    read (this crashed the interpreter when the caller's array was read twice)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run([sys.executable, "-c", _OFFSETS_RACE, "3"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    assert res.stdout.strip() == "ok"
