@@ -166,3 +166,32 @@ def test_verify_wrappers_use_native_kernel():
     assert list(verify_batch([], [], [])) == []
     with pytest.raises(ValueError):
         verify_batch(pks, msgs[:2], sigs)
+
+
+def test_oversized_address_and_key_text_rejected_without_decoding():
+    # Base58 decoding is quadratic in the text length: a megabyte-long "address" in a
+    # transaction took minutes to reject. Anything longer than a valid encoding can be is
+    # refused before decoding (same error codes), and is not remembered by the memo.
+    import time
+
+    from mbi.crypto import keys as K
+    from mbi.types import envelope as env
+
+    huge = "Z" * 200_000
+    t0 = time.perf_counter()
+    with pytest.raises(KeyFormatError) as ei:
+        decode_address(huge)
+    assert ei.value.code == 94
+    assert not is_address(huge)
+    with pytest.raises(KeyFormatError) as ei:
+        KeyPair.from_private_key(huge)
+    assert ei.value.code == 91
+    assert time.perf_counter() - t0 < 1.0
+    assert huge not in K._valid_addresses
+    # A malformed public key text of any length is never a cache entry of unbounded size.
+    assert env.parse_public_key("b001" + "0" * 10_000) is None
+    assert ("b001" + "0" * 10_000) not in env._PK_CACHE
+    # Real addresses and keys still decode (every 27-byte F02601 address is 37 chars).
+    kp = KeyPair.from_seed(b"\x09" * 32)
+    assert is_address(kp.address) and len(kp.address) == 37
+    assert KeyPair.from_private_key(kp.encoded_private_key).address == kp.address

@@ -29,6 +29,11 @@ ADDRESS_PREFIX = b"\xf0\x26\x01"
 ADDRESS_LEN = 27  # prefix 3 + hash 20 + checksum 4
 PUBLIC_LEN = 38  # prefix 2 + key 32 + checksum 4
 PRIVATE_LEN = 41  # prefix 4 + seed 32 + 0x00 + checksum 4
+# Longest base58 text of an address / private key: n bytes without leading zeros take at
+# most ceil(8n / log2(58)) characters (37 and 56). Longer text is refused before decoding,
+# because base58 decoding is quadratic in the length (a 1 MiB "address" took minutes).
+MAX_ADDRESS_TEXT = 37
+MAX_PRIVATE_TEXT = 56
 
 _sha256 = hashlib.sha256
 
@@ -82,6 +87,9 @@ def decode_private_key(encoded: str) -> bytes:
     """``privB…`` base58 → the 32-byte Ed25519 seed (error 91 on any defect)."""
     if not isinstance(encoded, str):
         raise KeyFormatError(ERR_INVALID_PRIKEY, f"private key must be a string, got {type(encoded).__name__}")
+    if len(encoded) > MAX_PRIVATE_TEXT:
+        raise KeyFormatError(ERR_INVALID_PRIKEY,
+                             f"private key text must be at most {MAX_PRIVATE_TEXT} characters, got {len(encoded)}")
     try:
         data = b58decode(encoded)
     except ValueError as exc:
@@ -107,6 +115,9 @@ def decode_address(address: str) -> bytes:
     """``ZTX3…`` → the 20-byte account id (error 94 on any defect)."""
     if not isinstance(address, str):
         raise KeyFormatError(ERR_INVALID_ADDRESS, f"address must be a string, got {type(address).__name__}")
+    if len(address) > MAX_ADDRESS_TEXT:
+        raise KeyFormatError(ERR_INVALID_ADDRESS,
+                             f"address text must be at most {MAX_ADDRESS_TEXT} characters, got {len(address)}")
     try:
         data = b58decode(address)
     except ValueError as exc:
@@ -127,8 +138,8 @@ _valid_addresses: dict[str, bool] = {}
 
 def is_address(s: object) -> bool:
     """True when ``s`` is a well-formed Zetrix address (prefix, length, checksum)."""
-    if not isinstance(s, str):
-        return False
+    if not isinstance(s, str) or len(s) > MAX_ADDRESS_TEXT:
+        return False  # overlong text is not memoised: the memo's size stays bounded in bytes
     hit = _valid_addresses.get(s)
     if hit is not None:
         return hit

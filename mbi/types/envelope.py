@@ -179,9 +179,10 @@ def parse_public_key(text: str) -> tuple[bytes, str] | None:
         val: tuple[bytes, str] | None = (raw, address_from_raw_public_key(raw))
     except KeyFormatError:
         val = None
-    if len(_PK_CACHE) >= _PK_CACHE_MAX:
-        _PK_CACHE.clear()
-    _PK_CACHE[text] = val
+    if len(text) == 76:  # only texts of a key's length: entries stay small
+        if len(_PK_CACHE) >= _PK_CACHE_MAX:
+            _PK_CACHE.clear()
+        _PK_CACHE[text] = val
     return val
 
 
