@@ -347,9 +347,12 @@ cdef class MerkleTree:
         """
         arr = _entries(entries)
         if isinstance(indices, np.ndarray):
-            idx = indices
-            if idx.dtype.kind not in "iu":
-                raise TypeError(f"indices must be an integer array, got dtype {idx.dtype}")
+            if indices.dtype.kind not in "iu":
+                raise TypeError(f"indices must be an integer array, got dtype {indices.dtype}")
+            # A private copy: the indices are range-checked, then written through without
+            # the GIL; another thread rewriting the caller's array in between must not
+            # turn into a write outside the tree.
+            idx = indices.copy()
         elif isinstance(indices, (list, tuple)):
             try:
                 idx = np.asarray(indices, dtype=np.int64) if len(indices) else np.empty(0, np.int64)

@@ -535,3 +535,47 @@ def test_sha256_many_offsets_fuzz(lens, data_len, shuffle):
     else:
         with pytest.raises(ValueError, match="out of order or out of range"):
             hashing.sha256_many(data, off)
+
+
+# ---------------------------------------------------------------- caller buffers vs the GIL
+
+_INDICES_RACE = r"""
+import sys, threading, time
+import numpy as np
+from core_ext import merkle
+n = 1 << 16
+tree = merkle.MerkleTree(np.zeros((n, 32), np.uint8), threads=1)
+idx = np.arange(n, dtype=np.uint64)
+ent = np.ones((n, 32), np.uint8)
+stop = False
+def flip():
+    # Another Python thread rewrites the indices while update runs without the GIL.
+    while not stop:
+        idx[n // 2] = 1 << 40
+        idx[n // 2] = n // 2
+t = threading.Thread(target=flip)
+t.start()
+end = time.monotonic() + float(sys.argv[1])
+try:
+    while time.monotonic() < end:
+        try:
+            tree.update(idx, ent)
+        except ValueError:
+            pass
+finally:
+    stop = True
+    t.join()
+print("ok")
+"""
+
+
+def test_update_indices_changed_by_another_thread_do_not_crash():
+    """Indices are range-checked once and must be the indices written: a caller's array
+    that another thread rewrites during update may give ValueError, never a write out of
+    the tree's bounds."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    res = subprocess.run([sys.executable, "-c", _INDICES_RACE, "3"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    assert res.stdout.strip() == "ok"
