@@ -681,3 +681,16 @@ def test_fee_estimate_matches_the_charged_fee(view):
         t = tx(signers, 1, *ops, source=A.address)
         gas, fee = estimate_fee(len(t.tx_bytes), [o.type for o in t.tx.operations], len(signers), 100)
         assert fee == fee_of(t) and gas == fee // 100
+
+
+def test_log_data_count_is_bounded_by_the_receipt_encoding(view):
+    # The receipt commits a log's item count as u16 (mbi.ledger.header.receipt_preimage):
+    # a LOG with more items used to pass execution and then crash receipt hashing in
+    # Ledger.close, after the state had already been updated.
+    from mbi.ledger.header import receipt_entry
+    from mbi.ledger.operations import MAX_LOG_DATAS
+
+    assert MAX_LOG_DATAS == 0xFFFF
+    assert_op_fails(view, tx(A, 1, T.log("t", ["d"] * (MAX_LOG_DATAS + 1))), E.INVALID_PARAMETER)
+    r = ok(view, tx(A, 2, T.log("t", ["d"] * MAX_LOG_DATAS)))
+    assert len(receipt_entry(r.hash, r.error_code, r.actual_fee, r.logs)) == 32

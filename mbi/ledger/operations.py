@@ -37,6 +37,8 @@ MAX_METADATA_VALUE = 256 * 1024
 MAX_ASSET_CODE = 64
 MAX_LOG_TOPIC = 128
 MAX_LOG_DATA = 1024
+# Items per LOG: the receipt commits the count as u16 (header.receipt_preimage).
+MAX_LOG_DATAS = 0xFFFF
 
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,19})")
 _NO_CONTRACTS = "contracts are not supported on this network yet"
@@ -367,8 +369,8 @@ def log(ex: "Executor", op, src: str, sacct: "Account") -> None:
     if not 1 <= tl <= MAX_LOG_TOPIC:
         raise OpError(E.INVALID_PARAMETER, f"log topic must be 1-{MAX_LOG_TOPIC} bytes, got {tl}")
     datas = tuple(lg.datas)
-    if not datas:
-        raise OpError(E.INVALID_PARAMETER, "log needs at least one data item")
+    if not 1 <= len(datas) <= MAX_LOG_DATAS:
+        raise OpError(E.INVALID_PARAMETER, f"log needs 1-{MAX_LOG_DATAS} data items, got {len(datas)}")
     for d in datas:
         dl = _blen(d)
         if not 1 <= dl <= MAX_LOG_DATA:
