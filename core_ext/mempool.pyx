@@ -78,7 +78,10 @@ def backend() -> str:
 
 
 cdef _require(arr, str name, object dtype, int ndim):
-    """Return ``arr`` as a C-contiguous ndarray of ``dtype`` or raise ValueError."""
+    """A private C-contiguous copy of ``arr`` (an ndarray of ``dtype``), or ValueError.
+
+    A copy, not a view: arguments are checked, then read without the GIL, and a caller's
+    array rewritten by another thread in between must not bypass the checks."""
     if not isinstance(arr, np.ndarray):
         raise ValueError(f"{name} must be a numpy.ndarray of dtype {np.dtype(dtype).name}, "
                          f"got {type(arr).__name__}")
@@ -86,7 +89,7 @@ cdef _require(arr, str name, object dtype, int ndim):
         raise ValueError(f"{name} must have dtype {np.dtype(dtype).name}, got {arr.dtype}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    return np.ascontiguousarray(arr)
+    return np.array(arr, order="C", copy=True)
 
 
 cdef _hashes_arg(hashes, str name="hashes"):

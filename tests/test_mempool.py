@@ -431,3 +431,40 @@ def test_big_merges_with_price_and_prefix_ties_match_reference(lo, hi):
             assert [bytes(x) for x in p.select(3000, 1 << 60)] == r.select(3000, 1 << 60)
     assert [bytes(x) for x in p.select(6000, 1 << 60)] == r.select(6000, 1 << 60)
     assert p._check() == ""
+
+
+def test_set_nonces_uses_the_checked_values_while_another_thread_rewrites_them():
+    """Arguments are checked, then used without the GIL: a caller's array rewritten by
+    another thread in between must give either ValueError or exactly the checked values
+    (a negative executed nonce slipping past the check breaks the pool's invariants)."""
+    import time
+
+    n = 4096
+    pool = Mempool(capacity=1000, capacity_bytes=10**6)
+    senders = np.arange(1, n + 1, dtype=np.uint64)
+    nonces = np.full(n, 7, dtype=np.int64)
+    stop = False
+
+    def flip() -> None:
+        while not stop:
+            nonces[n // 2] = -1
+            nonces[n // 2] = 7
+
+    t = threading.Thread(target=flip)
+    t.start()
+    bad = []
+    try:
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end and not bad:
+            try:
+                pool.set_nonces(senders, nonces)
+            except ValueError:
+                continue
+            got = pool.executed_nonce(int(senders[n // 2]))
+            if got != 7:
+                bad.append(got)
+    finally:
+        stop = True
+        t.join()
+    assert bad == []
+    assert pool._check() == ""
