@@ -173,3 +173,28 @@ def test_reload_scans_each_side_table_once(tmp_path, monkeypatch):
         LedgerState.from_tables(again.config, store.iter_accounts(), store.iter_all_assets(),
                                 list(store.iter_all_metadata()) + [(stray, b"k", b"v", 1)])
     store.close()
+
+
+def test_operation_errors_quoting_huge_fields_still_commit(tmp_path):
+    # An error description quoting a client's string (a 70,000-character "address", a
+    # SetPrivilege weight) used to exceed the store's u16 error_desc length: the applied,
+    # fee-paying transaction then made commit_block fail, so the ledger could not commit.
+    from mbi.ledger import errors as E
+
+    gen = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN))
+    ledger, c1 = Ledger.create(gen)
+    store = Store.open(str(tmp_path / "db"), chain_id=CHAIN, create=True)
+    store.commit_block(c1)
+    huge = "Z" * 70_000
+    txs = [T.make_tx(G, 1, [T.pay_coin(huge, 1)], chain_id=CHAIN),
+           T.make_tx(G, 2, [T.pay_coin(U[0].address, 1), T.pay_coin(huge, 1)], chain_id=CHAIN),
+           T.make_tx(G, 3, [T.set_privilege(master_weight="9" * 70_000)], chain_id=CHAIN),
+           T.make_tx(G, 4, [T.create_account(U[1].address, 1, signers=[(huge, 1)])], chain_id=CHAIN)]
+    closed = ledger.close(txs, 1_000)
+    codes = [r.error_code for r in closed.receipts]
+    assert codes == [E.INVALID_ADDRESS, E.INVALID_ADDRESS, E.WEIGHT_NOT_VALID, E.INVALID_ADDRESS]
+    assert all(r.applied and len(r.error_desc.encode()) <= E.MAX_DESC for r in closed.receipts)
+    store.commit_block(closed.commit)
+    rec = store.get_tx(txs[0].hash)
+    assert rec is not None and rec.error_code == E.INVALID_ADDRESS and rec.error_desc.startswith("operation 0:")
+    store.close()

@@ -36,6 +36,20 @@ CONTRACT_EXECUTE_FAIL = 151
 # with this code (Zetrix's "contract execute fail") and a description saying so.
 CONTRACTS_UNSUPPORTED = CONTRACT_EXECUTE_FAIL
 
+# Longest error description, in UTF-8 bytes. Descriptions are prose (not committed in
+# receipts), but they are stored with the transaction under a u16 length, and some
+# quote a client's fields: those are clipped (``show``) and OpError enforces the bound.
+MAX_DESC = 2048
+_DESC_CHARS = MAX_DESC // 4 - 32  # 4 UTF-8 bytes per character at most, room for a prefix
+
+
+def show(value: str, limit: int = 64) -> str:
+    """repr() of a client-supplied string for an error description, clipped to ``limit``."""
+    r = repr(value)
+    if len(r) <= limit:
+        return r
+    return f"{r[:limit]}... ({len(value)} characters)"
+
 
 class OpError(Exception):
     """An operation (or transaction precondition) failed with a Zetrix error code."""
@@ -43,6 +57,8 @@ class OpError(Exception):
     __slots__ = ("code", "desc")
 
     def __init__(self, code: int, desc: str) -> None:
+        if len(desc) > _DESC_CHARS:  # backstop: see MAX_DESC
+            desc = desc[:_DESC_CHARS] + "..."
         super().__init__(code, desc)
         self.code = code
         self.desc = desc

@@ -232,7 +232,7 @@ class Executor:
             return Receipt(h, index, E.INVALID_PARAMETER, f"more than {MAX_SIGNATURES} signatures", 0)
         src = tx.source_address
         if not (_addr_ok.get(src) or is_address(src)):
-            return Receipt(h, index, E.INVALID_ADDRESS, f"source address {src!r} is invalid", 0)
+            return Receipt(h, index, E.INVALID_ADDRESS, f"source address {E.show(src)} is invalid", 0)
         if tx.chain_id != self.chain_id:
             return Receipt(h, index, E.INVALID_PARAMETER,
                            f"chain_id {tx.chain_id} does not match this network's {self.chain_id}", 0)
@@ -362,7 +362,7 @@ class Executor:
             raise OpError(E.INVALID_PARAMETER, f"amount {amount} is negative")
         dest = p.dest_address
         if not (_addr_ok.get(dest) or is_address(dest)):
-            raise OpError(E.INVALID_ADDRESS, f"dest address {dest!r} is invalid")
+            raise OpError(E.INVALID_ADDRESS, f"dest address {E.show(dest)} is invalid")
         if dest == src:
             raise OpError(E.ACCOUNT_SOURCEDEST_EQUAL, "source and dest are the same account")
         overlay = self.overlay

@@ -55,7 +55,7 @@ def apply_operation(ex: "Executor", op, tx_src: str, signed: frozenset[str]) -> 
         sacct = ex.get(src)
     else:
         if not is_address(src):
-            raise OpError(E.INVALID_ADDRESS, f"operation source address {src!r} is invalid")
+            raise OpError(E.INVALID_ADDRESS, f"operation source address {E.show(src)} is invalid")
         sacct = ex.get(src)
         if sacct is None:
             raise OpError(E.ACCOUNT_NOT_EXIST, f"operation source account {src} does not exist")
@@ -81,7 +81,7 @@ def pay_coin(ex: "Executor", op, src: str, sacct: "Account") -> None:
         raise OpError(E.INVALID_PARAMETER, f"amount {amount} is negative")
     dest = p.dest_address
     if not is_address(dest):
-        raise OpError(E.INVALID_ADDRESS, f"dest address {dest!r} is invalid")
+        raise OpError(E.INVALID_ADDRESS, f"dest address {E.show(dest)} is invalid")
     if dest == src:
         raise OpError(E.ACCOUNT_SOURCEDEST_EQUAL, "source and dest are the same account")
     d = ex.get(dest)
@@ -113,7 +113,7 @@ def _signer_list(signers, owner: str, allow_zero: bool) -> list[tuple[str, int]]
         a = s.address
         w = s.weight
         if not is_address(a):
-            raise OpError(E.INVALID_ADDRESS, f"signer address {a!r} is invalid")
+            raise OpError(E.INVALID_ADDRESS, f"signer address {E.show(a)} is invalid")
         if a == owner:
             raise OpError(E.INVALID_PARAMETER, "an account cannot be its own signer (use master_weight)")
         if a in seen:
@@ -147,7 +147,7 @@ def create_account(ex: "Executor", op, src: str, sacct: "Account") -> None:
         raise OpError(E.CONTRACTS_UNSUPPORTED, f"creating a contract account: {_NO_CONTRACTS}")
     dest = ca.dest_address
     if not is_address(dest):
-        raise OpError(E.INVALID_ADDRESS, f"dest address {dest!r} is invalid")
+        raise OpError(E.INVALID_ADDRESS, f"dest address {E.show(dest)} is invalid")
     if dest == src:
         raise OpError(E.ACCOUNT_SOURCEDEST_EQUAL, "source and dest are the same account")
     if not ca.HasField("priv"):
@@ -165,7 +165,7 @@ def create_account(ex: "Executor", op, src: str, sacct: "Account") -> None:
     for kp in ca.metadatas:
         _check_metadata(kp.key, kp.value)
         if kp.key in md:
-            raise OpError(E.INVALID_PARAMETER, f"metadata key {kp.key!r} appears twice")
+            raise OpError(E.INVALID_PARAMETER, f"metadata key {E.show(kp.key)} appears twice")
         md[kp.key] = (kp.value, 1)
     init = ca.init_balance
     if init < 0:
@@ -249,12 +249,12 @@ def set_privilege(ex: "Executor", op, src: str, sacct: "Account") -> None:
     mw = None
     if sp.master_weight:
         if not _DECIMAL.fullmatch(sp.master_weight) or int(sp.master_weight) > UINT32_MAX:
-            raise OpError(E.WEIGHT_NOT_VALID, f"master_weight {sp.master_weight!r} is not an integer in [0, 2^32-1]")
+            raise OpError(E.WEIGHT_NOT_VALID, f"master_weight {E.show(sp.master_weight)} is not an integer in [0, 2^32-1]")
         mw = int(sp.master_weight)
     txt = None
     if sp.tx_threshold:
         if not _DECIMAL.fullmatch(sp.tx_threshold) or int(sp.tx_threshold) > INT64_MAX:
-            raise OpError(E.THRESHOLD_NOT_VALID, f"tx_threshold {sp.tx_threshold!r} is not an integer in [0, 2^63-1]")
+            raise OpError(E.THRESHOLD_NOT_VALID, f"tx_threshold {E.show(sp.tx_threshold)} is not an integer in [0, 2^63-1]")
         txt = int(sp.tx_threshold)
     signers = _apply_signers(sacct, _signer_list(sp.signers, src, allow_zero=True))
     tts = _apply_thresholds(sacct, _type_threshold_list(sp.type_thresholds))
@@ -302,12 +302,12 @@ def pay_asset(ex: "Executor", op, src: str, sacct: "Account") -> None:
     k = asset.key
     _check_code(k.code)
     if not is_address(k.issuer):
-        raise OpError(E.ASSET_INVALID, f"asset issuer {k.issuer!r} is not a valid address")
+        raise OpError(E.ASSET_INVALID, f"asset issuer {E.show(k.issuer)} is not a valid address")
     if k.type != 0:
         raise OpError(E.ASSET_INVALID, f"asset type {k.type} is not supported (only 0)")
     dest = pa.dest_address
     if not is_address(dest):
-        raise OpError(E.INVALID_ADDRESS, f"dest address {dest!r} is invalid")
+        raise OpError(E.INVALID_ADDRESS, f"dest address {E.show(dest)} is invalid")
     if dest == src:
         raise OpError(E.ACCOUNT_SOURCEDEST_EQUAL, "source and dest are the same account")
     d = ex.get(dest)
@@ -351,7 +351,7 @@ def set_metadata(ex: "Executor", op, src: str, sacct: "Account") -> None:
         raise OpError(E.INVALID_DATAVERSION, f"version {version} does not match the current version {curver}")
     if sm.delete_flag:
         if cur is None:
-            raise OpError(E.NOT_EXIST, f"metadata key {key!r} does not exist")
+            raise OpError(E.NOT_EXIST, f"metadata key {E.show(key)} does not exist")
         a = ex.writable(src)
         assert a is not None
         a.set_meta(key, None)
