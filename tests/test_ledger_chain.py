@@ -92,6 +92,10 @@ def test_genesis_json_errors(tmp_path):
         Genesis.from_json("{not json")
     with pytest.raises(GenesisError, match="object"):
         Genesis.from_json("[1]")
+    # bytes that are not UTF-8, and nesting deeper than the parser's recursion limit
+    for bad in (b'"\xff"', b"\xff\xfe\x00", b"[" * 100_000):
+        with pytest.raises(GenesisError, match="JSON"):
+            Genesis.from_json(bad)
     p = tmp_path / "genesis.json"
     p.write_text(json.dumps(T.genesis_dict(G, [V1], chain_id=CHAIN)))
     assert Genesis.load(p).chain_id == CHAIN

@@ -102,7 +102,7 @@ class Genesis:
     def from_json(cls, text: str | bytes) -> "Genesis":
         try:
             d = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, deep nesting
             raise GenesisError(f"genesis is not valid JSON: {exc}") from None
         return cls.from_dict(d)
 
