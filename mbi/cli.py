@@ -31,10 +31,12 @@ def _write_private(path: str, payload: dict[str, str], force: bool) -> None:
     """Create ``path`` with mode 0600 from the start (no window where others can read)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
     fd = os.open(path, flags, 0o600)
+    # Before writing: O_CREAT's mode is masked by umask, and an existing file (--force)
+    # keeps its own mode, so the key would otherwise land in a readable file first.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(payload, f, indent=2)
         f.write("\n")
-    os.chmod(path, 0o600)  # O_CREAT's mode is masked by umask; an existing file keeps its own
 
 
 def _cmd_keys_new(args: argparse.Namespace) -> int:
@@ -47,6 +49,9 @@ def _cmd_keys_new(args: argparse.Namespace) -> int:
             _write_private(args.out, {**public, "private_key": kp.encoded_private_key}, args.force)
         except FileExistsError:
             print(f"mbi: {args.out} exists; pass --force to overwrite it", file=sys.stderr)
+            return 1
+        except OSError as e:
+            print(f"mbi: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
             return 1
         print(json.dumps({**public, "key_file": args.out}, indent=2))
     else:

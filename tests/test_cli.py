@@ -62,3 +62,29 @@ def test_keys_inspect_rejects_bad_checksum_with_zetrix_code():
     pub = kp.encoded_public_key
     r = run("keys", "inspect", pub[:-2] + ("00" if pub[-2:] != "00" else "01"))
     assert r.returncode == 2 and json.loads(r.stderr)["error_code"] == 90
+
+
+def test_keys_new_force_never_writes_the_key_into_a_readable_file(tmp_path, monkeypatch):
+    # --force over an existing 0644 file: the mode must be 0600 before the private key
+    # is written, not fixed up afterwards.
+    from mbi import cli
+
+    path = tmp_path / "old.key"
+    path.write_text("old")
+    os.chmod(path, 0o644)
+    modes = []
+    real_dump = json.dump
+
+    def spy(obj, f, **kw):
+        modes.append(stat.S_IMODE(os.fstat(f.fileno()).st_mode))
+        return real_dump(obj, f, **kw)
+
+    monkeypatch.setattr(cli.json, "dump", spy)
+    assert cli.main(["keys", "new", "--out", str(path), "--force"]) == 0
+    assert modes == [0o600]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_keys_new_reports_an_unwritable_path(tmp_path):
+    r = run("keys", "new", "--out", str(tmp_path / "missing-dir" / "k.key"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "missing-dir" in r.stderr
