@@ -92,8 +92,13 @@ def _set_backend(str name) -> None:
 def _recent_invalid_rate(rate=None) -> float:
     """The recent invalid fraction verify_batch adapts its strategy to (speed only; the
     verdicts never depend on it). With `rate`, set it first (tests, benchmarks)."""
+    cdef double r
     if rate is not None:
-        mbi_ed25519_set_recent_invalid_rate(float(rate))
+        r = float(rate)
+        if r != r:
+            raise ValueError("rate must be a number in [0, 1] (out-of-range values are "
+                             "clamped), not NaN")
+        mbi_ed25519_set_recent_invalid_rate(r)
     return mbi_ed25519_recent_invalid_rate()
 
 

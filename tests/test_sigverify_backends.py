@@ -137,6 +137,20 @@ def test_invalid_rate_history_changes_speed_not_verdicts(rate: float) -> None:
         sv._recent_invalid_rate(0.0)
 
 
+def test_invalid_rate_rejects_nan() -> None:
+    """A NaN rate would reach a float-to-integer conversion in C (undefined behaviour);
+    it is refused and the history is left as it was. Out-of-range rates are clamped."""
+    try:
+        sv._recent_invalid_rate(0.25)
+        with pytest.raises(ValueError, match="rate"):
+            sv._recent_invalid_rate(float("nan"))
+        assert abs(sv._recent_invalid_rate() - 0.25) < 1e-6
+        assert sv._recent_invalid_rate(7.0) == 1.0
+        assert sv._recent_invalid_rate(-1.0) == 0.0
+    finally:
+        sv._recent_invalid_rate(0.0)
+
+
 def _format_invalid(pks, sigs) -> int:
     """Items rejected before any equation (S >= l, A or R not decodable)."""
     n = 0

@@ -462,7 +462,8 @@ int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *con
 
 double mbi_ed25519_recent_invalid_rate(void) { return ed25519_recent_invalid_rate(); }
 void mbi_ed25519_set_recent_invalid_rate(double rate) {
-    ed25519_reset_invalid_rate(rate < 0 ? 0 : rate > 1 ? 1 : rate);
+    /* !(rate >= 0) also catches NaN, whose conversion to an integer is undefined */
+    ed25519_reset_invalid_rate(!(rate >= 0) ? 0 : rate > 1 ? 1 : rate);
 }
 
 int mbi_ed25519_verify_batch(size_t n, const uint8_t *pks, const uint8_t *const *msgs,
