@@ -645,6 +645,11 @@ def test_apply_block_argument_checks(view):
         apply_block(view, [], 0, 0)
     with pytest.raises(ValueError, match="close_time"):
         apply_block(view, [], 2, -1)
+    # header fields are int64: larger values must be refused before anything executes
+    with pytest.raises(ValueError, match="close_time"):
+        apply_block(view, [], 2, 2**63)
+    with pytest.raises(ValueError, match="ledger_seq"):
+        apply_block(view, [], 2**63, 0)
 
 
 def test_batch_signature_check_marks_each_transaction(monkeypatch):

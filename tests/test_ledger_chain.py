@@ -176,6 +176,12 @@ def test_close_ledgers_headers_and_roots():
         check_header(bad)
     with pytest.raises(ValueError, match="close_time"):
         ledger.close([], 2_999_999)
+    # an out-of-range close_time (int64 header field) is refused with state untouched:
+    # it used to fail only while hashing the header, after the state had been updated
+    root = ledger.state.root()
+    with pytest.raises(ValueError, match="close_time"):
+        ledger.close([T.make_tx(G, len(U) + 1, [T.pay_coin(U[0].address, 1)], chain_id=CHAIN)], 2**63)
+    assert ledger.state.root() == root and ledger.seq == 3
 
 
 def test_fully_applied_ledger_records_and_roots():

@@ -411,10 +411,12 @@ def apply_block(state_view: StateView, transactions: Sequence[SignedTransaction]
     bytes, ``ledger_seq`` and the chain config. ``close_time`` is recorded in headers,
     not used by the operations themselves.
     """
-    if type(ledger_seq) is not int or ledger_seq < 1:
-        raise ValueError(f"ledger_seq must be a positive int, got {ledger_seq!r}")
-    if type(close_time) is not int or close_time < 0:
-        raise ValueError(f"close_time must be a non-negative int (microseconds), got {close_time!r}")
+    # Both are int64 header fields: checked here, before any state changes, because
+    # Ledger.close only packs them into the header after the state has been updated.
+    if type(ledger_seq) is not int or not 1 <= ledger_seq <= INT64_MAX:
+        raise ValueError(f"ledger_seq must be an int in [1, 2^63-1], got {ledger_seq!r}")
+    if type(close_time) is not int or not 0 <= close_time <= INT64_MAX:
+        raise ValueError(f"close_time must be an int in [0, 2^63-1] (microseconds), got {close_time!r}")
     verify_signatures(transactions)
     ex = Executor(state_view, ledger_seq, config)
     apply_tx = ex.apply_tx
