@@ -198,3 +198,18 @@ def test_operation_errors_quoting_huge_fields_still_commit(tmp_path):
     rec = store.get_tx(txs[0].hash)
     assert rec is not None and rec.error_code == E.INVALID_ADDRESS and rec.error_desc.startswith("operation 0:")
     store.close()
+
+
+def test_from_store_reports_undecodable_headers_as_value_error(tmp_path):
+    # A stored header that is not a LedgerHeader (store damage, a foreign writer) gives
+    # the same ValueError as every other mismatch, not protobuf's DecodeError.
+    from mbi.store import BlockCommit
+
+    gen = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN))
+    _, c1 = Ledger.create(gen)
+    store = Store.open(str(tmp_path / "db"), chain_id=CHAIN, create=True)
+    store.commit_block(c1)
+    store.commit_block(BlockCommit(2, b"\x07" * 32, b"\xff"))
+    with pytest.raises(ValueError, match="header of ledger 2"):
+        Ledger.from_store(gen, store)
+    store.close()

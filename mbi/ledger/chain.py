@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from typing import Sequence
 
+from google.protobuf.message import DecodeError
+
 from mbi.ledger import header as H
 from mbi.ledger.account import Account
 from mbi.ledger.execute import ChainConfig, Receipt, apply_block
@@ -28,6 +30,13 @@ class ClosedLedger:
     header: LedgerHeader
     commit: BlockCommit
     receipts: list[Receipt]  # one per proposed transaction, in proposal order
+
+
+def _decode_header(raw: bytes, seq: int) -> LedgerHeader:
+    try:
+        return LedgerHeader.FromString(raw)
+    except DecodeError as exc:
+        raise ValueError(f"stored header of ledger {seq} does not decode: {exc}") from None
 
 
 class Ledger:
@@ -75,13 +84,13 @@ class Ledger:
         raw = store.get_header(seq)
         if raw is None:
             raise ValueError(f"store has no header for its last ledger {seq}")
-        head = LedgerHeader.FromString(raw)
+        head = _decode_header(raw, seq)
         H.check_header(head)
         if head.chain_id != genesis.chain_id:
             raise ValueError(f"store is for chain {head.chain_id}; genesis says {genesis.chain_id}")
         first = store.get_header(1)
         _, expect = cls.create(genesis)
-        if first is None or LedgerHeader.FromString(first).hash != expect.header_hash:
+        if first is None or _decode_header(first, 1).hash != expect.header_hash:
             raise ValueError("the store's genesis ledger is not this genesis (different accounts, fees or validators)")
         # One scan of each side table, not one seek per account.
         state = LedgerState.from_tables(cls.config_of(genesis), store.iter_accounts(),
