@@ -83,21 +83,27 @@ def encode_public_key(raw: bytes) -> str:
     return _with_checksum(PUBLIC_PREFIX + bytes(raw)).hex()
 
 
+def _decode_b58(text: str, code: int, what: str, max_text: int, length: int, prefix: bytes) -> bytes:
+    """Base58 text -> bytes with the right length and prefix (checksum left to the caller)."""
+    if not isinstance(text, str):
+        raise KeyFormatError(code, f"{what} must be a string, got {type(text).__name__}")
+    if len(text) > max_text:
+        raise KeyFormatError(code, f"{what} text must be at most {max_text} characters, got {len(text)}")
+    try:
+        data = b58decode(text)
+    except ValueError as exc:
+        raise KeyFormatError(code, f"{what} is not base58: {exc}") from None
+    if len(data) != length:
+        raise KeyFormatError(code, f"{what} must decode to {length} bytes, got {len(data)}")
+    n = len(prefix)
+    if data[:n] != prefix:
+        raise KeyFormatError(code, f"{what} prefix must be {prefix.hex()}, got {data[:n].hex()}")
+    return data
+
+
 def decode_private_key(encoded: str) -> bytes:
     """``privB…`` base58 → the 32-byte Ed25519 seed (error 91 on any defect)."""
-    if not isinstance(encoded, str):
-        raise KeyFormatError(ERR_INVALID_PRIKEY, f"private key must be a string, got {type(encoded).__name__}")
-    if len(encoded) > MAX_PRIVATE_TEXT:
-        raise KeyFormatError(ERR_INVALID_PRIKEY,
-                             f"private key text must be at most {MAX_PRIVATE_TEXT} characters, got {len(encoded)}")
-    try:
-        data = b58decode(encoded)
-    except ValueError as exc:
-        raise KeyFormatError(ERR_INVALID_PRIKEY, f"private key is not base58: {exc}") from None
-    if len(data) != PRIVATE_LEN:
-        raise KeyFormatError(ERR_INVALID_PRIKEY, f"private key must decode to {PRIVATE_LEN} bytes, got {len(data)}")
-    if data[:4] != PRIVATE_PREFIX:
-        raise KeyFormatError(ERR_INVALID_PRIKEY, f"private key prefix must be da379f01, got {data[:4].hex()}")
+    data = _decode_b58(encoded, ERR_INVALID_PRIKEY, "private key", MAX_PRIVATE_TEXT, PRIVATE_LEN, PRIVATE_PREFIX)
     if data[36] != 0:
         raise KeyFormatError(ERR_INVALID_PRIKEY, "private key compression byte must be 00")
     if _checksum(data[:37]) != data[37:]:
@@ -113,19 +119,7 @@ def encode_private_key(seed: bytes) -> str:
 
 def decode_address(address: str) -> bytes:
     """``ZTX3…`` → the 20-byte account id (error 94 on any defect)."""
-    if not isinstance(address, str):
-        raise KeyFormatError(ERR_INVALID_ADDRESS, f"address must be a string, got {type(address).__name__}")
-    if len(address) > MAX_ADDRESS_TEXT:
-        raise KeyFormatError(ERR_INVALID_ADDRESS,
-                             f"address text must be at most {MAX_ADDRESS_TEXT} characters, got {len(address)}")
-    try:
-        data = b58decode(address)
-    except ValueError as exc:
-        raise KeyFormatError(ERR_INVALID_ADDRESS, f"address is not base58: {exc}") from None
-    if len(data) != ADDRESS_LEN:
-        raise KeyFormatError(ERR_INVALID_ADDRESS, f"address must decode to {ADDRESS_LEN} bytes, got {len(data)}")
-    if data[:3] != ADDRESS_PREFIX:
-        raise KeyFormatError(ERR_INVALID_ADDRESS, f"address prefix must be f02601, got {data[:3].hex()}")
+    data = _decode_b58(address, ERR_INVALID_ADDRESS, "address", MAX_ADDRESS_TEXT, ADDRESS_LEN, ADDRESS_PREFIX)
     if _checksum(data[:23]) != data[23:]:
         raise KeyFormatError(ERR_INVALID_ADDRESS, "address checksum mismatch")
     # Base58 has one canonical text per byte string; anything else (e.g. extra leading
