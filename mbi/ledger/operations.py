@@ -190,30 +190,29 @@ def create_account(ex: "Executor", op, src: str, sacct: "Account") -> None:
         a.metadata = md
 
 
-def _apply_signers(sacct: "Account", updates: list[tuple[str, int]]) -> dict[str, int] | None:
+def _updated(table: dict, updates: list) -> dict | None:
+    """A copy of ``table`` with (key, value) updates applied, value 0 deleting the key;
+    None when there are no updates (copy-on-write: the account keeps its dict)."""
     if not updates:
         return None
-    new = dict(sacct.signers)
-    for a, w in updates:
-        if w == 0:
-            new.pop(a, None)
+    new = dict(table)
+    for k, v in updates:
+        if v == 0:
+            new.pop(k, None)
         else:
-            new[a] = w
-    if len(new) > MAX_SIGNERS:
+            new[k] = v
+    return new
+
+
+def _apply_signers(sacct: "Account", updates: list[tuple[str, int]]) -> dict[str, int] | None:
+    new = _updated(sacct.signers, updates)
+    if new is not None and len(new) > MAX_SIGNERS:
         raise OpError(E.INVALID_PARAMETER, f"account would have {len(new)} signers; at most {MAX_SIGNERS}")
     return new
 
 
 def _apply_thresholds(sacct: "Account", updates: list[tuple[int, int]]) -> dict[int, int] | None:
-    if not updates:
-        return None
-    new = dict(sacct.type_thresholds)
-    for t, v in updates:
-        if v == 0:
-            new.pop(t, None)
-        else:
-            new[t] = v
-    return new
+    return _updated(sacct.type_thresholds, updates)
 
 
 def set_signer_weight(ex: "Executor", op, src: str, sacct: "Account") -> None:
