@@ -144,12 +144,10 @@ void mbi_sha256_x16_avx512(uint32_t *st, const uint8_t *const *p, size_t nblocks
     store_state(st, s);
 }
 
-/* A block whose message words are the same in every lane and known in advance (the
- * padding block of messages whose length is a multiple of 64): wk[t] = K[t] + W[t]. */
-void mbi_sha256_x16_avx512_wk(uint32_t *st, const uint32_t *wk, int from_iv) {
-    V s[8];
-    if (from_iv) iv_state(s);
-    else load_state(s, st);
+/* The 64 rounds of a block whose message words are the same in every lane and known in
+ * advance (wk[t] = K[t] + W[t], broadcast), then the feed-forward into s. Always inlined
+ * into both callers, so the code is what each had written out. */
+static inline __attribute__((always_inline)) void wk_block(V s[8], const uint32_t *wk) {
     V a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
 #define WKB(t) _mm512_set1_epi32((int)wk[t])
 #define ROUND8C(t)                                                         \
@@ -167,6 +165,15 @@ void mbi_sha256_x16_avx512_wk(uint32_t *st, const uint32_t *wk, int from_iv) {
 #undef WKB
     s[0] = ADD(s[0], a); s[1] = ADD(s[1], b); s[2] = ADD(s[2], c); s[3] = ADD(s[3], d);
     s[4] = ADD(s[4], e); s[5] = ADD(s[5], f); s[6] = ADD(s[6], g); s[7] = ADD(s[7], h);
+}
+
+/* A block whose message words are the same in every lane and known in advance (the
+ * padding block of messages whose length is a multiple of 64): wk[t] = K[t] + W[t]. */
+void mbi_sha256_x16_avx512_wk(uint32_t *st, const uint32_t *wk, int from_iv) {
+    V s[8];
+    if (from_iv) iv_state(s);
+    else load_state(s, st);
+    wk_block(s, wk);
     store_state(st, s);
 }
 
@@ -266,25 +273,7 @@ void mbi_sha256_x16_avx512_many(const uint8_t *const *p, size_t n, size_t nb, co
             else if (q + 32 <= n) prep_block(Wn, p + q + 16, 0);
             compress16(s, W, 0);
         }
-        if (wk) {
-            V a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
-#define WKB(t) _mm512_set1_epi32((int)wk[t])
-#define ROUND8C(t)                                                         \
-            ROUND(a, b, c, d, e, f, g, h, WKB((t) + 0));                   \
-            ROUND(h, a, b, c, d, e, f, g, WKB((t) + 1));                   \
-            ROUND(g, h, a, b, c, d, e, f, WKB((t) + 2));                   \
-            ROUND(f, g, h, a, b, c, d, e, WKB((t) + 3));                   \
-            ROUND(e, f, g, h, a, b, c, d, WKB((t) + 4));                   \
-            ROUND(d, e, f, g, h, a, b, c, WKB((t) + 5));                   \
-            ROUND(c, d, e, f, g, h, a, b, WKB((t) + 6));                   \
-            ROUND(b, c, d, e, f, g, h, a, WKB((t) + 7))
-            ROUND8C(0); ROUND8C(8); ROUND8C(16); ROUND8C(24);
-            ROUND8C(32); ROUND8C(40); ROUND8C(48); ROUND8C(56);
-#undef ROUND8C
-#undef WKB
-            s[0] = ADD(s[0], a); s[1] = ADD(s[1], b); s[2] = ADD(s[2], c); s[3] = ADD(s[3], d);
-            s[4] = ADD(s[4], e); s[5] = ADD(s[5], f); s[6] = ADD(s[6], g); s[7] = ADD(s[7], h);
-        }
+        if (wk) wk_block(s, wk);
         out16(s, out + q);
     }
 }
