@@ -272,8 +272,3 @@ def decode_account(data: bytes, index: int) -> Account:
     except (IndexError, struct.error, UnicodeDecodeError) as exc:
         raise AccountDecodeError(f"truncated or malformed account encoding: {exc}") from None
     return Account(address, index, nonce, balance, mw, txt, signers or None, tts or None)
-
-
-def encoded_side_hashes(data: bytes) -> tuple[bytes, bytes]:
-    """(assets_hash, metadata_hash) recorded in a canonical encoding."""
-    return data[-64:-32], data[-32:]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 INT64_MAX = (1 << 63) - 1
-INT64_MIN = -(1 << 63)
 UINT32_MAX = (1 << 32) - 1
 
 # Extra gas per operation type (protocol.Operation.Type numbers). Creating an account or
