@@ -103,6 +103,15 @@ def test_malformed_envelopes():
         SignedTransaction.from_parts(b"\xff\xff", [])
     with pytest.raises(TypeError):
         SignedTransaction.from_parts(t.tx_bytes, [("pk", "not bytes")])  # type: ignore[list-item]
+    # a public key that cannot be UTF-8 (a lone surrogate, which JSON's \ud800 escape
+    # produces) is a malformed envelope (2), not a UnicodeEncodeError from protobuf
+    with pytest.raises(EnvelopeError, match="signature 0") as ei:
+        SignedTransaction.from_parts(t.tx_bytes, [("\ud800", b"\0" * 64)])
+    assert ei.value.code == 2
+    # anything but (str, bytes) pairs is a TypeError saying so
+    for bad in ([(A.encoded_public_key,)], [None], [(A.encoded_public_key, b"", 1)]):
+        with pytest.raises(TypeError, match="pairs"):
+            SignedTransaction.from_parts(t.tx_bytes, bad)  # type: ignore[arg-type]
 
 
 def test_size_and_signature_count_limits():

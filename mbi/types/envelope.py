@@ -258,10 +258,16 @@ class SignedTransaction:
         except DecodeError as exc:
             raise EnvelopeError(f"transaction blob does not decode: {exc}") from None
         parts = [_len_field(1, tx_bytes)]
-        for pk, sd in signatures:
-            if not isinstance(pk, str) or not isinstance(sd, (bytes, bytearray)):
+        for j, pair in enumerate(signatures):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2 \
+                    or not isinstance(pair[0], str) or not isinstance(pair[1], (bytes, bytearray)):
                 raise TypeError("signatures must be (public_key str, sign_data bytes) pairs")
-            parts.append(_len_field(2, Signature(public_key=pk, sign_data=bytes(sd)).SerializeToString()))
+            pk, sd = pair
+            try:
+                sig = Signature(public_key=pk, sign_data=bytes(sd)).SerializeToString()
+            except ValueError:  # UnicodeEncodeError: lone surrogates (JSON "\ud800") are not UTF-8
+                raise EnvelopeError(f"signature {j}: public key is not valid UTF-8 text") from None
+            parts.append(_len_field(2, sig))
         return cls.from_envelope(b"".join(parts))
 
     @property
