@@ -56,6 +56,22 @@ static inline void fe_neg(fe *h, const fe *f) {
     fe z; fe_0(&z); fe_sub(h, &z, f);
 }
 
+/* The carry chain shared by fe_mul and fe_sq: 128-bit column sums r0..r4 (each
+ * < 2^115 under the input bounds) to limbs < 2^51 + 2^14. */
+static inline __attribute__((always_inline)) void fe_carry_wide(fe *h, mbi_u128 r0, mbi_u128 r1,
+                                                                mbi_u128 r2, mbi_u128 r3,
+                                                                mbi_u128 r4) {
+    uint64_t c;
+    r1 += (uint64_t)(r0 >> 51); uint64_t h0 = (uint64_t)r0 & FE_MASK51;
+    r2 += (uint64_t)(r1 >> 51); uint64_t h1 = (uint64_t)r1 & FE_MASK51;
+    r3 += (uint64_t)(r2 >> 51); uint64_t h2 = (uint64_t)r2 & FE_MASK51;
+    r4 += (uint64_t)(r3 >> 51); uint64_t h3 = (uint64_t)r3 & FE_MASK51;
+    c = (uint64_t)(r4 >> 51);   uint64_t h4 = (uint64_t)r4 & FE_MASK51;
+    h0 += c * 19;
+    h1 += h0 >> 51; h0 &= FE_MASK51;
+    h->v[0] = h0; h->v[1] = h1; h->v[2] = h2; h->v[3] = h3; h->v[4] = h4;
+}
+
 static inline void fe_mul(fe *h, const fe *f, const fe *g) {
     FE_CHECK_IN(f, 54); FE_CHECK_IN(g, 54);
     const uint64_t f0 = f->v[0], f1 = f->v[1], f2 = f->v[2], f3 = f->v[3], f4 = f->v[4];
@@ -71,15 +87,7 @@ static inline void fe_mul(fe *h, const fe *f, const fe *g) {
                   (mbi_u128)f3 * g0 + (mbi_u128)f4 * g4_19;
     mbi_u128 r4 = (mbi_u128)f0 * g4 + (mbi_u128)f1 * g3 + (mbi_u128)f2 * g2 +
                   (mbi_u128)f3 * g1 + (mbi_u128)f4 * g0;
-    uint64_t c;
-    r1 += (uint64_t)(r0 >> 51); uint64_t h0 = (uint64_t)r0 & FE_MASK51;
-    r2 += (uint64_t)(r1 >> 51); uint64_t h1 = (uint64_t)r1 & FE_MASK51;
-    r3 += (uint64_t)(r2 >> 51); uint64_t h2 = (uint64_t)r2 & FE_MASK51;
-    r4 += (uint64_t)(r3 >> 51); uint64_t h3 = (uint64_t)r3 & FE_MASK51;
-    c = (uint64_t)(r4 >> 51);   uint64_t h4 = (uint64_t)r4 & FE_MASK51;
-    h0 += c * 19;
-    h1 += h0 >> 51; h0 &= FE_MASK51;
-    h->v[0] = h0; h->v[1] = h1; h->v[2] = h2; h->v[3] = h3; h->v[4] = h4;
+    fe_carry_wide(h, r0, r1, r2, r3, r4);
 }
 
 static inline void fe_sq(fe *h, const fe *f) {
@@ -93,15 +101,7 @@ static inline void fe_sq(fe *h, const fe *f) {
     mbi_u128 r2 = (mbi_u128)f0_2 * f2 + (mbi_u128)f1 * f1 + (mbi_u128)f3_38 * f4;
     mbi_u128 r3 = (mbi_u128)f0_2 * f3 + (mbi_u128)f1_2 * f2 + (mbi_u128)f4_19 * f4;
     mbi_u128 r4 = (mbi_u128)f0_2 * f4 + (mbi_u128)f1_2 * f3 + (mbi_u128)f2 * f2;
-    uint64_t c;
-    r1 += (uint64_t)(r0 >> 51); uint64_t h0 = (uint64_t)r0 & FE_MASK51;
-    r2 += (uint64_t)(r1 >> 51); uint64_t h1 = (uint64_t)r1 & FE_MASK51;
-    r3 += (uint64_t)(r2 >> 51); uint64_t h2 = (uint64_t)r2 & FE_MASK51;
-    r4 += (uint64_t)(r3 >> 51); uint64_t h3 = (uint64_t)r3 & FE_MASK51;
-    c = (uint64_t)(r4 >> 51);   uint64_t h4 = (uint64_t)r4 & FE_MASK51;
-    h0 += c * 19;
-    h1 += h0 >> 51; h0 &= FE_MASK51;
-    h->v[0] = h0; h->v[1] = h1; h->v[2] = h2; h->v[3] = h3; h->v[4] = h4;
+    fe_carry_wide(h, r0, r1, r2, r3, r4);
 }
 
 static inline void fe_sqn(fe *h, const fe *f, int n) {
