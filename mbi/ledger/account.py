@@ -104,8 +104,7 @@ class Account:
         c = self._ahash
         if c is not None and c[0] is assets:
             return c[3]
-        keys = sorted((i.encode(), k.encode()) for i, k in assets)
-        digs = [_asset_entry(ib, cb, assets[(ib.decode(), cb.decode())]) for ib, cb in keys]
+        keys, digs = _asset_table(assets)
         c = self._ahash = (assets, keys, digs, _sha256(b"".join(digs)).digest())
         return c[3]
 
@@ -116,11 +115,7 @@ class Account:
         c = self._mhash
         if c is not None and c[0] is md:
             return c[3]
-        keys = sorted(k.encode() for k in md)
-        digs = []
-        for kb in keys:
-            value, version = md[kb.decode()]
-            digs.append(_meta_entry(kb, value, version))
+        keys, digs = _meta_table(md)
         c = self._mhash = (md, keys, digs, _sha256(b"".join(digs)).digest())
         return c[3]
 
@@ -216,20 +211,30 @@ def _fold(keys: list, digs: list[bytes], key: object, dig: bytes | None) -> None
         digs.insert(i, dig)
 
 
+def _asset_table(assets: dict[tuple[str, str], int]) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+    """(keys as UTF-8 byte pairs, sorted; their entry digests): what assets_hash hashes."""
+    keys = sorted((i.encode(), c.encode()) for i, c in assets)
+    return keys, [_asset_entry(ib, cb, assets[(ib.decode(), cb.decode())]) for ib, cb in keys]
+
+
+def _meta_table(md: dict[str, tuple[str, int]]) -> tuple[list[bytes], list[bytes]]:
+    """(keys as UTF-8 bytes, sorted; their entry digests): what metadata_hash hashes."""
+    keys = sorted(k.encode() for k in md)
+    return keys, [_meta_entry(kb, *md[kb.decode()]) for kb in keys]
+
+
 def assets_digest(assets: dict[tuple[str, str], int]) -> bytes:
     """assets_hash computed from scratch (the definition; Account caches and folds)."""
     if not assets:
         return ZERO32
-    keys = sorted((i.encode(), c.encode()) for i, c in assets)
-    return _sha256(b"".join(_asset_entry(ib, cb, assets[(ib.decode(), cb.decode())]) for ib, cb in keys)).digest()
+    return _sha256(b"".join(_asset_table(assets)[1])).digest()
 
 
 def metadata_digest(md: dict[str, tuple[str, int]]) -> bytes:
     """metadata_hash computed from scratch."""
     if not md:
         return ZERO32
-    keys = sorted(k.encode() for k in md)
-    return _sha256(b"".join(_meta_entry(kb, *md[kb.decode()]) for kb in keys)).digest()
+    return _sha256(b"".join(_meta_table(md)[1])).digest()
 
 
 class AccountDecodeError(ValueError):
