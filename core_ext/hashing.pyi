@@ -6,6 +6,8 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["sha256", "sha256_many", "backend"]
+
 _Buffer: TypeAlias = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 
 def sha256(data: _Buffer) -> bytes:

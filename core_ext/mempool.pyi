@@ -19,12 +19,19 @@ def backend() -> str: ...
 _Hash = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 
 class Mempool:
-    capacity: int
-    capacity_bytes: int
-    per_sender_limit: int
-    max_nonce_gap: int
-    ttl: float
-    replace_bump: float
+    # read-only (``cdef readonly``): set once by the constructor
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def capacity_bytes(self) -> int: ...
+    @property
+    def per_sender_limit(self) -> int: ...
+    @property
+    def max_nonce_gap(self) -> int: ...
+    @property
+    def ttl(self) -> float: ...
+    @property
+    def replace_bump(self) -> float: ...
     def __init__(
         self,
         capacity: int,

@@ -6,6 +6,11 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "merkle_root", "inclusion_proof", "verify_inclusion", "consistency_proof",
+    "verify_consistency", "leaf_hash", "node_hash", "leaf_hashes", "MerkleTree", "EMPTY_ROOT", "backend",
+]
+
 _Buffer: TypeAlias = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 
 EMPTY_ROOT: bytes
