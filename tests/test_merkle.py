@@ -579,3 +579,60 @@ def test_update_indices_changed_by_another_thread_do_not_crash():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     assert res.stdout.strip() == "ok"
+
+
+# ---------------------------------------------------------------- sizes near 2**64
+
+def _uniform_tree(entry: bytes):
+    """MTH of n copies of ``entry`` for any n < 2**64, without materialising the tree:
+    a perfect subtree of 2**j identical entries has the same root wherever it sits."""
+    perfect = [ref.leaf_hash(entry)]
+    for _ in range(64):
+        perfect.append(ref.node_hash(perfect[-1], perfect[-1]))
+
+    def mth(n: int) -> bytes:
+        if n & (n - 1) == 0:
+            return perfect[n.bit_length() - 1]
+        k = ref._split(n)
+        return ref.node_hash(perfect[k.bit_length() - 1], mth(n - k))
+
+    def path(m: int, n: int) -> list[bytes]:
+        if n == 1:
+            return []
+        k = ref._split(n)
+        return path(m, k) + [mth(n - k)] if m < k else path(m - k, n - k) + [mth(k)]
+
+    def subproof(m: int, n: int, b: bool) -> list[bytes]:
+        if m == n:
+            return [] if b else [mth(m)]
+        k = ref._split(n)
+        if m <= k:
+            return subproof(m, k, b) + [mth(n - k)]
+        return subproof(m - k, n - k, False) + [mth(k)]
+
+    return mth, path, subproof
+
+
+@pytest.mark.parametrize("size", [2**63, 2**63 + 1, 2**64 - 2, 2**64 - 1])
+def test_verify_inclusion_huge_sizes(size):
+    """Proof lengths for sizes near 2**64 (the level width once overflowed at 2**64 - 1,
+    so a valid 64-hash proof was refused as having the wrong length)."""
+    entry = bytes(range(32))
+    mth, path, _ = _uniform_tree(entry)
+    root = mth(size)
+    for index in (0, 1, size // 2, size - 2, size - 1):
+        proof = path(index, size)
+        assert ref.verify_inclusion(entry, index, size, proof, root)
+        assert merkle.verify_inclusion(entry, index, size, proof, root)
+        assert not merkle.verify_inclusion(entry, index, size, proof, ref.leaf_hash(root))
+
+
+@pytest.mark.parametrize("old,new", [(1, 2**64 - 1), (2**63, 2**64 - 1), (2**63 + 1, 2**64 - 1),
+                                     (3, 2**63 + 1), (2**64 - 2, 2**64 - 1)])
+def test_verify_consistency_huge_sizes(old, new):
+    entry = bytes(range(32))
+    mth, _, subproof = _uniform_tree(entry)
+    proof = subproof(old, new, True)
+    assert ref.verify_consistency(old, new, mth(old), mth(new), proof)
+    assert merkle.verify_consistency(old, new, mth(old), mth(new), proof)
+    assert not merkle.verify_consistency(old, new, mth(old), ref.leaf_hash(mth(new)), proof)

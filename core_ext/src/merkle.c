@@ -257,7 +257,7 @@ size_t mbi_merkle_inclusion_len(uint64_t index, uint64_t size) {
     while (w > 1) {
         if ((i ^ 1) < w) len++;
         i >>= 1;
-        w = (w + 1) / 2;
+        w = (w >> 1) + (w & 1); /* ceil(w / 2); (w + 1) / 2 wraps at w = 2^64 - 1 */
     }
     return len;
 }
