@@ -699,3 +699,50 @@ def test_iter_headers(store: Store) -> None:
         assert [s for s, _ in snap.iter_headers(10)] == [10, 11, 12]
         assert [s for s, _ in snap.iter_headers(10, 20)] == [10, 11, 12]
     assert [s for s, _ in store.iter_headers(10)] == [10, 11, 12, 13]
+
+
+def test_corrupt_state_rows_are_reported(path: str) -> None:
+    # Truncated account, asset and metadata values (and a malformed asset key) found by
+    # the scans that rebuild state at start give CorruptDatabaseError, not struct.error.
+    with Store.open(path, CHAIN, create=True) as s:
+        s.commit_block(block(1, accounts=[AccountWrite(addr(0), 0, b"enc")],
+                             assets=[AssetWrite(addr(0), addr(1), "GOLD", 5)],
+                             metadata=[MetadataWrite(addr(0), b"k", b"v", 1)]))
+    cases = [
+        (K.account_key(addr(0)), b"\0\0", "account"),
+        (K.asset_key(addr(0), addr(1), "GOLD"), b"\0\0\0", "asset"),
+        (K.metadata_key(addr(0), b"k"), b"\0", "metadata"),
+        (K.P_ASSET + b"\x05ab", K.pack_i64(1), "asset key"),
+    ]
+
+    def put(key: bytes, value: bytes | None) -> bytes | None:
+        db = _raw_open(path)
+        state = db.get_column_family(K.CF_STATE)
+        old = state.get(key)
+        if value is None:
+            del state[key]
+        else:
+            state[key] = value
+        del state
+        db.close()
+        return old
+
+    for key, value, what in cases:
+        old = put(key, value)
+        with Store.open(path, CHAIN) as s, s.snapshot() as snap:
+            reads = [lambda: list(s.iter_accounts()), lambda: list(s.iter_all_assets()),
+                     lambda: list(s.iter_assets(addr(0))), lambda: list(s.iter_all_metadata()),
+                     lambda: list(s.iter_metadata(addr(0))), lambda: s.get_asset(addr(0), addr(1), "GOLD"),
+                     lambda: s.get_metadata(addr(0), b"k"), lambda: s.get_account(addr(0)),
+                     lambda: list(snap.iter_accounts()), lambda: list(snap.iter_all_assets()),
+                     lambda: list(snap.iter_all_metadata())]
+            failed = 0
+            for read in reads:
+                try:
+                    read()
+                except CorruptDatabaseError:
+                    failed += 1
+                except Exception as e:  # noqa: BLE001
+                    raise AssertionError(f"{what}: {type(e).__name__}: {e}") from e
+            assert failed, what
+        put(key, old)

@@ -299,16 +299,15 @@ class _Reader:
         """(issuer, code, amount) of every asset the address holds, in key order."""
         self._check()
         for k, v in self._scan(_STATE, K.asset_prefix(address)):
-            _, issuer, code = K.parse_asset_key(k)
-            yield issuer, code, K.unpack_i64(v)[0]
+            _, issuer, code, amount = _asset_row(k, v)
+            yield issuer, code, amount
 
     def iter_all_assets(self) -> Iterator[tuple[str, str, str, int]]:
         """(address, issuer, code, amount) of every asset entry, grouped by address: one
         scan instead of one per account when rebuilding state at start."""
         self._check()
         for k, v in self._scan(_STATE, K.P_ASSET):
-            a, issuer, code = K.parse_asset_key(k)
-            yield a, issuer, code, K.unpack_i64(v)[0]
+            yield _asset_row(k, v)
 
     def get_metadata(self, address: str, key: bytes) -> tuple[bytes, int] | None:
         """(value, version) of one metadata entry."""
@@ -324,19 +323,40 @@ class _Reader:
         """(key, value, version) of every metadata entry of the address, in key order."""
         self._check()
         for k, v in self._scan(_STATE, K.metadata_prefix(address)):
-            yield K.parse_metadata_key(k)[1], v[8:], K.unpack_i64(v[:8])[0]
+            yield _metadata_row(k, v)[1:]
 
     def iter_all_metadata(self) -> Iterator[tuple[str, bytes, bytes, int]]:
         """(address, key, value, version) of every metadata entry, grouped by address."""
         self._check()
         for k, v in self._scan(_STATE, K.P_METADATA):
-            a, mk = K.parse_metadata_key(k)
-            yield a, mk, v[8:], K.unpack_i64(v[:8])[0]
+            yield _metadata_row(k, v)
 
     # --- chain metadata ------------------------------------------------------------
     def get_meta(self, key: bytes) -> bytes | None:
         self._check()
         return self._get(_META, K.user_meta_key(key))
+
+
+def _asset_row(k: bytes, v: bytes) -> tuple[str, str, str, int]:
+    """(address, issuer, code, amount) of a stored asset entry."""
+    try:
+        a, issuer, code = K.parse_asset_key(k)
+    except (ValueError, IndexError) as e:  # UnicodeDecodeError is a ValueError
+        raise CorruptDatabaseError(f"malformed asset key {k[:80]!r}: {e}") from None
+    if len(v) != 8:
+        raise CorruptDatabaseError(f"asset entry has {len(v)} bytes, expected 8")
+    return a, issuer, code, K.unpack_i64(v)[0]
+
+
+def _metadata_row(k: bytes, v: bytes) -> tuple[str, bytes, bytes, int]:
+    """(address, key, value, version) of a stored metadata entry."""
+    try:
+        a, mk = K.parse_metadata_key(k)
+    except (ValueError, IndexError) as e:
+        raise CorruptDatabaseError(f"malformed metadata key {k[:80]!r}: {e}") from None
+    if len(v) < 8:
+        raise CorruptDatabaseError(f"metadata entry has {len(v)} bytes")
+    return a, mk, v[8:], K.unpack_i64(v[:8])[0]
 
 
 def _decode_tx(tx_hash: bytes, v: bytes) -> TxRecord:
@@ -649,9 +669,9 @@ class Store(_Reader):
     def _resolve_accounts(self, batch: list[tuple[int, bytes]]) -> Iterator[tuple[int, str, bytes]]:
         vals = self._multi_get(_STATE, [K.P_ACCOUNT + a for _, a in batch])  # one per 1024
         for (i, a), v in zip(batch, vals):
-            if v is None or _unpack_u64(v[:8])[0] != i:
+            if v is None or len(v) < 8 or _unpack_u64(v[:8])[0] != i:
                 raise CorruptDatabaseError(f"account index {i} names {a!r}, whose entry "
-                                           "is missing or has another index")
+                                           "is missing, truncated or has another index")
             yield i, a.decode("ascii"), v[8:]
 
     # --- writes --------------------------------------------------------------------
@@ -930,7 +950,7 @@ class StoreSnapshot(_Reader):
             if i >= n:  # created after the snapshot
                 break
             v = self._get(_STATE, K.P_ACCOUNT + addr)
-            if v is None or _unpack_u64(v[:8])[0] != i:
+            if v is None or len(v) < 8 or _unpack_u64(v[:8])[0] != i:
                 raise CorruptDatabaseError(f"account index {i} names {addr!r}, whose entry "
-                                           "is missing or has another index")
+                                           "is missing, truncated or has another index")
             yield i, addr.decode("ascii"), v[8:]
