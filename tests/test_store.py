@@ -742,7 +742,7 @@ def test_corrupt_state_rows_are_reported(path: str) -> None:
                     read()
                 except CorruptDatabaseError:
                     failed += 1
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     raise AssertionError(f"{what}: {type(e).__name__}: {e}") from e
             assert failed, what
         put(key, old)
