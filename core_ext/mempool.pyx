@@ -302,7 +302,11 @@ cdef class Mempool:
         return got
 
     def __len__(self):
-        return self.pool.size()
+        cdef int64_t r
+        self._lock()  # a batch may be running without the GIL in another thread
+        r = self.pool.size()
+        self._unlock()
+        return r
 
     def __contains__(self, h):
         cdef bytes b = _hash_bytes(h)
@@ -361,7 +365,11 @@ cdef class Mempool:
 
     @property
     def bytes(self) -> int:
-        return self.pool.bytes()
+        cdef int64_t r
+        self._lock()
+        r = self.pool.bytes()
+        self._unlock()
+        return r
 
     def stats(self) -> dict:
         """Counts, bytes, lifetime counters and the bytes the structures hold allocated."""

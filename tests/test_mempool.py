@@ -468,3 +468,34 @@ def test_set_nonces_uses_the_checked_values_while_another_thread_rewrites_them()
         t.join()
     assert bad == []
     assert pool._check() == ""
+
+
+def test_len_and_bytes_never_see_a_batch_half_applied():
+    """len() and .bytes take the pool's lock like every other method: a reader thread sees
+    the pool before or after another thread's add_batch, never in the middle of it."""
+    m, rounds, size = 20_000, 8, 100
+    p = Mempool(m * rounds, 10**12)
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            seen.append((len(p), p.bytes))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        rng = np.random.default_rng(5)
+        for j in range(rounds):
+            codes = p.add_batch(rng.integers(0, 256, (m, 32), dtype=np.uint8),
+                                np.arange(j * m, (j + 1) * m, dtype=np.uint64),
+                                np.ones(m, dtype=np.int64), np.ones(m, dtype=np.int64),
+                                np.full(m, size, dtype=np.int64), 1.0)
+            assert (codes == 0).all()
+    finally:
+        done.set()
+        t.join()
+    assert seen
+    # (two calls: the count and the bytes may straddle a batch, each is whole)
+    torn = [(n, b) for n, b in seen if n % m or b % (m * size)]
+    assert torn == []
