@@ -26,6 +26,7 @@ PROTOC_PIN := 1.85.1
 proto:
 	@$(PY) -c "import importlib.metadata as m, sys; v = m.version('grpcio-tools'); sys.exit(0 if v == '$(PROTOC_PIN)' else 'grpcio-tools ' + v + ' installed; the schema is generated with $(PROTOC_PIN): pip install grpcio-tools==$(PROTOC_PIN)')"
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=mbi/types --pyi_out=mbi/types proto/zetrix_protocol.proto proto/mbi_types.proto
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=mbi/consensus --pyi_out=mbi/consensus proto/mbi_consensus.proto
 
 clean:
 	rm -rf build core_ext/*.so core_ext/*.c core_ext/*.cpp .pytest_cache
