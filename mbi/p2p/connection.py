@@ -164,6 +164,14 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.state is State.CLOSED:
             return
+        try:
+            self._received(data)
+        except Exception:
+            # A bug of ours on some input must cost this connection only, never the loop.
+            log.exception("p2p: internal error on data from %s", self.label, extra={"peer": self.label})
+            self.close(_R.PROTOCOL, 0.0, "internal error")
+
+    def _received(self, data: bytes) -> None:
         n = len(data)
         now = self.loop.time()
         self.last_rx = now
