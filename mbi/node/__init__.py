@@ -1,0 +1,1 @@
+"""The MBI node process: configuration (``mbi.node.config``) and, later, its wiring."""
