@@ -1,6 +1,7 @@
-"""Execution: every operation's success path and each of its error codes, the
-transaction-level rules (nonce, chain, expiry, fees, signatures, weights) and the
-failure semantics (operations revert, nonce and fee stay)."""
+"""Execution: every operation's success path, the transaction-level rules (nonce,
+fees, signatures, weights) and the failure semantics (operations revert; the nonce
+stays and the fee is the whole fee_limit). Each error code of the rule table has its
+own test in test_ledger_rules.py; fee boundaries are in test_ledger_fees.py."""
 from __future__ import annotations
 
 import pytest
@@ -77,14 +78,15 @@ def assert_rejected(view, t, code):
 
 
 def assert_op_fails(view, t, code):
-    """An operation failing: nonce + fee charged, every operation effect reverted."""
+    """An operation failing: nonce used, the whole fee_limit kept, every operation
+    effect reverted."""
     src = view.get_account(t.tx.source_address)
     others = {a: v for a, v in snapshot(view).items() if a != src.address}
     nonce, bal, assets, md = src.nonce, src.balance, dict(src.assets), dict(src.metadata)
     n = view.n
     (r,) = run(view, t)
     assert r.error_code == code, r.error_desc
-    assert r.applied and r.actual_fee == fee_of(t)
+    assert r.applied and r.actual_fee == t.tx.fee_limit
     after = view.get_account(src.address)
     assert (after.nonce, after.balance) == (nonce + 1, bal - r.actual_fee)
     assert after.assets == assets and after.metadata == md
@@ -134,40 +136,6 @@ def test_nonces_chain_within_a_block(view):
     assert view.get_account(A.address).nonce == 3
 
 
-def test_wrong_chain_id(view):
-    r = assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), chain_id=8), E.INVALID_PARAMETER)
-    assert "chain_id" in r.error_desc
-    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), chain_id=0), E.INVALID_PARAMETER)
-
-
-def test_ceil_ledger_seq(view):
-    (r,) = run(view, tx(A, 1, T.pay_coin(B.address, 1), ceil_ledger_seq=4), seq=5)
-    assert r.error_code == E.TX_TIMEOUT and not r.applied
-    (r,) = run(view, tx(A, 1, T.pay_coin(B.address, 1), ceil_ledger_seq=5), seq=5)
-    assert r.error_code == 0
-    assert_rejected(view, tx(A, 2, T.pay_coin(B.address, 1), ceil_ledger_seq=-1), E.INVALID_PARAMETER)
-
-
-def test_fee_rules(view):
-    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), gas_price=99), E.FEE_NOT_ENOUGH)
-    t = tx(A, 1, T.pay_coin(B.address, 1), fee_limit=1)
-    assert_rejected(view, t, E.FEE_NOT_ENOUGH)
-    exact = tx(A, 1, T.pay_coin(B.address, 1), fee_limit=26_000)
-    need = fee_of(exact)
-    t = tx(A, 1, T.pay_coin(B.address, 1), fee_limit=need - 1)
-    if fee_of(t) == need:
-        assert_rejected(view, t, E.FEE_NOT_ENOUGH)
-    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), fee_limit=-1), E.FEE_INVALID)
-    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), gas_price=-5), E.FEE_INVALID)
-    # gas x gas_price beyond int64: overflow, nothing charged
-    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), gas_price=2**60, fee_limit=INT64_MAX),
-                    E.MATH_OVERFLOW)
-    # a higher gas_price than the network's is accepted and charged at the tx's price
-    t = tx(A, 1, T.pay_coin(B.address, 1), gas_price=150)
-    r = ok(view, t)
-    assert r.actual_fee == len(t.envelope) * 150
-
-
 def test_balance_cannot_pay_fee(view):
     assert_rejected(view, tx(C, 1, T.pay_coin(B.address, 0)), E.ACCOUNT_LOW_RESERVE)
     t = tx(B, 1, T.pay_coin(A.address, 0))
@@ -176,77 +144,45 @@ def test_balance_cannot_pay_fee(view):
 
 
 def test_insufficient_balance_for_payment(view, paths):
-    # B can pay the fee (lower gas price network) but not the amount
+    # B can cover fee_limit (lower gas price network) but not fee_limit + the amount:
+    # the amount is checked against the balance left after fee_limit was taken
     v = DictView(ChainConfig(CHAIN, FeeConfig(1, 0)), [Account(B.address, 0, balance=1000), Account(A.address, 1)])
-    t = tx(B, 1, T.pay_coin(A.address, 999), gas_price=1)
+    t = tx(B, 1, T.pay_coin(A.address, 701), gas_price=1, fee_limit=300)
     r = assert_op_fails(v, t, E.ACCOUNT_LOW_RESERVE)
     assert v.get_account(A.address).balance == 0
-    assert r.actual_fee == len(t.envelope)
-
-
-def test_source_missing_and_bad_source(view):
-    assert_rejected(view, tx(X, 1, T.pay_coin(B.address, 1)), E.ACCOUNT_NOT_EXIST)
-    assert_rejected(view, tx(A, 1, T.pay_coin(B.address, 1), source="ZTX3notanaddress"), E.INVALID_ADDRESS)
-
-
-def test_operation_count_limits(view):
-    assert_rejected(view, tx(A, 1), E.MISSING_OPERATIONS)
-    many = tx(A, 1, *[T.pay_coin(B.address, 1)] * 1001)
-    assert_rejected(view, many, E.TOO_MANY_OPERATIONS)
-    r = ok(view, tx(A, 1, *[T.pay_coin(B.address, 1)] * 1000))
-    assert view.get_account(B.address).balance == 2000 and r.applied
+    assert r.actual_fee == 300 and v.get_account(B.address).balance == 700
+    r = ok(v, tx(B, 2, T.pay_coin(A.address, 400), gas_price=1, fee_limit=300))
+    assert v.get_account(B.address).balance == 700 - 400 - r.actual_fee
 
 
 def test_signature_failures(view):
     good = tx(A, 1, T.pay_coin(B.address, 1))
     pk, sd = good.signatures[0][0], good.signatures[0][3]
     from mbi.types import SignedTransaction
+    # A signature that does not verify, is short, or whose key does not decode is
+    # ignored; with no valid one left, the weight is 0: 93.
     bad = SignedTransaction.from_parts(good.tx_bytes, [(pk, bytes([sd[0] ^ 1]) + sd[1:])])
     assert_rejected(view, bad, E.INVALID_SIGNATURE)
     short = SignedTransaction.from_parts(good.tx_bytes, [(pk, sd[:63])])
     assert_rejected(view, short, E.INVALID_SIGNATURE)
     badpk = SignedTransaction.from_parts(good.tx_bytes, [(pk[:-2] + ("00" if pk[-2:] != "00" else "11"), sd)])
-    assert_rejected(view, badpk, E.INVALID_PUBKEY)
+    assert_rejected(view, badpk, E.INVALID_SIGNATURE)
+    assert badpk.sig_ok is False and badpk.sig_error[0] == E.INVALID_PUBKEY
     # signed by a key that has no weight on A
     assert_rejected(view, tx([B], 1, T.pay_coin(C.address, 1), source=A.address), E.INVALID_SIGNATURE)
     # no signatures at all
     nosig = SignedTransaction.from_parts(good.tx_bytes, [])
     assert_rejected(view, nosig, E.INVALID_SIGNATURE)
-    # one good and one bad signature: the whole transaction is invalid
+    # one good and one bad signature: the bad one is ignored and the good one's weight
+    # (A's master key) suffices (BUMO TransactionFrm::Initialize skips it)
     other = B.sign(good.tx_bytes)
-    mixed = SignedTransaction.from_parts(good.tx_bytes, [(pk, sd), (B.encoded_public_key, bytes(64))])
-    assert_rejected(view, mixed, E.INVALID_SIGNATURE)
-    both = SignedTransaction.from_parts(good.tx_bytes, [(pk, sd), (B.encoded_public_key, other)])
-    ok(view, both)
-
-
-def test_expr_condition_rejected(view):
-    t = tx(A, 1, T.pay_coin(B.address, 1))
-    t.tx.expr_condition  # field exists
-    from mbi.types import Transaction, SignedTransaction
-    m = Transaction.FromString(t.tx_bytes)
-    m.expr_condition = "1 == 1"
-    blob = m.SerializeToString()
-    assert_rejected(view, SignedTransaction.from_parts(blob, [(A.encoded_public_key, A.sign(blob))]),
-                    E.INVALID_PARAMETER)
-    op = T.pay_coin(B.address, 1)
-    op.expr_condition = "x"
-    assert_op_fails(view, tx(A, 1, op), E.INVALID_PARAMETER)
-
-
-def test_unknown_and_contract_operations(view):
-    from mbi.types import Operation
-    assert_op_fails(view, tx(A, 1, Operation(type=0)), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 2, Operation(type=11)), E.INVALID_PARAMETER)
-    r = assert_op_fails(view, tx(A, 3, T.upgrade_contract(B.address, "x")), E.CONTRACTS_UNSUPPORTED)
-    assert "not supported" in r.error_desc
-    assert_op_fails(view, tx(A, 4, T.create_account(X.address, 0, contract="function main(){}")),
-                    E.CONTRACTS_UNSUPPORTED)
-    assert_op_fails(view, tx(A, 5, T.create_account(X.address, 0, init_input="{}")), E.CONTRACTS_UNSUPPORTED)
-    assert_op_fails(view, tx(A, 6, T.pay_coin(B.address, 1, input="{}")), E.CONTRACTS_UNSUPPORTED)
-    ok(view, tx(A, 7, T.issue_asset("TOK", 10)))
-    assert_op_fails(view, tx(A, 8, T.pay_asset(B.address, A.address, "TOK", 1, input="x")),
-                    E.CONTRACTS_UNSUPPORTED)
+    mixed = SignedTransaction.from_parts(good.tx_bytes, [(pk, sd), (B.encoded_public_key, bytes(64)),
+                                                         ("b001zz", other)])
+    r = ok(view, mixed)
+    assert mixed.sig_ok is False and mixed.valid_signers == frozenset([A.address])
+    both = SignedTransaction.from_parts(tx(A, 2, T.pay_coin(B.address, 1)).tx_bytes, [])
+    blob = both.tx_bytes
+    ok(view, SignedTransaction.from_parts(blob, [(pk, A.sign(blob)), (B.encoded_public_key, B.sign(blob))]))
 
 
 # ---------------------------------------------------------------- PAY_COIN
@@ -256,17 +192,6 @@ def paths(request, monkeypatch):
     from mbi.ledger import execute
     monkeypatch.setattr(execute, "FAST_PATHS", request.param)
     return request.param
-
-
-def test_pay_coin_errors(view, paths):
-    assert_op_fails(view, tx(A, 1, T.pay_coin(B.address, -1)), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 2, T.pay_coin("ZTX3bad", 1)), E.INVALID_ADDRESS)
-    assert_op_fails(view, tx(A, 3, T.pay_coin(A.address, 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
-    assert_op_fails(view, tx(A, 4, T.pay_coin(B.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
-    # a fresh dest that the source cannot fund is not created either
-    assert_op_fails(view, tx(A, 5, T.pay_coin(X.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
-    assert X.address not in view.accts
-    ok(view, tx(A, 6, T.pay_coin(B.address, 0)))
 
 
 def test_pay_coin_creates_a_missing_dest(view, paths):
@@ -296,7 +221,7 @@ def test_pay_coin_creates_a_missing_dest(view, paths):
 def test_pay_coin_created_account_can_transact(paths):
     v = DictView(CFG, [Account(A.address, 0, balance=10**9)])
     ok(v, tx(A, 1, T.pay_coin(X.address, 10**6)))
-    r = ok(v, tx(X, 1, T.pay_coin(A.address, 1000)))
+    r = ok(v, tx(X, 1, T.pay_coin(A.address, 1000), fee_limit=10**5))
     x = v.get_account(X.address)
     assert x.nonce == 1 and x.balance == 10**6 - 1000 - r.actual_fee
 
@@ -304,15 +229,16 @@ def test_pay_coin_created_account_can_transact(paths):
 def test_pay_coin_creation_below_base_reserve(paths):
     v = DictView(ChainConfig(CHAIN, FeeConfig(1, 100)), [Account(A.address, 0, balance=10**6)])
     # amount < base_reserve: 106, nothing but nonce and fee changes, no account appears
-    assert_op_fails(v, tx(A, 1, T.pay_coin(X.address, 99), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
-    assert_op_fails(v, tx(A, 2, T.pay_coin(X.address, 0), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
+    assert_op_fails(v, tx(A, 1, T.pay_coin(X.address, 99), gas_price=1, fee_limit=1000), E.ACCOUNT_INIT_LOW_RESERVE)
+    assert_op_fails(v, tx(A, 2, T.pay_coin(X.address, 0), gas_price=1, fee_limit=1000), E.ACCOUNT_INIT_LOW_RESERVE)
     assert X.address not in v.accts
-    # 106 is checked before the source's own reserve (100)
-    poor = DictView(ChainConfig(CHAIN, FeeConfig(1, 100)), [Account(A.address, 0, balance=1000)])
-    assert_op_fails(poor, tx(A, 1, T.pay_coin(X.address, 50), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
-    assert_op_fails(poor, tx(A, 2, T.pay_coin(X.address, 10**6), gas_price=1), E.ACCOUNT_LOW_RESERVE)
+    # the source's own reserve (100) is checked before a missing dest (106), as in BUMO
+    # (balance 400 - fee_limit 300 = 100 < 50 + reserve 100: 100, though 50 is also too
+    # little to create X)
+    poor = DictView(ChainConfig(CHAIN, FeeConfig(1, 100)), [Account(A.address, 0, balance=400)])
+    assert_op_fails(poor, tx(A, 1, T.pay_coin(X.address, 50), gas_price=1, fee_limit=300), E.ACCOUNT_LOW_RESERVE)
     # exactly the reserve is enough
-    ok(v, tx(A, 3, T.pay_coin(X.address, 100), gas_price=1))
+    ok(v, tx(A, 3, T.pay_coin(X.address, 100), gas_price=1, fee_limit=1000))
     x = v.get_account(X.address)
     assert (x.index, x.balance, x.nonce) == (1, 100, 0) and v.n == 2
 
@@ -342,16 +268,13 @@ def test_pay_coin_overflow_changes_nothing(paths):
 def test_base_reserve_applies_to_payments(paths):
     v = DictView(ChainConfig(CHAIN, FeeConfig(1, 1000)),
                  [Account(A.address, 0, balance=10_000), Account(B.address, 1, balance=1000)])
-    t = tx(A, 1, T.pay_coin(B.address, 10_000), gas_price=1)
-    fee = fee_of(t)
-    assert fee < 500
-    # paying so much that less than the reserve would remain fails with 100
-    assert_op_fails(v, tx(A, 1, T.pay_coin(B.address, 10_000 - fee - 999), gas_price=1), E.ACCOUNT_LOW_RESERVE)
-    # leaving exactly the reserve is fine
-    left = v.get_account(A.address).balance
-    t3 = tx(A, 2, T.pay_coin(B.address, 9000), gas_price=1)  # same varint width as the real amount
-    ok(v, tx(A, 2, T.pay_coin(B.address, left - fee_of(t3) - 1000), gas_price=1))
-    assert v.get_account(A.address).balance == 1000
+    # fee_limit 500 is taken first: 9,500 left, so paying more than 8,500 breaks the reserve
+    assert_op_fails(v, tx(A, 1, T.pay_coin(B.address, 8_501), gas_price=1, fee_limit=500), E.ACCOUNT_LOW_RESERVE)
+    assert v.get_account(A.address).balance == 9_500
+    # leaving exactly the reserve while fee_limit is held is fine; the unused part comes back
+    r = ok(v, tx(A, 2, T.pay_coin(B.address, 8_000), gas_price=1, fee_limit=500))
+    assert v.get_account(A.address).balance == 9_500 - 8_000 - r.actual_fee
+    assert v.get_account(A.address).balance > 1000
 
 
 # ---------------------------------------------------------------- CREATE_ACCOUNT
@@ -366,7 +289,7 @@ def test_create_account_success(view):
     assert x.signers == {S1.address: 1} and x.type_thresholds == {7: 4}
     assert x.metadata == {"k": ("v", 1)}
     assert view.get_account(A.address).balance == 10**9 - 5000 - r.actual_fee
-    assert r.actual_fee == (len(t.envelope) + 500) * 100
+    assert r.actual_fee == len(t.envelope) * 100  # bytes only: Zetrix names no per-operation fee
 
 
 def test_create_account_sdk_style_zero_balance(view):
@@ -374,61 +297,21 @@ def test_create_account_sdk_style_zero_balance(view):
     assert view.get_account(X.address).balance == 0
 
 
-def test_create_account_errors(view):
-    n = 0
-
-    def nxt():
-        nonlocal n
-        n += 1
-        return n
-    assert_op_fails(view, tx(A, nxt(), T.create_account("ZTX3xyz", 1)), E.INVALID_ADDRESS)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(A.address, 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, priv=False)), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, master_weight=UINT32_MAX + 1)),
-                    E.WEIGHT_NOT_VALID)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, master_weight=-1)), E.WEIGHT_NOT_VALID)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, tx_threshold=-1)), E.THRESHOLD_NOT_VALID)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[("ZTX3bad", 1)])),
-                    E.INVALID_ADDRESS)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[(S1.address, 1), (S1.address, 2)])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[(X.address, 1)])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, signers=[(S1.address, 0)])),
-                    E.WEIGHT_NOT_VALID)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, type_thresholds=[(42, 1)])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, type_thresholds=[(7, -1)])),
-                    E.THRESHOLD_NOT_VALID)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, type_thresholds=[(7, 1), (7, 2)])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("", "v")])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("k" * 1025, "v")])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("k", "v" * (256 * 1024 + 1))])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 1, metadatas=[("k", "a"), ("k", "b")])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, -1)), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(B.address, 1)), E.ACCOUNT_DEST_EXIST)
-    assert_op_fails(view, tx(A, nxt(), T.create_account(X.address, 10**9)), E.ACCOUNT_LOW_RESERVE)
-    assert X.address not in view.accts
-
-
 def test_create_account_below_base_reserve():
     v = DictView(ChainConfig(CHAIN, FeeConfig(1, 100)), [Account(A.address, 0, balance=10**6)])
-    assert_op_fails(v, tx(A, 1, T.create_account(X.address, 99), gas_price=1), E.ACCOUNT_INIT_LOW_RESERVE)
-    ok_r = run(v, tx(A, 2, T.create_account(X.address, 100), gas_price=1))[0]
+    assert_op_fails(v, tx(A, 1, T.create_account(X.address, 99), gas_price=1, fee_limit=1000),
+                    E.ACCOUNT_INIT_LOW_RESERVE)
+    ok_r = run(v, tx(A, 2, T.create_account(X.address, 100), gas_price=1, fee_limit=1000))[0]
     assert ok_r.error_code == 0 and v.get_account(X.address).balance == 100
 
 
 def test_limits_on_signers(view):
     ks = [KeyPair.from_seed(bytes([100 + i]) * 32).address for i in range(101)]
-    assert_op_fails(view, tx(A, 1, T.create_account(X.address, 0, signers=[(a, 1) for a in ks])),
+    assert_rejected(view, tx(A, 1, T.create_account(X.address, 0, signers=[(a, 1) for a in ks])),
                     E.INVALID_PARAMETER)
-    ok(view, tx(A, 2, T.set_signer_weight(-1, [(a, 1) for a in ks[:60]])))
-    assert_op_fails(view, tx(A, 3, T.set_signer_weight(-1, [(a, 1) for a in ks[60:]])), E.INVALID_PARAMETER)
+    ok(view, tx(A, 1, T.set_signer_weight(-1, [(a, 1) for a in ks[:60]])))
+    # more than 100 on the account: MBI refuses (BUMO's UpdateSigner silently skipped them)
+    assert_op_fails(view, tx(A, 2, T.set_signer_weight(-1, [(a, 1) for a in ks[60:]])), E.INVALID_PARAMETER)
     assert len(view.get_account(A.address).signers) == 60
 
 
@@ -444,31 +327,15 @@ def test_issue_and_pay_asset(view):
     assert view.get_account(A.address).assets == {}  # a zero holding disappears
 
 
-def test_issue_asset_errors(view):
-    assert_op_fails(view, tx(A, 1, T.issue_asset("", 1)), E.ASSET_INVALID)
-    assert_op_fails(view, tx(A, 2, T.issue_asset("X" * 65, 1)), E.ASSET_INVALID)
-    ok(view, tx(A, 3, T.issue_asset("X" * 64, 1)))
-    assert_op_fails(view, tx(A, 4, T.issue_asset("T", 0)), E.ASSET_INVALID)
-    assert_op_fails(view, tx(A, 5, T.issue_asset("T", -3)), E.ASSET_INVALID)
-    ok(view, tx(A, 6, T.issue_asset("T", INT64_MAX)))
-    assert_op_fails(view, tx(A, 7, T.issue_asset("T", 1)), E.MATH_OVERFLOW)
-    assert view.get_account(A.address).assets[(A.address, "T")] == INT64_MAX
-
-
 def test_pay_asset_errors(view):
     ok(view, tx(A, 1, T.issue_asset("T", 100)))
     ok(view, tx(G, 1, T.issue_asset("T", INT64_MAX)))
     ok(view, tx(G, 2, T.pay_asset(B.address, G.address, "T", INT64_MAX)))
     ok(view, tx(G, 3, T.issue_asset("T", 1)))
-    assert_op_fails(view, tx(A, 2, T.pay_asset(B.address, A.address, "T", 0)), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 3, T.pay_asset(B.address, A.address, "", 1)), E.ASSET_INVALID)
-    assert_op_fails(view, tx(A, 4, T.pay_asset(B.address, "ZTX3bad", "T", 1)), E.ASSET_INVALID)
-    assert_op_fails(view, tx(A, 5, T.pay_asset(B.address, A.address, "T", 1, asset_type=1)), E.ASSET_INVALID)
-    assert_op_fails(view, tx(A, 6, T.pay_asset("ZTX3bad", A.address, "T", 1)), E.INVALID_ADDRESS)
-    assert_op_fails(view, tx(A, 7, T.pay_asset(A.address, A.address, "T", 1)), E.ACCOUNT_SOURCEDEST_EQUAL)
-    assert_op_fails(view, tx(A, 8, T.pay_asset(X.address, A.address, "T", 1)), E.ACCOUNT_NOT_EXIST)
-    assert_op_fails(view, tx(A, 9, T.pay_asset(B.address, A.address, "T", 101)), E.ACCOUNT_ASSET_LOW_RESERVE)
-    assert_op_fails(view, tx(A, 10, T.pay_asset(B.address, G.address, "T", 1)), E.ACCOUNT_ASSET_LOW_RESERVE)
+    # parameter errors (92, 94, 101) are refused before charging: test_ledger_rules.py
+    assert_op_fails(view, tx(A, 2, T.pay_asset(X.address, A.address, "T", 1)), E.ACCOUNT_NOT_EXIST)
+    assert_op_fails(view, tx(A, 3, T.pay_asset(B.address, A.address, "T", 101)), E.ACCOUNT_ASSET_LOW_RESERVE)
+    assert_op_fails(view, tx(A, 4, T.pay_asset(B.address, G.address, "T", 1)), E.ACCOUNT_ASSET_LOW_RESERVE)
     # B holds INT64_MAX of G's T: one more overflows and nothing changes
     assert_op_fails(view, tx(G, 4, T.pay_asset(B.address, G.address, "T", 1)), E.MATH_OVERFLOW)
     assert view.get_account(B.address).assets[(G.address, "T")] == INT64_MAX
@@ -477,29 +344,26 @@ def test_pay_asset_errors(view):
 
 # ---------------------------------------------------------------- metadata
 def test_set_metadata_versions_and_delete(view):
+    # BUMO OperationFrm::SetMetaData: 0 = no check; an update needs current + 1; a new
+    # key 0 or 1 (stored as 1); a delete with a version needs the current one.
     ok(view, tx(A, 1, T.set_metadata("k", "v1")))
     assert view.get_account(A.address).metadata == {"k": ("v1", 1)}
-    ok(view, tx(A, 2, T.set_metadata("k", "v2", version=1)))
+    ok(view, tx(A, 2, T.set_metadata("k", "v2", version=2)))
     assert view.get_account(A.address).metadata == {"k": ("v2", 2)}
-    assert_op_fails(view, tx(A, 3, T.set_metadata("k", "v3", version=1)), E.INVALID_DATAVERSION)
-    assert_op_fails(view, tx(A, 4, T.set_metadata("new", "v", version=3)), E.INVALID_DATAVERSION)
-    ok(view, tx(A, 5, T.set_metadata("k", "", version=0)))
-    assert view.get_account(A.address).metadata == {"k": ("", 3)}
-    assert_op_fails(view, tx(A, 6, T.set_metadata("k", delete=True, version=2)), E.INVALID_DATAVERSION)
-    ok(view, tx(A, 7, T.set_metadata("k", delete=True)))
+    assert_op_fails(view, tx(A, 3, T.set_metadata("k", "v3", version=2)), E.INVALID_DATAVERSION)
+    assert_op_fails(view, tx(A, 4, T.set_metadata("k", "v3", version=-1)), E.INVALID_DATAVERSION)
+    assert_op_fails(view, tx(A, 5, T.set_metadata("new", "v", version=2)), E.INVALID_DATAVERSION)
+    ok(view, tx(A, 6, T.set_metadata("new", "v", version=1)))
+    ok(view, tx(A, 7, T.set_metadata("k", "", version=0)))
+    assert view.get_account(A.address).metadata == {"k": ("", 3), "new": ("v", 1)}
+    # one key twice in one transaction with the SDK's default version 0
+    ok(view, tx(A, 8, T.set_metadata("k", "a"), T.set_metadata("k", "b")))
+    assert view.get_account(A.address).metadata["k"] == ("b", 5)
+    assert_op_fails(view, tx(A, 9, T.set_metadata("k", delete=True, version=4)), E.INVALID_DATAVERSION)
+    ok(view, tx(A, 10, T.set_metadata("k", delete=True, version=5)))
+    ok(view, tx(A, 11, T.set_metadata("new", delete=True)))
     assert view.get_account(A.address).metadata == {}
-    assert_op_fails(view, tx(A, 8, T.set_metadata("k", delete=True)), E.NOT_EXIST)
-
-
-def test_set_metadata_limits(view):
-    assert_op_fails(view, tx(A, 1, T.set_metadata("", "v")), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 2, T.set_metadata("k" * 1025, "v")), E.INVALID_PARAMETER)
-    ok(view, tx(A, 3, T.set_metadata("k" * 1024, "v")))
-    assert_op_fails(view, tx(A, 4, T.set_metadata("k", "v" * (256 * 1024 + 1))), E.INVALID_PARAMETER)
-    ok(view, tx(A, 5, T.set_metadata("big", "v" * (256 * 1024))))
-    assert_op_fails(view, tx(A, 6, T.set_metadata("k", "v", version=-1)), E.INVALID_PARAMETER)
-    # limits count UTF-8 bytes, not characters
-    assert_op_fails(view, tx(A, 7, T.set_metadata("é" * 513, "v")), E.INVALID_PARAMETER)
+    assert_op_fails(view, tx(A, 12, T.set_metadata("k", delete=True)), E.NOT_EXIST)
 
 
 # ---------------------------------------------------------------- privileges
@@ -510,14 +374,11 @@ def test_set_signer_weight(view):
     ok(view, tx(A, 2, T.set_signer_weight(-1, [(S1.address, 0)])))
     a = view.get_account(A.address)
     assert a.master_weight == 5 and a.signers == {S2.address: 3}
-    assert_op_fails(view, tx(A, 3, T.set_signer_weight(-2)), E.WEIGHT_NOT_VALID)
-    assert_op_fails(view, tx(A, 4, T.set_signer_weight(UINT32_MAX + 1)), E.WEIGHT_NOT_VALID)
-    assert_op_fails(view, tx(A, 5, T.set_signer_weight(-1, [("ZTX3bad", 1)])), E.INVALID_ADDRESS)
-    assert_op_fails(view, tx(A, 6, T.set_signer_weight(-1, [(A.address, 1)])), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 7, T.set_signer_weight(-1, [(S3.address, 1), (S3.address, 1)])),
-                    E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 8, T.set_signer_weight(-1, [(S3.address, UINT32_MAX + 1)])), E.WEIGHT_NOT_VALID)
-    assert_op_fails(view, tx(A, 9, T.set_signer_weight(-1, [(S3.address, -1)])), E.WEIGHT_NOT_VALID)
+    # a signer listed twice: applied in order, the later entry wins (BUMO has no check)
+    ok(view, tx(A, 3, T.set_signer_weight(-1, [(S3.address, 1), (S3.address, 4)])))
+    assert view.get_account(A.address).signers == {S2.address: 3, S3.address: 4}
+    ok(view, tx(A, 4, T.set_signer_weight(UINT32_MAX, [(S3.address, UINT32_MAX)])))
+    assert view.get_account(A.address).master_weight == UINT32_MAX
 
 
 def test_set_threshold(view):
@@ -526,11 +387,9 @@ def test_set_threshold(view):
     assert a.tx_threshold == 1 and a.type_thresholds == {7: 2, 4: 3}
     ok(view, tx(A, 2, T.set_threshold(-1, [(7, 0)])))  # master weight 1 < 2 is not needed to set thresholds
     assert view.get_account(A.address).type_thresholds == {4: 3}
-    assert_op_fails(view, tx(A, 3, T.set_threshold(-2)), E.THRESHOLD_NOT_VALID)
-    assert_op_fails(view, tx(A, 4, T.set_threshold(-1, [(0, 1)])), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 5, T.set_threshold(-1, [(11, 1)])), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 6, T.set_threshold(-1, [(7, -1)])), E.THRESHOLD_NOT_VALID)
-    assert_op_fails(view, tx(A, 7, T.set_threshold(-1, [(7, 1), (7, 1)])), E.INVALID_PARAMETER)
+    # types run 1-100 (room for future operation types); a repeat: the later one wins
+    ok(view, tx(A, 3, T.set_threshold(-1, [(100, 1), (50, 2), (50, 1)])))
+    assert view.get_account(A.address).type_thresholds == {4: 3, 100: 1, 50: 1}
 
 
 def test_set_privilege(view):
@@ -540,15 +399,14 @@ def test_set_privilege(view):
     ok(view, tx(A, 2, T.set_privilege()))  # all empty: nothing changes
     b = view.get_account(A.address)
     assert (b.master_weight, b.tx_threshold, b.signers, b.type_thresholds) == (3, 2, {S1.address: 1}, {3: 9})
-    for bad in ("abc", "-1", "01", "4294967296", "1.5", " 1"):
-        assert_op_fails(view, tx(A, view.get_account(A.address).nonce + 1, T.set_privilege(master_weight=bad)),
-                        E.WEIGHT_NOT_VALID)
-    for bad in ("x", "-2", "9223372036854775808"):
-        assert_op_fails(view, tx(A, view.get_account(A.address).nonce + 1, T.set_privilege(tx_threshold=bad)),
-                        E.THRESHOLD_NOT_VALID)
-    n = view.get_account(A.address).nonce
-    assert_op_fails(view, tx(A, n + 1, T.set_privilege(signers=[("ZTX3bad", 1)])), E.INVALID_ADDRESS)
-    assert_op_fails(view, tx(A, n + 2, T.set_privilege(type_thresholds=[(99, 1)])), E.INVALID_PARAMETER)
+    # BUMO's SafeStoi64: only the canonical decimal form of an int64
+    for bad in ("abc", "-1", "01", "4294967296", "1.5", " 1", "+1", "-0"):
+        assert_rejected(view, tx(A, 3, T.set_privilege(master_weight=bad)), E.WEIGHT_NOT_VALID)
+    for bad in ("x", "-2", "9223372036854775808", "00"):
+        assert_rejected(view, tx(A, 3, T.set_privilege(tx_threshold=bad)), E.THRESHOLD_NOT_VALID)
+    ok(view, tx(A, 3, T.set_privilege(tx_threshold="9223372036854775807", master_weight="4294967295")))
+    c = view.get_account(A.address)
+    assert (c.master_weight, c.tx_threshold) == (UINT32_MAX, INT64_MAX)
 
 
 # ---------------------------------------------------------------- multisig
@@ -583,7 +441,7 @@ def test_operation_with_other_source(view):
     assert view.get_account(C.address).balance == 10
     assert view.get_account(B.address).nonce == 0  # only the transaction source's nonce moves
     assert_op_fails(view, tx([A, X], 3, T.pay_coin(C.address, 1, source=X.address)), E.ACCOUNT_NOT_EXIST)
-    assert_op_fails(view, tx([A], 4, T.pay_coin(C.address, 1, source="ZTX3bad")), E.INVALID_ADDRESS)
+    assert_rejected(view, tx([A], 4, T.pay_coin(C.address, 1, source="ZTX3bad")), E.INVALID_ADDRESS)
 
 
 def test_zero_weight_never_authorizes(view):
@@ -596,12 +454,9 @@ def test_zero_weight_never_authorizes(view):
 def test_log(view):
     r = ok(view, tx(A, 1, T.log("topic", ["a", "b"])))
     assert r.logs == ((A.address, "topic", ("a", "b")),)
-    assert_op_fails(view, tx(A, 2, T.log("", ["a"])), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 3, T.log("t" * 129, ["a"])), E.INVALID_PARAMETER)
-    ok(view, tx(A, 4, T.log("t" * 128, ["d" * 1024])))
-    assert_op_fails(view, tx(A, 5, T.log("t", [])), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 6, T.log("t", [""])), E.INVALID_PARAMETER)
-    assert_op_fails(view, tx(A, 7, T.log("t", ["d" * 1025])), E.INVALID_PARAMETER)
+    ok(view, tx(A, 2, T.log("t" * 128, ["d" * 1024])))
+    r = ok(view, tx(A, 3, T.log("t", [])))  # no data items: allowed, as in BUMO
+    assert r.logs == ((A.address, "t", ()),)
 
 
 # ---------------------------------------------------------------- failure semantics
@@ -693,9 +548,9 @@ def test_log_data_count_is_bounded_by_the_receipt_encoding(view):
     # a LOG with more items used to pass execution and then crash receipt hashing in
     # Ledger.close, after the state had already been updated.
     from mbi.ledger.header import receipt_entry
-    from mbi.ledger.operations import MAX_LOG_DATAS
+    from mbi.ledger.validate import MAX_LOG_DATAS
 
     assert MAX_LOG_DATAS == 0xFFFF
-    assert_op_fails(view, tx(A, 1, T.log("t", ["d"] * (MAX_LOG_DATAS + 1))), E.INVALID_PARAMETER)
-    r = ok(view, tx(A, 2, T.log("t", ["d"] * MAX_LOG_DATAS)))
+    assert_rejected(view, tx(A, 1, T.log("t", ["d"] * (MAX_LOG_DATAS + 1)), fee_limit=10**8), E.INVALID_PARAMETER)
+    r = ok(view, tx(A, 1, T.log("t", ["d"] * MAX_LOG_DATAS), fee_limit=10**8))
     assert len(receipt_entry(r.hash, r.error_code, r.actual_fee, r.logs)) == 32

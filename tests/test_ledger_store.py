@@ -112,7 +112,7 @@ def test_pay_coin_to_a_fresh_address_is_committed_and_reloaded(tmp_path, monkeyp
     assert again.head == ledger.head and again.state.root() == st.root()
     assert [a.encode() for a in again.state.accounts()] == [a.encode() for a in st.accounts()]
     # the created account signs for itself
-    nxt = [T.make_tx(fresh[0], 1, [T.pay_coin(fresh[1].address, 1000)], chain_id=CHAIN)]
+    nxt = [T.make_tx(fresh[0], 1, [T.pay_coin(fresh[1].address, 1000)], chain_id=CHAIN, fee_limit=10**5)]
     a, b = ledger.close(nxt, 2_000), again.close(nxt, 2_000)
     assert a.receipts[0].error_code == 0 and a.header == b.header
     assert again.state.get_account(fresh[1].address).index == 4
@@ -179,6 +179,9 @@ def test_operation_errors_quoting_huge_fields_still_commit(tmp_path):
     # An error description quoting a client's string (a 70,000-character "address", a
     # SetPrivilege weight) used to exceed the store's u16 error_desc length: the applied,
     # fee-paying transaction then made commit_block fail, so the ledger could not commit.
+    # Such parameter errors are now refused before charging (not stored), but their
+    # descriptions go back to the client and stay bounded; an execution failure quoting
+    # the longest allowed key is stored.
     from mbi.ledger import errors as E
 
     gen = Genesis.from_dict(T.genesis_dict(G, [V], chain_id=CHAIN))
@@ -189,14 +192,16 @@ def test_operation_errors_quoting_huge_fields_still_commit(tmp_path):
     txs = [T.make_tx(G, 1, [T.pay_coin(huge, 1)], chain_id=CHAIN),
            T.make_tx(G, 2, [T.pay_coin(U[0].address, 1), T.pay_coin(huge, 1)], chain_id=CHAIN),
            T.make_tx(G, 3, [T.set_privilege(master_weight="9" * 70_000)], chain_id=CHAIN),
-           T.make_tx(G, 4, [T.create_account(U[1].address, 1, signers=[(huge, 1)])], chain_id=CHAIN)]
+           T.make_tx(G, 1, [T.create_account(U[1].address, 1, signers=[(huge, 1)])], chain_id=CHAIN),
+           T.make_tx(G, 1, [T.set_metadata("\u00e9" * 512, delete=True)], chain_id=CHAIN)]
     closed = ledger.close(txs, 1_000)
     codes = [r.error_code for r in closed.receipts]
-    assert codes == [E.INVALID_ADDRESS, E.INVALID_ADDRESS, E.WEIGHT_NOT_VALID, E.INVALID_ADDRESS]
-    assert all(r.applied and len(r.error_desc.encode()) <= E.MAX_DESC for r in closed.receipts)
+    assert codes == [E.INVALID_ADDRESS, E.INVALID_ADDRESS, E.WEIGHT_NOT_VALID, E.INVALID_ADDRESS, E.NOT_EXIST]
+    assert [r.applied for r in closed.receipts] == [False] * 4 + [True]
+    assert all(len(r.error_desc.encode()) <= E.MAX_DESC for r in closed.receipts)
     store.commit_block(closed.commit)
-    rec = store.get_tx(txs[0].hash)
-    assert rec is not None and rec.error_code == E.INVALID_ADDRESS and rec.error_desc.startswith("operation 0:")
+    rec = store.get_tx(txs[4].hash)
+    assert rec is not None and rec.error_code == E.NOT_EXIST and rec.error_desc.startswith("operation 0:")
     store.close()
 
 

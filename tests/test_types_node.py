@@ -123,7 +123,8 @@ def _specs() -> list[dict]:
         spec(4, ("assetSendOperation", {"sourceAddress": g, "destAddress": new, "code": "MYR", "issuer": g,
                                         "assetAmount": "250"})),
         spec(5, ("accountSetMetadataOperation", {"key": "profile", "value": "hello", "sourceAddress": g})),
-        spec(6, ("accountSetMetadataOperation", {"key": "profile", "value": "bye", "version": "1"})),
+        # an update names current + 1 (BUMO OperationFrm::SetMetaData), here 2
+        spec(6, ("accountSetMetadataOperation", {"key": "profile", "value": "bye", "version": "2"})),
         spec(7, ("logCreateOperation", {"sourceAddress": g, "topic": "audit", "data": "entry-1"}),
              metadata="memo text"),
         spec(8, ("gasSendOperation", {"destAddress": new, "gasAmount": "1"}),
@@ -178,7 +179,7 @@ def test_sdk_transactions_decode_hash_and_verify(sdk_txs):
     assert ops[1][0].pay_coin.amount == 5_000_000_000
     assert ops[2][0].issue_asset.code == "MYR" and ops[2][0].issue_asset.amount == 1_000_000
     assert ops[3][0].pay_asset.asset.key.issuer == G.address and ops[3][0].pay_asset.asset.amount == 250
-    assert ops[5][0].set_metadata.version == 1
+    assert ops[5][0].set_metadata.version == 2
     assert list(ops[6][0].log.datas) == ["entry-1"] and stxs[6].tx.metadata == b"memo text"
     assert ops[8][0].set_privilege.master_weight == "2" and ops[8][0].set_privilege.tx_threshold == "2"
     assert len(stxs[9].signatures) == 2

@@ -20,7 +20,7 @@ from mbi.ledger.account import Account
 from mbi.ledger.execute import ChainConfig, Receipt, apply_block
 from mbi.ledger.genesis import Genesis
 from mbi.ledger.state import LedgerState
-from mbi.store.records import BlockCommit, TxRecord
+from mbi.types.records import BlockCommit, TxRecord
 from mbi.types.envelope import SignedTransaction
 from mbi.types.mbi_types_pb2 import LedgerHeader
 

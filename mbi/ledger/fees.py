@@ -3,11 +3,13 @@
     gas        = len(TransactionEnv bytes as received) + Σ OP_GAS[operation type]
     actual fee = gas × tx.gas_price   (ZETA)
 
-A transaction is valid only when tx.gas_price ≥ the network gas_price and
-fee_limit ≥ actual fee (else error 111). Because gas depends only on the envelope and
-its operation types, the fee is known before execution and is charged whether the
-operations then succeed or fail. Fees are removed from circulation (burned) for now;
-validator rewards come with the consensus layer.
+Zetrix documents the fee as "Payload Byte Length * Gas Price" and names no
+per-operation fees (docs.zetrix.com/en/tokenomics/gas-fees-and-transaction), so OP_GAS
+is 0 for every type. Valid only if the source can cover fee_limit + base_reserve (100)
+and fee_limit >= the fee (111). fee_limit is taken up front; on success the unused
+part is refunded (actual fee = gas × gas_price), when an operation fails the whole
+fee_limit is kept (BUMO ``TransactionFrm::PayFee`` / ``ReturnFee``). Fees are removed
+from circulation (burned) for now; validator rewards come with consensus.
 """
 from __future__ import annotations
 
@@ -16,20 +18,11 @@ from dataclasses import dataclass
 INT64_MAX = (1 << 63) - 1
 UINT32_MAX = (1 << 32) - 1
 
-# Extra gas per operation type (protocol.Operation.Type numbers). Creating an account or
-# an asset class leaves a permanent state entry, so it costs more than its bytes.
-OP_GAS: dict[int, int] = {
-    1: 500,  # CREATE_ACCOUNT
-    2: 500,  # ISSUE_ASSET
-    3: 0,  # PAY_ASSET
-    4: 0,  # SET_METADATA (its value is already paid for as bytes)
-    5: 0,  # SET_SIGNER_WEIGHT
-    6: 0,  # SET_THRESHOLD
-    7: 0,  # PAY_COIN, also when it creates its dest: gas must not depend on state (docs/ledger.md §6)
-    8: 0,  # LOG
-    9: 0,  # SET_PRIVILEGE
-    10: 0,  # UPGRADE_CONTRACT (rejected: contracts are not supported yet)
-}
+# Extra gas per operation type (protocol.Operation.Type numbers): none. Zetrix's
+# documented fee is the payload bytes only. (BUMO's fee_calculate.cpp adds gas for
+# ISSUE_ASSET and contract creation; Zetrix's docs do not, and where Zetrix documents
+# a rule, Zetrix wins.) Kept as a table so a network can price types later.
+OP_GAS: dict[int, int] = {t: 0 for t in range(1, 11)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from mbi.ledger.account import Account, AccountDecodeError, decode_account
 from mbi.ledger.execute import BlockChanges, ChainConfig
-from mbi.store.records import AccountWrite, AssetWrite, MetadataWrite
+from mbi.types.records import AccountWrite, AssetWrite, MetadataWrite
 
 _sha256 = hashlib.sha256
 

@@ -97,7 +97,7 @@ def upgrade_contract(dest: str, payload: str = "", *, source: str | None = None)
 
 
 def make_tx(signers: KeyPair | Sequence[KeyPair], nonce: int, ops: Sequence[Op], *, chain_id: int,
-            source: str | None = None, gas_price: int = 100, fee_limit: int = 10**9,
+            source: str | None = None, gas_price: int = 100, fee_limit: int = 10**7,
             ceil_ledger_seq: int = 0, metadata: bytes = b"") -> SignedTransaction:
     """Build, serialize and sign a transaction; source defaults to the first signer."""
     keys = [signers] if isinstance(signers, KeyPair) else list(signers)

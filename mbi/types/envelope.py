@@ -195,12 +195,18 @@ class SignedTransaction:
         hash: SHA-256(tx_bytes), 32 bytes.
         tx: the decoded ``protocol.Transaction`` (read-only by convention).
         signatures: tuple of (public_key_text, raw_key or None, address or None, sign_data).
-        sig_ok: None until checked; then True when every signature verified.
-        sig_error: (code, description) when a signature is malformed or invalid.
+        sig_ok: None until checked; then True when every signature verified, False when
+            at least one did not (its key is malformed or it does not verify).
+        sig_error: (code, description) of the first signature that failed, if any.
+        valid_signers: None until checked; then the addresses whose signatures decoded
+            and verified. Only these count toward an account's weight: a bad signature
+            is ignored, not fatal (as in the ancestor chain). A caller that sets
+            ``sig_ok = True`` itself (pre-verified at admission) leaves it None, which
+            means every well-formed signer (``signer_addresses``).
     """
 
     __slots__ = ("envelope", "tx_bytes", "hash", "tx", "signatures", "sig_ok", "sig_error",
-                 "_signer_set")
+                 "valid_signers", "_signer_set")
 
     def __init__(self, envelope: bytes, tx_bytes: bytes, tx: Transaction,
                  signatures: tuple[tuple[str, bytes | None, str | None, bytes], ...]) -> None:
@@ -211,6 +217,7 @@ class SignedTransaction:
         self.signatures = signatures
         self.sig_ok: bool | None = None
         self.sig_error: tuple[int, str] | None = None
+        self.valid_signers: frozenset[str] | None = None
         self._signer_set: frozenset[str] | None = None
 
     @classmethod
