@@ -55,12 +55,12 @@ def setup(n_txs: int, store):
     if store is not None:
         store.commit_block(c1)
     accts = keys(2 * n_txs)
-    nonce = 0
-    for i in range(0, len(accts), 1000):
-        nonce += 1
-        t = T.make_tx(g, nonce, [T.create_account(k.address, 10**10) for k in accts[i:i + 1000]], chain_id=CHAIN)
-        c = ledger.close([t], 1_000 + nonce)
-        assert c.receipts[0].error_code == 0, c.receipts[0].error_desc
+    # at most 100 operations per transaction (MAX_OPERATIONS); ten transactions a ledger
+    txs = [T.make_tx(g, j + 1, [T.create_account(k.address, 10**10) for k in accts[i:i + 100]], chain_id=CHAIN)
+           for j, i in enumerate(range(0, len(accts), 100))]
+    for b in range(0, len(txs), 10):
+        c = ledger.close(txs[b:b + 10], 1_000 + b)
+        assert all(r.error_code == 0 for r in c.receipts), [r.error_desc for r in c.receipts]
         if store is not None:
             store.commit_block(c.commit)
     return ledger, accts
