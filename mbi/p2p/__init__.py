@@ -5,6 +5,9 @@ Wire format, handshake, scoring and limits: docs/p2p.md. The node uses ``Network
 """
 from __future__ import annotations
 
+import asyncio
+from typing import Any, Coroutine, TypeVar
+
 from mbi.p2p.config import P2PConfig, parse_peer
 from mbi.p2p.framing import FrameDecoder, FrameError, FrameTooLarge, encode_frame
 from mbi.p2p.gossip import BatchError, HashLRU, TxGossip, decode_tx_batch, encode_tx_batch
@@ -20,13 +23,16 @@ __all__ = [
 ]
 
 
-def new_event_loop():  # type: ignore[no-untyped-def]
+_T = TypeVar("_T")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
     """The loop the node runs on (uvloop)."""
     import uvloop
     return uvloop.new_event_loop()
 
 
-def run(main):  # type: ignore[no-untyped-def]
+def run(main: Coroutine[Any, Any, _T]) -> _T:
     """Run a coroutine to completion on a fresh uvloop loop."""
-    import uvloop
-    return uvloop.run(main)
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)

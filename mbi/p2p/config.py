@@ -26,7 +26,7 @@ class P2PConfig:
     dial_backoff_base: float = setting(0.25, min=0.001, doc="first reconnect delay (seconds)")
     dial_backoff_max: float = setting(10.0, min=0.001, doc="longest reconnect delay (seconds)")
     send_queue_max_frames: int = setting(65536, min=16, doc="frames queued per peer beyond the socket buffer")
-    send_queue_max_bytes: int = setting(128 * _MiB, min=1024, doc="bytes queued per peer beyond the socket buffer")
+    send_queue_max_bytes: int = setting(32 * _MiB, min=1024, doc="bytes queued per peer beyond the socket buffer")
     write_buffer_high: int = setting(4 * _MiB, min=1024, doc="socket write buffer above which a peer is paused")
     write_buffer_low: int = setting(1 * _MiB, min=0, doc="socket write buffer below which it resumes")
     rate_frames_per_s: float = setting(100_000.0, min=1.0, doc="inbound frames per second per peer")
