@@ -548,7 +548,7 @@ def test_log_data_count_is_bounded_by_the_receipt_encoding(view):
     # a LOG with more items used to pass execution and then crash receipt hashing in
     # Ledger.close, after the state had already been updated.
     from mbi.ledger.header import receipt_entry
-    from mbi.ledger.validate import MAX_LOG_DATAS
+    from mbi.ledger.validity import MAX_LOG_DATAS
 
     assert MAX_LOG_DATAS == 0xFFFF
     assert_rejected(view, tx(A, 1, T.log("t", ["d"] * (MAX_LOG_DATAS + 1)), fee_limit=10**8), E.INVALID_PARAMETER)

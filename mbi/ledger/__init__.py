@@ -21,7 +21,7 @@ from mbi.ledger.fees import OP_GAS, FeeConfig, envelope_size, estimate_fee, tx_g
 from mbi.ledger.genesis import Genesis, GenesisError, Validator
 from mbi.ledger.header import build_header, check_header, header_hash, merkle_root, receipt_entry
 from mbi.ledger.state import LedgerState, StateDelta
-from mbi.ledger.validate import ValidationView, check_operation, validate
+from mbi.ledger.validity import ValidationView, check_operation, validate
 
 __all__ = [
     "Account", "BlockChanges", "ChainConfig", "ClosedLedger", "Executor", "FeeConfig", "Genesis",

@@ -6,7 +6,7 @@ returned as ``BlockChanges``.
 
 Per transaction (docs/ledger.md §3 has the full table, with BUMO's source lines):
 
-1. ``validate.precheck``: parameters, source, nonce, signature weight, and a balance
+1. ``validity.precheck``: parameters, source, nonce, signature weight, and a balance
    that covers fee_limit + base_reserve. Failing leaves state untouched: no nonce, no
    fee, and the transaction is dropped (receipt code, fee 0).
 2. Nonce += 1 and the whole fee_limit is taken.
@@ -26,7 +26,7 @@ from mbi.ledger import operations as ops
 from mbi.ledger.account import Account
 from mbi.ledger.errors import OpError
 from mbi.ledger.fees import INT64_MAX, FeeConfig
-from mbi.ledger.validate import MAX_OPERATIONS, Invalid, authorized, precheck, signers_of
+from mbi.ledger.validity import MAX_OPERATIONS, Invalid, authorized, precheck, signers_of
 from mbi.types.envelope import SignedTransaction
 
 __all__ = ["MAX_OPERATIONS", "BlockChanges", "ChainConfig", "Executor", "Receipt", "StateView",

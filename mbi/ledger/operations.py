@@ -1,7 +1,7 @@
 """The operations at execution: only the checks that need state, with Zetrix's codes.
 
 Parameter checks (amounts, addresses, sizes, codes, weights, thresholds...) ran before
-the transaction was charged (validate.py, BUMO ``OperationFrm::CheckValid``). What is
+the transaction was charged (validity.py, BUMO ``OperationFrm::CheckValid``). What is
 left here needs the state the block has reached: whether a dest exists, holdings,
 metadata versions, balances after earlier operations. A failure here costs the whole
 fee_limit and reverts every operation of the transaction (BUMO ``OperationFrm::Apply``
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from mbi.ledger import errors as E
 from mbi.ledger.errors import OpError
 from mbi.ledger.fees import INT64_MAX
-from mbi.ledger.validate import MAX_SIGNERS, authorized
+from mbi.ledger.validity import MAX_SIGNERS, authorized
 
 if TYPE_CHECKING:
     from mbi.ledger.account import Account
