@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 from mbi.consensus import Core, CoreConfig, Ed25519Signer, ValidatorSet, genesis_block_id, wire
 from mbi.consensus.events import (
     Broadcast, Commit, MessageReceived, PayloadReady, PayloadVerified, PersistSafety, RequestPayload, Send,
-    SetTimer, TimerFired, VerifyPayload,
+    ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
 from mbi.consensus.types import (
     Block, Proposal, QuorumCert, Timeout, TimeoutCert, Vote, bitmap_of, genesis_qc, make_block, proposal_digest,
@@ -135,6 +135,10 @@ class Cluster:
     log: list[tuple[int, object]] = field(default_factory=list)      # (core, action) in order
     commits: dict[int, list[tuple[Block, int]]] = field(default_factory=dict)  # core -> (block, core round)
     timers: dict[int, SetTimer] = field(default_factory=dict)
+    # each core's store: committed blocks by height, and (last height, commit QC) per Commit
+    store: dict[int, dict[int, Block]] = field(default_factory=dict)
+    commit_qcs: dict[int, list[tuple[int, QuorumCert]]] = field(default_factory=dict)
+    served: list[tuple[int, object, int, int]] = field(default_factory=list)  # (core, peer, from, blocks sent)
 
     @classmethod
     def of(cls, net: Net, **kw) -> "Cluster":
@@ -161,6 +165,24 @@ class Cluster:
                 self.timers[i] = a
             elif isinstance(a, Commit):
                 self.commits.setdefault(i, []).extend((b, self.cores[i].round) for b in a.blocks)
+                st = self.store.setdefault(i, {})
+                for b in a.blocks:
+                    st[b.height] = b
+                self.commit_qcs.setdefault(i, []).append((a.blocks[-1].height, a.commit_qc))
+            elif isinstance(a, ServeSync):
+                self.queue.append((i, a.peer, MessageReceived(i, self.sync_response(i, a))))
+
+    def sync_response(self, i: int, req: ServeSync) -> bytes:
+        """What a node driver sends: committed blocks from its store, up to a height whose
+        commit QC it holds, then the core's certified blocks and high QC."""
+        blocks: list[Block] = []
+        qc = None
+        for h, q in self.commit_qcs.get(i, []):
+            if req.from_height <= h < req.from_height + req.max_blocks:
+                blocks = [self.store[i][x] for x in range(req.from_height, h + 1)]
+                qc = q
+        self.served.append((i, req.peer, req.from_height, len(blocks)))
+        return wire.encode_sync_response(blocks, qc, req.certified, req.high_qc)
 
     def run(self, limit: int = 100_000) -> int:
         steps = 0
@@ -176,6 +198,20 @@ class Cluster:
         """Fire core i's armed round timer."""
         t = self.timers[i]
         self.carry(i, self.cores[i].handle(TimerFired(t.round), max(self.now, t.deadline)))
+
+    def run_until(self, cond: Callable[[], bool], rounds: int = 60, limit: int = 5000) -> bool:
+        """Deliver everything; whenever nothing is left, move the clock to the earliest
+        armed deadline of a live core and fire the timers due then."""
+        for _ in range(rounds):
+            self.run(limit)
+            if cond():
+                return True
+            live = [i for i in range(len(self.cores)) if i not in self.down and i in self.timers]
+            self.now = max(self.now, min(self.timers[i].deadline for i in live))
+            for i in live:
+                if self.timers[i].deadline <= self.now:
+                    self.fire(i)
+        return cond()
 
     def actions_of(self, i: int, t=None) -> list:
         return [a for j, a in self.log if j == i and (t is None or isinstance(a, t))]
