@@ -58,7 +58,7 @@ def test_f1_fee_limit_equal_to_the_fee():
     assert bal(v, B) == 1001 and v.get_account(A.address).nonce == 1
 
 
-def test_v23_fee_limit_one_below_the_fee():
+def test_v22_fee_limit_one_below_the_fee():
     v = world(1_000_000)
     r = run1(v, ref(24_499))
     assert (r.error_code, r.applied, r.actual_fee) == (E.FEE_NOT_ENOUGH, False, 0)
