@@ -166,6 +166,19 @@ def test_forged_votes_arriving_first_do_not_block_honest_votes():
     assert sorted(v for k, _, v in reports(acts) if k == "bad_signature") == [0, 1, 3]
 
 
+def test_forged_vote_for_another_block_does_not_shut_out_the_real_vote():
+    """A forged vote naming voter 0 for a different block arrives first; 0's real vote for
+    b must still count (and 0 must not be blamed for equivocation)."""
+    core, b = _leader_with_own_vote(NET)
+    other = NET.block(NET.genesis_block(), 1, payload=b"conflicting", ts=1234)
+    acts = feed(core, NET, forged(NET.vote(0, other)), "mallory")
+    acts += feed(core, NET, NET.vote(0, b), 0)
+    acts += feed(core, NET, NET.vote(3, b), 3)
+    assert "equivocation" not in [k for k, _, _ in reports(acts)]
+    assert core.high_qc.block_id == b.id and bitmap_indexes(core.high_qc.signers) == [0, 2, 3], \
+        "the real votes of 0, 2 and 3 formed no QC"
+
+
 def test_equivocating_votes_are_reported_with_both_encodings():
     core, b = _leader_with_own_vote(NET)
     other = NET.block(NET.genesis_block(), 1, payload=b"conflicting", ts=1234)
