@@ -300,3 +300,39 @@ def test_every_documented_row_is_tested():
     assert len(rows) > 50, "rule table not found in docs/ledger.md"
     assert rows == tested, (f"documented without a test: {sorted(rows - tested)}; "
                             f"tested but not documented: {sorted(tested - rows)}")
+
+
+def test_validate_api_for_admission():
+    """validate(stx, view, ledger_seq, *, config, future_nonce) against the real
+    LedgerState, as the node's ingress calls it."""
+    from mbi.ledger import Genesis, Ledger
+    from mbi.ledger.validity import ValidationView
+
+    gen = Genesis.from_dict(T.genesis_dict(A, [B], chain_id=CHAIN, supply=10**12))
+    ledger, _ = Ledger.create(gen)
+    st = ledger.state
+    assert isinstance(st, ValidationView)
+    seq = ledger.seq + 1
+    t = tx(A, 1, T.pay_coin(B.address, 5))
+    assert t.sig_ok is None
+    assert validate(t, st, seq) == (0, "")
+    assert t.sig_ok is True and t.valid_signers == frozenset([A.address])  # recorded on the transaction
+    assert st.get_account(A.address).nonce == 0 and st.get_account(B.address) is None  # nothing changed
+    # a queued future nonce: accepted at admission only when asked for
+    later = tx(A, 3, T.pay_coin(B.address, 5))
+    assert validate(later, st, seq)[0] == 99
+    assert validate(later, st, seq, future_nonce=True) == (0, "")
+    # a view without .config: the network parameters come as config
+    class Bare:
+        def get_account(self, address):
+            return st.get_account(address)
+    assert validate(t, Bare(), seq, config=ledger.config) == (0, "")
+    strict = ChainConfig(CHAIN, FeeConfig(gas_price=101))
+    assert validate(t, Bare(), seq, config=strict)[0] == 2
+    # expiry is judged against the ledger it would execute in
+    soon = tx(A, 1, T.pay_coin(B.address, 5), ceil_ledger_seq=seq)
+    assert validate(soon, st, seq) == (0, "") and validate(soon, st, seq + 1)[0] == 2
+    # and execution agrees with admission
+    closed = ledger.close([t], 1_000)
+    assert closed.receipts[0].error_code == 0
+    assert validate(t, ledger.state, ledger.seq + 1)[0] == 99  # now a replay

@@ -17,7 +17,7 @@ while executing, where a failure costs the whole fee_limit (operations.py).
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 from mbi.crypto.keys import _valid_addresses as _addr_ok
 from mbi.crypto.keys import is_address
@@ -45,6 +45,7 @@ _SPACE = " \t\n\v\f\r"
 _NO_CONTRACTS = "contracts are not supported on this network yet"
 
 
+@runtime_checkable
 class ValidationView(Protocol):
     """What ``validate`` reads: one account by address (None when it does not exist).
 
