@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from consensus_fixtures import CHAIN, NOW, Cluster, Net, commit_of, decoded, of_type, persisted_before
+from consensus_fixtures import CHAIN, NOW, Cluster, Net, decoded, of_type, persisted_before
 from mbi.consensus import CertChecker, wire
 from mbi.consensus.events import (
     Broadcast, Commit, MessageReceived, PayloadReady, PayloadVerified, PersistSafety, RequestPayload, Send, SetTimer,

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from consensus_fixtures import CHAIN, NOW, Net, decoded, of_type
 from mbi.consensus import SafetyRules, wire
-from mbi.consensus.events import MessageReceived, PayloadVerified, PersistSafety, Send, VerifyPayload
+from mbi.consensus.events import MessageReceived, PayloadVerified, PersistSafety, VerifyPayload
 from mbi.consensus.types import QuorumCert, SafetyData, TimeoutCert, Vote
 
 NET = Net(4)
