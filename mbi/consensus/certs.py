@@ -106,10 +106,11 @@ class _VoteSet:
 class VoteCollector:
     """Votes for blocks, grouped by what they sign; forms a QC at a quorum of valid ones."""
 
-    __slots__ = ("vs", "chain_id", "_by_digest", "_by_voter", "done")
+    __slots__ = ("vs", "chain_id", "_by_digest", "_by_voter", "done", "_senders")
 
     def __init__(self, vs: ValidatorSet, chain_id: int) -> None:
         self.vs, self.chain_id = vs, chain_id
+        self._senders: dict[tuple[int, int, bytes], object] = {}
         self._by_digest: dict[tuple[int, bytes, bytes], _VoteSet] = {}
         self._by_voter: dict[tuple[int, int], Vote] = {}  # (round, voter) -> first vote seen
         self.done: set[tuple[int, bytes, bytes]] = set()
@@ -117,8 +118,21 @@ class VoteCollector:
     def first_vote(self, round: int, voter: int) -> Vote | None:
         return self._by_voter.get((round, voter))
 
-    def add(self, v: Vote) -> tuple[QuorumCert | None, list[Vote]]:
-        """Add a vote; returns (a new QC or None, votes found to carry bad signatures).
+    def sender_of(self, v: Vote) -> object:
+        """The peer a vote found bad came from (for the report), if known."""
+        return self._senders.get((v.round, v.voter, v.signature))
+
+    def discard(self, v: Vote) -> None:
+        """Forget a vote found to be forged (its voter's real vote may then count)."""
+        if self._by_voter.get((v.round, v.voter)) is v:
+            del self._by_voter[(v.round, v.voter)]
+        vset = self._by_digest.get((v.round, v.block_id, v.commit_id))
+        if vset is not None and vset.votes.get(v.voter) is v:
+            del vset.votes[v.voter]
+
+    def add(self, v: Vote, peer: object = None) -> tuple[QuorumCert | None, list[Vote]]:
+        """Add a vote from `peer`; returns (a new QC or None, votes found to carry bad
+        signatures; `sender_of` tells where each came from).
 
         A vote from a voter that already voted differently in this round is not added here:
         the caller checks `first_vote` first and reports equivocation.
@@ -130,13 +144,25 @@ class VoteCollector:
         vset = self._by_digest.get(key)
         if vset is None:
             vset = self._by_digest[key] = _VoteSet({}, set())
-        if v.voter in vset.votes:
-            return None, []  # duplicate
-        vset.votes[v.voter] = v
-        if len(vset.votes) < self.vs.quorum:
-            return None, []
-        unchecked = [x for x in vset.votes.values() if x.voter not in vset.checked]
         bad: list[Vote] = []
+        held = vset.votes.get(v.voter)
+        if held is not None:
+            if held.signature == v.signature or v.voter in vset.checked:
+                return None, []  # duplicate
+            # Anyone may send a vote naming any voter: a forged one that came first must not
+            # shut the real one out. Check the held vote now; keep whichever is valid.
+            d = vote_digest(self.chain_id, v.round, v.block_id, v.commit_id)
+            if verify_many([self.vs.keys[v.voter]], [d], [held.signature])[0]:
+                vset.checked.add(v.voter)
+                return None, []
+            bad.append(held)
+        vset.votes[v.voter] = v
+        self._senders[(v.round, v.voter, v.signature)] = peer
+        if self._by_voter.get((v.round, v.voter)) is held:
+            self._by_voter[(v.round, v.voter)] = v
+        if len(vset.votes) < self.vs.quorum:
+            return None, bad
+        unchecked = [x for x in vset.votes.values() if x.voter not in vset.checked]
         if unchecked:
             d = vote_digest(self.chain_id, v.round, v.block_id, v.commit_id)
             ok = verify_many([self.vs.keys[x.voter] for x in unchecked], [d] * len(unchecked),
@@ -163,22 +189,27 @@ class VoteCollector:
             del self._by_digest[k]
         for k in [k for k in self._by_voter if k[0] < round]:
             del self._by_voter[k]
+        self._senders = {k: v for k, v in self._senders.items() if k[0] >= round}
         self.done = {k for k in self.done if k[0] >= round}
 
 
 class TimeoutCollector:
     """Timeouts per round; reports f + 1 (join the timeout) and forms a TC at a quorum."""
 
-    __slots__ = ("vs", "chain_id", "_by_round", "_checked", "done")
+    __slots__ = ("vs", "chain_id", "_by_round", "_checked", "done", "_origin")
 
     def __init__(self, vs: ValidatorSet, chain_id: int) -> None:
         self.vs, self.chain_id = vs, chain_id
+        self._origin: dict[tuple[int, int, bytes], object] = {}
         self._by_round: dict[int, dict[int, Timeout]] = {}
         self._checked: set[tuple[int, int]] = set()
         self.done: set[int] = set()
 
     def get(self, round: int, author: int) -> Timeout | None:
         return self._by_round.get(round, {}).get(author)
+
+    def sender_of(self, t: Timeout) -> object:
+        return self._origin.get((t.round, t.author, t.signature))
 
     def _check(self, round: int) -> list[Timeout]:
         tmos = self._by_round[round]
@@ -196,7 +227,7 @@ class TimeoutCollector:
                     del tmos[t.author]
         return bad
 
-    def add(self, t: Timeout) -> tuple[int, TimeoutCert | None, list[Timeout]]:
+    def add(self, t: Timeout, peer: object = None) -> tuple[int, TimeoutCert | None, list[Timeout]]:
         """Add a (structurally valid) timeout whose high QC the caller has checked.
 
         Returns (number of valid timeouts for the round, a new TC or None, bad timeouts).
@@ -205,12 +236,22 @@ class TimeoutCollector:
         if t.round in self.done:
             return 0, None, []
         tmos = self._by_round.setdefault(t.round, {})
-        if t.author in tmos:
-            return 0, None, []
+        held = tmos.get(t.author)
+        early: list[Timeout] = []
+        if held is not None:
+            if held.signature == t.signature or (t.round, t.author) in self._checked:
+                return 0, None, []  # duplicate (or a second timeout of a validator already counted)
+            # A forged timeout that came first must not shut the real one out.
+            d = timeout_digest(self.chain_id, held.round, held.high_qc.round)
+            if verify_many([self.vs.keys[t.author]], [d], [held.signature])[0]:
+                self._checked.add((t.round, t.author))
+                return 0, None, []
+            early.append(held)
         tmos[t.author] = t
+        self._origin[(t.round, t.author, t.signature)] = peer
         if len(tmos) < self.vs.f + 1:
-            return 0, None, []
-        bad = self._check(t.round)
+            return 0, None, early
+        bad = early + self._check(t.round)
         count = len(tmos)
         if count < self.vs.quorum:
             return count, None, bad
@@ -225,5 +266,6 @@ class TimeoutCollector:
     def prune_below(self, round: int) -> None:
         for r in [r for r in self._by_round if r < round]:
             del self._by_round[r]
+        self._origin = {k: v for k, v in self._origin.items() if k[0] >= round}
         self._checked = {k for k in self._checked if k[0] >= round}
         self.done = {r for r in self.done if r >= round}

@@ -234,6 +234,22 @@ class Core:
             return  # pruned meanwhile (a competing branch committed)
         self.blocks[b.id] = b
         self._try_vote(b, p.tc, now)
+        if b.id == self.high_qc.block_id:
+            self._maybe_lead()  # the QC on it formed before its payload check finished
+        self._retry_waiting(now)
+
+    def _maybe_lead(self) -> None:
+        if (self.index is not None and not self.halted and self.vs.leader(self.round) == self.index
+                and self._proposed_round < self.round):
+            self._request_payload()
+
+    def _retry_waiting(self, now: float) -> None:
+        """A proposal that arrived before its parent: take it up once the parent is here."""
+        if self._waiting is not None and self._waiting[1].block.parent_id in self.blocks:
+            wpeer, wp = self._waiting
+            self._waiting = None
+            self._proposals.pop(wp.block.round, None)
+            self._on_proposal(wpeer, wp, now)
 
     def _try_vote(self, b: Block, tc: TimeoutCert | None, now: float) -> None:
         """§4.1: vote if the safety rules allow; the vote goes to the next round's leader."""
@@ -271,12 +287,17 @@ class Core:
             if ok.all():
                 self._report("equivocation", peer, v.voter, f"two votes in round {v.round}",
                              (wire.encode_message(prev), wire.encode_message(v)))
-            elif not ok[1]:
+                return
+            if not ok[1]:
                 self._report("bad_signature", peer, v.voter, f"vote of round {v.round} has a bad signature")
-            return
-        qc, bad = self.votes.add(v)
+                return
+            # The vote held first was forged: drop it so the real one counts.
+            self._report("bad_signature", self.votes.sender_of(prev), v.voter,
+                         f"vote of round {v.round} has a bad signature")
+            self.votes.discard(prev)
+        qc, bad = self.votes.add(v, peer)
         for x in bad:
-            self._report("bad_signature", peer, x.voter, f"vote of round {x.round} has a bad signature")
+            self._report("bad_signature", self.votes.sender_of(x), x.voter, f"vote of round {x.round} has a bad signature")
         if qc is not None:
             self.checker.remember(qc.key())
             self._process_qc(qc, peer, now)
@@ -318,11 +339,10 @@ class Core:
         self._collect_timeout(peer, t, now)
 
     def _collect_timeout(self, peer: Peer | None, t: Timeout, now: float) -> None:
-        if self.timeouts.get(t.round, t.author) is not None:
-            return
-        count, tc, bad = self.timeouts.add(t)
+        count, tc, bad = self.timeouts.add(t, peer)
         for x in bad:
-            self._report("bad_signature", peer, x.author, f"timeout of round {x.round} has a bad signature")
+            self._report("bad_signature", self.timeouts.sender_of(x), x.author,
+                         f"timeout of round {x.round} has a bad signature")
         if tc is not None:
             self.checker.remember(tc.key())
             self._process_tc(tc, now)
@@ -424,12 +444,18 @@ class Core:
                        timestamp_us=max(int(now * 1e6), parent.timestamp_us + 1), author=self.index,
                        parent_id=parent.id, qc=self.high_qc, payload=bytes(payload),
                        exec_height=exec_height, exec_root=exec_root)
+        if not self.rules.safe_to_vote(round, b.qc.round, tc):
+            return  # e.g. restarted after voting in this round: a second proposal would equivocate
         p = Proposal(b, tc, self.signer.sign(proposal_digest(self.chain_id, round, b.id)))  # type: ignore[union-attr]
         self._proposed_round = round
         self._proposals[round] = p
-        self._out.append(Broadcast(wire.encode_message(p)))
         self.blocks[b.id] = b
+        mark = len(self._out)
         self._try_vote(b, tc, now)
+        # The leader's own vote is persisted before its proposal leaves (§4.3): a restart can
+        # then never propose, or vote for, a second block in this round.
+        at = next((i + 1 for i in range(mark, len(self._out)) if isinstance(self._out[i], PersistSafety)), mark)
+        self._out.insert(at, Broadcast(wire.encode_message(p)))
 
     # ------------------------------------------------------------------ commit and execution (§3.5, §5)
 
@@ -514,6 +540,7 @@ class Core:
                                    self.certified_chain(), self.high_qc))
 
     def _on_sync_response(self, peer: Peer, resp: SyncResponse, now: float) -> None:
+        """Check the whole response first (one batch per part), then apply it (§3.6)."""
         committed = [b for b in resp.committed if b.height > self.root.height]
         if committed and resp.commit_qc is not None:
             try:
@@ -524,39 +551,37 @@ class Core:
             for b in committed:
                 self.blocks[b.id] = b
             self._apply_commit(committed, resp.commit_qc)
-            self.high_qc = resp.commit_qc if resp.commit_qc.round > self.high_qc.round else self.high_qc
+            if resp.commit_qc.round > self.high_qc.round:
+                self.high_qc = resp.commit_qc
+        # The committed part stands on its own; the rest is checked whole before use.
         certified = [b for b in resp.certified if b.height > self.root.height]
-        if certified:
-            parent = self.blocks.get(certified[0].parent_id)
-            if parent is None:
-                self._report("bad_sync", peer, None, "certified blocks do not extend our committed chain")
-                return
-            try:
+        try:
+            if certified:
+                parent = self.blocks.get(certified[0].parent_id)
+                if parent is None:
+                    raise SyncError("certified blocks do not extend our committed chain")
                 verify_certified_chain(self.checker, parent, certified)
-            except SyncError as e:
-                self._report("bad_sync", peer, None, str(e))
-                return
-            for b in certified:
-                self.blocks.setdefault(b.id, b)
-        # Apply what the certificates say, oldest first; a commit may follow from them.
+            if resp.high_qc is not None and not self._check_certs([resp.high_qc], []):
+                raise SyncError("the high QC is not a valid quorum")
+        except SyncError as e:
+            self._report("bad_sync", peer, None, str(e))
+            certified = []
+            if committed and resp.commit_qc is not None:
+                self._advance(resp.commit_qc.round + 1, True, now)
+            return
         for b in certified:
+            self.blocks.setdefault(b.id, b)
+        for b in certified:  # what the certificates say, oldest first; commits may follow
             self._process_qc(b.qc, peer, now)
         if resp.high_qc is not None:
-            if self._check_certs([resp.high_qc], []):
-                self._process_qc(resp.high_qc, peer, now)
-            else:
-                self._report("bad_sync", peer, None, "sync high QC is not a valid quorum")
+            self._process_qc(resp.high_qc, peer, now)
         if resp.commit_qc is not None and committed:
             self._advance(resp.commit_qc.round + 1, True, now)
         if len(resp.committed) >= self.cfg.sync_max_blocks:
             self._sync_next = float("-inf")
             self._request_sync(peer, now)  # more to fetch
-        if self._waiting is not None:
-            wpeer, wp = self._waiting
-            self._waiting = None
-            if wp.block.parent_id in self.blocks:
-                self._proposals.pop(wp.block.round, None)
-                self._on_proposal(wpeer, wp, now)
+        self._maybe_lead()
+        self._retry_waiting(now)
 
     # ------------------------------------------------------------------ safety data
 

@@ -44,6 +44,8 @@ def verify_certified_chain(checker: CertChecker, parent: Block, blocks: Sequence
     for b in blocks:
         if b.parent_id != prev.id or b.height != prev.height + 1:
             raise SyncError(f"certified block at height {b.height} does not extend the block before it")
+        if b.qc.block_id != prev.id:
+            raise SyncError(f"certified block at height {b.height} carries a QC of another block than its parent")
         if b.qc.round != prev.round:
             raise SyncError(f"certified block at height {b.height} certifies round {b.qc.round}, "
                             f"its parent is of round {prev.round}")
