@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "ZTX3… address and show what it derives")
     ins.add_argument("key")
     ins.set_defaults(fn=_cmd_keys_inspect)
+    from mbi.node import commands as node_commands
+
+    node_commands.register(sub)
     return p
 
 

@@ -60,7 +60,7 @@ class ConsensusConfig:
     round_timeout_base: float = setting(1.0, min=0.01, doc="first round timeout (seconds)")
     round_timeout_backoff: float = setting(1.5, min=1.0, doc="timeout multiplier per failed round")
     round_timeout_max: float = setting(30.0, min=0.01, doc="longest round timeout (seconds)")
-    heartbeat_interval: float = setting(1.0, min=0.001,
+    heartbeat_interval: float = setting(0.5, min=0.001,
                                         doc="an idle leader proposes an empty block after this long")
 
     def __post_init__(self) -> None:

@@ -675,10 +675,12 @@ class Store(_Reader):
             yield i, a.decode("ascii"), v[8:]
 
     # --- writes --------------------------------------------------------------------
-    def commit_block(self, commit: BlockCommit) -> None:
+    def commit_block(self, commit: BlockCommit, meta: Mapping[bytes, bytes] | None = None) -> None:
         """Write one ledger atomically and durably, or raise and write nothing.
 
-        The seq must be ``last_seq() + 1``. Returns after the WAL is fsynced.
+        The seq must be ``last_seq() + 1``. Returns after the WAL is fsynced. ``meta``
+        entries (chain metadata, as ``put_meta``: e.g. the consensus block and the
+        certificate that committed it) go in the same WriteBatch.
         """
         with self._lock:
             self._check_writable()
@@ -697,6 +699,12 @@ class Store(_Reader):
                                  f"{self.get_seq_by_hash(hh)}")
             try:
                 wb, count, deleted = self._build_batch(commit, seq, bkey)
+                if meta:
+                    wb.set_default_column_family(self._handles[_META])
+                    for k, v in meta.items():
+                        if not isinstance(v, bytes):
+                            raise TypeError(f"meta value must be bytes, got {type(v).__name__}")
+                        wb.put(K.user_meta_key(k), v)
             except BaseException as e:
                 # Drop the finished frames' locals (family handles among them): a caller
                 # holding this error must still be able to close and reopen the store.

@@ -1,0 +1,166 @@
+"""The node's chain: execute committed consensus blocks in order and store them atomically.
+
+Consensus height h is ledger seq h + 1 (the genesis ledger, seq 1, is consensus height 0).
+Each executed block goes to RocksDB in one WriteBatch with the consensus block and the
+QC that committed it, so after a crash the ledger, the block and its certificate agree by
+construction. Safety data is written with sync before any vote or timeout leaves.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Iterator
+
+from mbi.consensus import wire
+from mbi.consensus.types import Block, QuorumCert, SafetyData, ValidatorSet
+from mbi.ledger.chain import Ledger
+from mbi.ledger.genesis import Genesis
+from mbi.store.db import Store
+from mbi.types.envelope import SignedTransaction
+from mbi.types.mbi_types_pb2 import LedgerHeader
+
+META_SAFETY = b"consensus/safety"
+_BLOCK = b"consensus/block/"
+_QC = b"consensus/qc/"
+_U64 = struct.Struct(">Q")
+
+
+def block_key(height: int) -> bytes:
+    return _BLOCK + _U64.pack(height)
+
+
+def qc_key(height: int) -> bytes:
+    return _QC + _U64.pack(height)
+
+
+class ChainError(RuntimeError):
+    """The store and the consensus data in it disagree (a corrupt or foreign database)."""
+
+
+@dataclass(slots=True)
+class Executed:
+    height: int
+    header: LedgerHeader
+    applied: list[SignedTransaction]
+    dropped: list[bytes]  # hashes of transactions the ledger refused (not stored)
+    seconds: float
+
+
+class Chain:
+    """Ledger + store for one node. Not thread-safe: one executor thread calls `execute`."""
+
+    def __init__(self, genesis: Genesis, store: Store, validators: ValidatorSet) -> None:
+        self.genesis = genesis
+        self.store = store
+        self.validators = validators
+        if store.last_seq() == 0:
+            ledger, commit = Ledger.create(genesis)
+            store.commit_block(commit)
+            self.ledger = ledger
+        else:
+            self.ledger = Ledger.from_store(genesis, store)
+        self.genesis_hash = bytes(self._header(1).hash)
+
+    def _header(self, seq: int) -> LedgerHeader:
+        raw = self.store.get_header(seq)
+        if raw is None:
+            raise ChainError(f"the store has no header for ledger {seq}")
+        return LedgerHeader.FromString(raw)
+
+    @property
+    def height(self) -> int:
+        """The last executed consensus height."""
+        return self.ledger.seq - 1
+
+    def state_root(self) -> bytes:
+        return bytes(self.ledger.head.hash)
+
+    def nonce_of(self, address: str) -> int:
+        acc = self.ledger.state.get_account(address)
+        return int(acc.nonce) if acc is not None else 0
+
+    # ------------------------------------------------------------------ consensus data
+
+    def load_safety(self) -> SafetyData | None:
+        raw = self.store.get_meta(META_SAFETY)
+        if raw is None:
+            return None
+        try:
+            return wire.decode_safety(raw, self.validators, self.genesis.chain_id)
+        except wire.WireError as e:
+            raise ChainError(f"stored safety data does not decode: {e.reason}") from None
+
+    def save_safety(self, data: bytes) -> None:
+        self.store.put_meta(META_SAFETY, data, sync=True)  # fsynced before the vote leaves
+
+    def committed_tip(self) -> tuple[Block, QuorumCert] | None:
+        """The last executed consensus block and the QC that committed it (None at genesis)."""
+        h = self.height
+        if h == 0:
+            return None
+        return self.block_at(h), self.qc_at(h)
+
+    def block_at(self, height: int) -> Block:
+        raw = self.store.get_meta(block_key(height))
+        if raw is None:
+            raise ChainError(f"the store has no consensus block for height {height}")
+        try:
+            return wire.decode_block(raw, self.validators, self.genesis.chain_id)
+        except wire.WireError as e:
+            raise ChainError(f"stored consensus block {height} does not decode: {e.reason}") from None
+
+    def qc_at(self, height: int) -> QuorumCert:
+        raw = self.store.get_meta(qc_key(height))
+        if raw is None:
+            raise ChainError(f"the store has no commit certificate for height {height}")
+        try:
+            return wire.decode_qc(raw, self.validators, self.genesis.chain_id)
+        except wire.WireError as e:
+            raise ChainError(f"stored commit certificate {height} does not decode: {e.reason}") from None
+
+    def committed_range(self, from_height: int, max_blocks: int) -> tuple[list[Block], QuorumCert | None]:
+        """Stored blocks from `from_height`, ending at a block its stored QC commits exactly
+        (so the receiver can check the range with that one QC)."""
+        top = self.height
+        if from_height > top or from_height < 1:
+            return [], None
+        blocks: list[Block] = []
+        h = from_height
+        while h <= top:
+            b = self.block_at(h)
+            blocks.append(b)
+            qc = self.qc_at(h)
+            if qc.commit_id == b.id and len(blocks) >= max_blocks:
+                return blocks, qc
+            if qc.commit_id == b.id and h == top:
+                return blocks, qc
+            h += 1
+            if len(blocks) >= max_blocks * 2:  # a QC always commits its batch's last block
+                break
+        # Trim back to the last block that its own QC commits.
+        while blocks:
+            qc = self.qc_at(blocks[-1].height)
+            if qc.commit_id == blocks[-1].id:
+                return blocks, qc
+            blocks.pop()
+        return [], None
+
+    def iter_blocks(self, start: int, end: int) -> Iterator[Block]:
+        for h in range(start, end + 1):
+            yield self.block_at(h)
+
+    # ------------------------------------------------------------------ execution
+
+    def execute(self, block: Block, commit_qc: QuorumCert, txs: list[SignedTransaction]) -> Executed:
+        """Close the ledger for `block` and write it with its consensus data in one batch."""
+        import time
+
+        t0 = time.perf_counter()
+        if block.height != self.height + 1:
+            raise ChainError(f"block {block.height} executed after height {self.height}")
+        closed = self.ledger.close(txs, block.timestamp_us)
+        meta = {block_key(block.height): wire.encode_block(block), qc_key(block.height): wire.encode_qc(commit_qc)}
+        self.store.commit_block(closed.commit, meta=meta)
+        applied = [t for t, r in zip(txs, closed.receipts) if r.applied]
+        dropped = [t.hash for t, r in zip(txs, closed.receipts) if not r.applied]
+        return Executed(block.height, closed.header, applied, dropped, time.perf_counter() - t0)

@@ -1,0 +1,363 @@
+"""The consensus driver: carries out the engine's actions in order on the node's loop.
+
+- `PersistSafety` is written with fsync before the next action (the vote or timeout it
+  covers) is carried out.
+- Messages go out through p2p with the frame kind of their ConsensusMessage field.
+- Payload requests are answered from the pool, at once when a certified block with
+  transactions is waiting to commit or the pool has transactions, else when the first
+  transaction arrives or the heartbeat passes (no stream of empty blocks when idle).
+- Payload checks and block execution run on worker threads; their results come back to
+  the engine as events.
+
+`now` for the engine is wall-clock seconds (block timestamps are wall-clock µs); timers
+are armed on the loop relative to it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mbi.consensus import wire
+from mbi.consensus.core import Core
+from mbi.consensus.events import (
+    Action, BlockExecuted, Broadcast, Commit, Event, Halted, MessageReceived, PayloadReady, PayloadVerified,
+    PersistSafety, ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
+)
+from mbi.consensus.types import Block, QuorumCert, SyncRequest
+from mbi.node.chain import Chain, Executed
+from mbi.node.txs import TxCache, TxPool, decode_and_verify
+from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
+from mbi.p2p.kinds import Kind
+from mbi.types.envelope import SignedTransaction
+
+log = logging.getLogger("mbi.node")
+
+# First byte of a ConsensusMessage: the tag of its oneof field (field << 3 | 2).
+KIND_OF_TAG = {0x0A: Kind.PROPOSAL, 0x12: Kind.VOTE, 0x1A: Kind.TIMEOUT, 0x22: Kind.SYNC_REQUEST,
+               0x2A: Kind.SYNC_RESPONSE}
+CONSENSUS_KINDS = frozenset(KIND_OF_TAG.values())
+PENALTY = {"malformed": 20.0, "bad_signature": 20.0, "equivocation": 100.0, "wrong_leader": 20.0,
+           "invalid_proposal": 10.0, "invalid_payload": 20.0, "state_root_mismatch": 0.0, "bad_sync": 20.0}
+
+
+@dataclass(slots=True)
+class BlockLimits:
+    max_block_txs: int = 10_000
+    max_block_bytes: int = 8 << 20
+    heartbeat: float = 0.5
+
+
+@dataclass(slots=True)
+class DriverStats:
+    proposals: int = 0
+    votes_sent: int = 0
+    timeouts_sent: int = 0
+    timer_fired: int = 0
+    commits: int = 0
+    executed: int = 0
+    misbehaviour: dict[str, int] = field(default_factory=dict)
+    verify_batches: int = 0
+    verified_sigs: int = 0
+    last_commit_time: float = 0.0
+    execute_seconds: float = 0.0
+    halted: str = ""
+
+
+class ConsensusDriver:
+    def __init__(self, core: Core, chain: Chain, pool: TxPool, cache: TxCache, net, limits: BlockLimits,
+                 verify_pool: ThreadPoolExecutor, exec_pool: ThreadPoolExecutor,
+                 on_executed: Callable[[Executed, float], None] | None = None) -> None:
+        self.core = core
+        self.chain = chain
+        self.pool = pool
+        self.cache = cache
+        self.net = net
+        self.limits = limits
+        self.vs = core.vs
+        self._verify_pool = verify_pool
+        self._exec_pool = exec_pool
+        self.on_executed = on_executed
+        self.stats = DriverStats()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._payload_wait: tuple[RequestPayload, asyncio.TimerHandle] | None = None
+        self._block_txs: dict[bytes, list[SignedTransaction]] = {}  # block id -> decoded payload
+        self._pending: dict[int, tuple[Block, QuorumCert]] = {}  # committed, not yet executed
+        self._exec_queue: asyncio.Queue[tuple[Block, QuorumCert]] = asyncio.Queue()
+        self._exec_task: asyncio.Task[None] | None = None
+        self.proposed_at: dict[bytes, float] = {}  # our proposals: block id -> loop time
+        self.commit_latencies: list[float] = []    # proposal -> commit at this leader (seconds)
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._exec_task = self._loop.create_task(self._execute_loop())
+        self._run(self.core.start(time.time()))
+
+    async def stop(self) -> None:
+        """Stop feeding the engine; finish the block being executed (not the queue)."""
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._payload_wait is not None:
+            self._payload_wait[1].cancel()
+        if self._exec_task is not None:
+            self._exec_task.cancel()
+            try:
+                await self._exec_task
+            except asyncio.CancelledError:
+                pass
+
+    @property
+    def executed_height(self) -> int:
+        return self.chain.height
+
+    # ------------------------------------------------------------------ events in
+
+    def feed(self, event: Event) -> None:
+        if self._stopping:
+            return
+        self._run(self.core.handle(event, time.time()))
+
+    def on_message(self, peer_key: bytes, kind: int, payload: bytes) -> None:
+        self.feed(MessageReceived(peer_key, payload))
+
+    def on_transactions(self) -> None:
+        """New transactions reached the pool: a leader waiting for them proposes now."""
+        if self._payload_wait is not None and len(self.pool):
+            req, handle = self._payload_wait
+            handle.cancel()
+            self._payload_wait = None
+            self._propose(req)
+
+    # ------------------------------------------------------------------ actions out
+
+    def _run(self, actions: list[Action]) -> None:
+        for a in actions:
+            t = type(a)
+            if t is PersistSafety:
+                self.chain.save_safety(a.data)  # fsync, before anything after it
+            elif t is Send:
+                key = self.vs.keys[a.validator] if a.validator is not None else a.to_peer
+                kind = KIND_OF_TAG.get(a.data[0])
+                if kind is Kind.VOTE:
+                    self.stats.votes_sent += 1
+                if kind is not None and isinstance(key, bytes):
+                    self.net.send(key, kind, a.data)
+            elif t is Broadcast:
+                kind = KIND_OF_TAG[a.data[0]]
+                if kind is Kind.PROPOSAL:
+                    self.stats.proposals += 1
+                elif kind is Kind.TIMEOUT:
+                    self.stats.timeouts_sent += 1
+                self.net.broadcast(kind, a.data)
+            elif t is SetTimer:
+                self._set_timer(a)
+            elif t is RequestPayload:
+                self._on_request_payload(a)
+            elif t is VerifyPayload:
+                self._verify_payload(a.block)
+            elif t is Commit:
+                self._on_commit(a)
+            elif t is ServeSync:
+                self._serve_sync(a)
+            elif t is ReportMisbehaviour:
+                self._on_misbehaviour(a)
+            elif t is Halted:
+                self.stats.halted = f"height {a.height}: ours {a.ours.hex()} vs certified {a.certified.hex()}"
+                log.critical("consensus: HALTED: our state root for height %d is %s but a quorum certified %s; "
+                             "this node stops voting until an operator looks", a.height, a.ours.hex(),
+                             a.certified.hex(), extra={"height": a.height})
+
+    def _set_timer(self, a: SetTimer) -> None:
+        assert self._loop is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, a.deadline - time.time())
+        self._timer = self._loop.call_later(delay, self._fire, a.round)
+
+    def _fire(self, round: int) -> None:
+        self._timer = None
+        self.stats.timer_fired += 1
+        c = self.core
+        log.info("round %d timed out (high QC round %d, committed %d, waiting for a parent: %s, payloads being "
+                 "checked: %d, proposal seen: %s)", round, c.high_qc.round, c.committed_height, c._waiting is not None,
+                 len(c._awaiting), round in c._proposals, extra={"round": round})
+        self.feed(TimerFired(round))
+
+    def _on_misbehaviour(self, a: ReportMisbehaviour) -> None:
+        m = self.stats.misbehaviour
+        m[a.kind] = m.get(a.kind, 0) + 1
+        log.warning("consensus: %s from %s: %s", a.kind,
+                    a.peer.hex()[:16] if isinstance(a.peer, bytes) else a.peer, a.detail,
+                    extra={"round": self.core.round})
+        if isinstance(a.peer, bytes) and PENALTY.get(a.kind):
+            self.net.report(a.peer, PENALTY[a.kind], f"consensus {a.kind}: {a.detail}")
+
+    # ------------------------------------------------------------------ proposing
+
+    def _on_request_payload(self, req: RequestPayload) -> None:
+        assert self._loop is not None
+        if self._payload_wait is not None:
+            self._payload_wait[1].cancel()
+            self._payload_wait = None
+        if req.uncommitted_payload or len(self.pool):
+            self._propose(req)
+            return
+        handle = self._loop.call_later(self.limits.heartbeat, self._heartbeat, req)
+        self._payload_wait = (req, handle)
+
+    def _heartbeat(self, req: RequestPayload) -> None:
+        self._payload_wait = None
+        self._propose(req)
+
+    def _in_flight(self, parent_id: bytes) -> set[bytes]:
+        """Hashes of the transactions in uncommitted blocks from `parent_id` back to the root."""
+        out: set[bytes] = set()
+        b = self.core.blocks.get(parent_id)
+        root = self.core.root.id
+        while b is not None and b.id != root:
+            for t in self._block_txs.get(b.id, ()):
+                out.add(t.hash)
+            b = self.core.blocks.get(b.parent_id)
+        for blk, _ in self._pending.values():
+            for t in self._block_txs.get(blk.id, ()):
+                out.add(t.hash)
+        return out
+
+    def _propose(self, req: RequestPayload) -> None:
+        if req.round != self.core.round:
+            return
+        txs = self.pool.select(self.limits.max_block_txs, self.limits.max_block_bytes, self._in_flight(req.parent_id))
+        payload = encode_tx_batch([t.envelope for t in txs]) if txs else b""
+        actions = self.core.handle(PayloadReady(req.round, payload), time.time())
+        for a in actions:
+            if isinstance(a, Broadcast) and KIND_OF_TAG.get(a.data[0]) is Kind.PROPOSAL:
+                # the block the core just built: remember its transactions for the next leader
+                b = self.core._proposals.get(req.round)
+                if b is not None:
+                    self._block_txs[b.block.id] = txs
+                    self.proposed_at[b.block.id] = time.monotonic()
+        self._run(actions)
+
+    # ------------------------------------------------------------------ verifying payloads
+
+    def _decode_payload(self, block: Block) -> tuple[list[SignedTransaction] | None, str]:
+        if not block.payload:
+            return [], ""
+        try:
+            envs = decode_tx_batch(block.payload, self.limits.max_block_txs)
+        except BatchError as e:
+            return None, str(e)
+        d = decode_and_verify(self.cache, envs)
+        bad = next((i for i, t in enumerate(d.txs) if t is None), None)
+        if bad is not None:
+            return None, f"transaction {bad}: {d.errors[bad]}"
+        txs = [t for t in d.txs if t is not None]
+        if len({t.hash for t in txs}) != len(txs):
+            return None, "a transaction appears twice"
+        self.stats.verify_batches += 1
+        self.stats.verified_sigs += d.verified
+        return txs, ""
+
+    def _verify_payload(self, block: Block) -> None:
+        assert self._loop is not None
+        if len(block.payload) > self.limits.max_block_bytes:
+            self.feed(PayloadVerified(block.id, False))
+            return
+        fut = self._loop.run_in_executor(self._verify_pool, self._decode_payload, block)
+
+        def done(f: asyncio.Future) -> None:
+            if self._stopping:
+                return
+            exc = f.exception()
+            if exc is not None:
+                log.error("payload check of block %s failed: %r", block.id.hex()[:16], exc)
+                self.feed(PayloadVerified(block.id, False))
+                return
+            txs, why = f.result()
+            if txs is None:
+                log.warning("invalid payload in block of round %d: %s", block.round, why, extra={"round": block.round})
+                self.feed(PayloadVerified(block.id, False))
+                return
+            self._block_txs[block.id] = txs
+            self.feed(PayloadVerified(block.id, True))
+
+        fut.add_done_callback(done)
+
+    # ------------------------------------------------------------------ commit, execute, sync
+
+    def _on_commit(self, c: Commit) -> None:
+        now = time.monotonic()
+        self.stats.commits += len(c.blocks)
+        self.stats.last_commit_time = time.time()
+        for b in c.blocks:
+            self._pending[b.height] = (b, c.commit_qc)
+            self._exec_queue.put_nowait((b, c.commit_qc))
+            t0 = self.proposed_at.pop(b.id, None)
+            if t0 is not None:
+                self.commit_latencies.append(now - t0)
+        keep = {b.id for b, _ in self._pending.values()}
+        for bid in [k for k in self._block_txs if k not in self.core.blocks and k not in keep]:
+            del self._block_txs[bid]  # blocks of abandoned branches
+        if len(self.commit_latencies) > 10_000:
+            del self.commit_latencies[:5_000]
+        if len(self.proposed_at) > 1000:
+            for k in list(self.proposed_at)[:500]:
+                del self.proposed_at[k]
+
+    async def _execute_loop(self) -> None:
+        assert self._loop is not None
+        while True:
+            block, qc = await self._exec_queue.get()
+            if block.height <= self.chain.height:
+                self._pending.pop(block.height, None)
+                continue
+            txs = self._block_txs.pop(block.id, None)
+            if txs is None:
+                txs, why = await self._loop.run_in_executor(self._verify_pool, self._decode_payload, block)
+                if txs is None:  # a quorum certified it, so it is executed as far as it decodes
+                    log.error("committed block %d has an undecodable payload (%s); executing it empty",
+                              block.height, why, extra={"height": block.height})
+                    txs = []
+            ex = await self._loop.run_in_executor(self._exec_pool, self.chain.execute, block, qc, txs)
+            self._pending.pop(block.height, None)
+            self.pool.on_commit(ex.applied, ex.dropped)
+            self.cache.discard([t.envelope for t in txs])
+            self.stats.executed += 1
+            self.stats.execute_seconds += ex.seconds
+            self.feed(BlockExecuted(ex.height, bytes(ex.header.hash)))
+            if self.on_executed is not None:
+                self.on_executed(ex, ex.seconds)
+
+    def _serve_sync(self, a: ServeSync) -> None:
+        """Committed blocks from the store, then those still waiting for execution; the
+        range ends at a block whose own commit QC commits it, so one QC proves it all."""
+        if not isinstance(a.peer, bytes):
+            return
+        blocks, qc = self.chain.committed_range(a.from_height, a.max_blocks)
+        nxt = blocks[-1].height + 1 if blocks else a.from_height
+        if len(blocks) < a.max_blocks and nxt > self.chain.height:
+            good = len(blocks)
+            while nxt in self._pending and len(blocks) < 2 * a.max_blocks:
+                b, q = self._pending[nxt]
+                blocks.append(b)
+                if q.commit_id == b.id:
+                    good, qc = len(blocks), q
+                    if good >= a.max_blocks:
+                        break
+                nxt += 1
+            del blocks[good:]
+        data = wire.encode_sync_response(blocks, qc if blocks else None, a.certified, a.high_qc)
+        self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
+
+    def request_sync(self, peer_key: bytes) -> None:
+        """Ask a peer for what we lack (used when status reports show we are behind)."""
+        req = SyncRequest(self.core.committed_height + 1, self.core.cfg.sync_max_blocks)
+        self.net.send(peer_key, Kind.SYNC_REQUEST, wire.encode_message(req))

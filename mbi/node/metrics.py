@@ -1,0 +1,88 @@
+"""Prometheus metrics of one node (`/metrics`), on a registry of its own.
+
+Counters kept by the node's parts are read at scrape time (a custom collector), so the
+hot paths only bump plain integers; the histograms are observed where things happen.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from mbi.node.node import Node
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class NodeMetrics:
+    def __init__(self, node: "Node") -> None:
+        self.node = node
+        self.registry = CollectorRegistry()
+        self.commit_latency = Histogram("mbi_commit_latency_seconds",
+                                        "proposal to commit at the leader that proposed", buckets=LATENCY_BUCKETS,
+                                        registry=self.registry)
+        self.execute_seconds = Histogram("mbi_block_execute_seconds", "ledger close plus the store write of a block",
+                                         buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.verify_batch = Histogram("mbi_verify_batch_size", "signatures per verify batch",
+                                      buckets=(1, 8, 64, 256, 1024, 4096, 16384), registry=self.registry)
+        self.block_txs = Histogram("mbi_block_transactions", "transactions per executed block",
+                                   buckets=(0, 1, 10, 100, 1000, 5000, 10000, 50000), registry=self.registry)
+        self.registry.register(_Collector(node))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Collector:
+    def __init__(self, node: "Node") -> None:
+        self.node = node
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        n = self.node
+        d = n.driver.stats
+        net = n.net
+
+        def gauge(name: str, doc: str, v: float) -> Metric:
+            g = GaugeMetricFamily(name, doc)
+            g.add_metric([], v)
+            return g
+
+        def counter(name: str, doc: str, v: float) -> Metric:
+            c = CounterMetricFamily(name, doc)
+            c.add_metric([], v)
+            return c
+
+        yield gauge("mbi_height", "last executed consensus height", n.chain.height)
+        yield gauge("mbi_ledger_seq", "last stored ledger sequence", n.chain.ledger.seq)
+        yield gauge("mbi_committed_height", "last committed consensus height", n.core.committed_height)
+        yield gauge("mbi_round", "current consensus round", n.core.round)
+        yield counter("mbi_timeouts", "round timers that fired", d.timer_fired)
+        yield counter("mbi_timeouts_sent", "timeout messages signed", d.timeouts_sent)
+        yield counter("mbi_proposals", "blocks proposed", d.proposals)
+        yield counter("mbi_votes_sent", "votes sent", d.votes_sent)
+        yield counter("mbi_blocks_committed", "blocks committed", d.commits)
+        yield counter("mbi_blocks_executed", "blocks executed", d.executed)
+        yield counter("mbi_transactions_committed", "transactions executed in committed blocks", n.txs_committed)
+        yield gauge("mbi_mempool_size", "transactions in the pool", len(n.pool))
+        yield gauge("mbi_mempool_bytes", "transaction bytes in the pool", n.pool.pool.bytes)
+        yield counter("mbi_verified_signatures", "signatures verified (cache misses)", n.verified_sigs)
+        yield counter("mbi_verify_cache_hits", "transactions found already verified", n.cache.hits)
+        yield gauge("mbi_peers", "authenticated peers", len(net.peer_keys()))
+        yield counter("mbi_p2p_bytes_in", "bytes received from peers", net.bytes_in)
+        yield counter("mbi_p2p_bytes_out", "bytes sent to peers", net.bytes_out)
+        yield gauge("mbi_halted", "1 when this validator stopped voting on a state-root mismatch",
+                    1 if n.core.halted else 0)
+        mb = CounterMetricFamily("mbi_misbehaviour", "misbehaviour reported by consensus", labels=["kind"])
+        for k, v in sorted(d.misbehaviour.items()):
+            mb.add_metric([k], v)
+        yield mb
+        ad = CounterMetricFamily("mbi_pool_admission", "pool admission outcomes", labels=["result"])
+        for k, v in sorted(n.pool.results.items()):
+            ad.add_metric([k.lower()], v)
+        yield ad
+        yield counter("mbi_cpu_seconds", "process CPU time (user + system)", n.cpu_seconds())

@@ -1,0 +1,260 @@
+"""One node process: p2p, the consensus driver, transaction ingress, execution, storage and
+HTTP on one uvloop loop. Native work (signature batches, ledger close, RocksDB writes)
+runs on worker threads with the GIL released where the kernels allow.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+import signal
+import struct
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from core_ext.mempool import AddResult, Mempool
+from mbi.consensus import Core, CoreConfig, Ed25519Signer, ValidatorSet, genesis_block_id
+from mbi.crypto.keys import KeyPair
+from mbi.ledger.genesis import Genesis
+from mbi.node.chain import Chain, Executed
+from mbi.node.config import NodeConfig
+from mbi.node.driver import CONSENSUS_KINDS, BlockLimits, ConsensusDriver
+from mbi.node.metrics import NodeMetrics
+from mbi.node.txs import TxCache, TxPool, decode_and_verify
+from mbi.p2p.gossip import TxGossip
+from mbi.p2p.kinds import Kind, Role
+from mbi.p2p.network import Network
+from mbi.store.db import Store
+
+log = logging.getLogger("mbi.node")
+_U64 = struct.Struct(">Q")
+
+
+class Node:
+    def __init__(self, cfg: NodeConfig, genesis: Genesis, key: KeyPair, data_dir: str, name: str = "node") -> None:
+        self.cfg = cfg
+        self.genesis = genesis
+        self.key = key
+        self.name = name
+        self.data_dir = data_dir
+        self.vs = ValidatorSet([v.raw_public_key for v in genesis.validators])
+        self.is_validator = self.vs.index_of(key.raw_public_key) is not None and cfg.node.role == "validator"
+        self.store = Store.open(data_dir, genesis.chain_id, create=True, tuning=cfg.store)
+        self.chain = Chain(genesis, self.store, self.vs)
+        p = cfg.pool
+        self.pool = TxPool(Mempool(p.capacity, p.capacity_bytes, per_sender_limit=p.per_sender_limit,
+                                   max_nonce_gap=p.max_nonce_gap, ttl=p.ttl, replace_bump=p.replace_bump),
+                           self.chain.nonce_of)
+        self.cache = TxCache(max(cfg.verify.cache_size, 1024))
+        c = cfg.consensus
+        self.genesis_id = genesis_block_id(genesis.chain_id, self.chain.genesis_hash)
+        self.core = Core(CoreConfig(chain_id=genesis.chain_id, round_timeout=c.round_timeout_base,
+                                    timeout_backoff=c.round_timeout_backoff, max_round_timeout=c.round_timeout_max,
+                                    sync_max_blocks=cfg.sync.batch_blocks,
+                                    max_payload_bytes=cfg.block.max_block_bytes),
+                         self.vs, Ed25519Signer(key.seed) if self.is_validator else None, self.genesis_id,
+                         safety=self.chain.load_safety(), committed=self.chain.committed_tip())
+        self.net = Network(key, genesis.chain_id, cfg.p2p, role=Role.VALIDATOR if self.is_validator else Role.FULL_NODE,
+                           validators=self.vs.keys, on_message=self._on_message, on_peer_up=self._on_peer_up,
+                           on_peer_down=self._on_peer_down)
+        self.gossip = TxGossip(self.net)
+        threads = cfg.verify.threads or len(os.sched_getaffinity(0))
+        self._verify_pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="verify")
+        self._exec_pool = ThreadPoolExecutor(1, thread_name_prefix="execute")
+        self.driver = ConsensusDriver(self.core, self.chain, self.pool, self.cache, self.net,
+                                      BlockLimits(cfg.block.max_block_txs, cfg.block.max_block_bytes,
+                                                  c.heartbeat_interval),
+                                      self._verify_pool, self._exec_pool, on_executed=self._on_executed)
+        self.metrics = NodeMetrics(self)
+        self.peer_heights: dict[bytes, int] = {}
+        self.txs_committed = 0
+        self._recent_latency: deque[float] = deque(maxlen=256)
+        self.verified_sigs = 0
+        self.started_at = time.time()
+        self._ingress: list[tuple[bytes | None, bytes]] = []
+        self._ingress_scheduled = False
+        self._ingress_busy = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.api_runner = None
+        self.api_port = 0
+        self.p2p_port = 0
+
+    # ------------------------------------------------------------------ run
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        _, self.p2p_port = await self.net.start(self.cfg.p2p.listen_host, self.cfg.p2p.listen_port)
+        from mbi.node.http import start_http
+
+        self.api_runner, self.api_port = await start_http(self, self.cfg.api.host, self.cfg.api.port)
+        self.driver.start()
+        self._tasks.append(loop.create_task(self._status_loop()))
+        self._tasks.append(loop.create_task(self._housekeeping()))
+        log.info("node %s started: %s, chain %d, height %d, p2p %d, api %d", self.name,
+                 "validator %d" % self.core.index if self.core.index is not None else "full node",
+                 self.genesis.chain_id, self.chain.height, self.p2p_port, self.api_port,
+                 extra={"height": self.chain.height})
+
+    async def run_until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        await self._stop.wait()
+        await self.shutdown()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, finish the commit in progress, flush and close."""
+        log.info("node %s stopping at height %d", self.name, self.chain.height, extra={"height": self.chain.height})
+        for t in self._tasks:
+            t.cancel()
+        if self.api_runner is not None:
+            await self.api_runner.cleanup()
+        await self.driver.stop()
+        await self.net.stop()
+        self._exec_pool.shutdown(wait=True)  # the block being written finishes
+        self._verify_pool.shutdown(wait=True)
+        self.store.close()
+        log.info("node %s stopped at height %d", self.name, self.chain.height, extra={"height": self.chain.height})
+
+    # ------------------------------------------------------------------ p2p in
+
+    def _on_message(self, peer: bytes, kind: int, payload: bytes) -> None:
+        if kind in CONSENSUS_KINDS:
+            self.driver.on_message(peer, kind, payload)
+        elif kind == Kind.TX_BATCH:
+            blobs = self.gossip.on_batch(peer, payload)
+            if blobs:
+                self.submit(blobs, peer)
+        elif kind == Kind.STATUS:
+            if len(payload) == 8:
+                self.peer_heights[peer] = _U64.unpack(payload)[0]
+            else:
+                self.net.report(peer, 10.0, "STATUS payload is not 8 bytes")
+
+    def _on_peer_up(self, peer: bytes) -> None:
+        self.net.send(peer, Kind.STATUS, _U64.pack(self.chain.height))
+
+    def _on_peer_down(self, peer: bytes) -> None:
+        self.gossip.on_peer_down(peer)
+        self.peer_heights.pop(peer, None)
+
+    # ------------------------------------------------------------------ transactions in
+
+    def submit(self, envelopes: list[bytes], origin: bytes | None = None) -> None:
+        """Queue envelopes for batched decode + verify + admission (gossip or local)."""
+        self._ingress.extend((origin, e) for e in envelopes)
+        if not self._ingress_scheduled and not self._ingress_busy:
+            self._ingress_scheduled = True
+            asyncio.get_running_loop().call_later(self.cfg.verify.max_delay, self._drain_ingress)
+
+    def _drain_ingress(self) -> None:
+        self._ingress_scheduled = False
+        if self._ingress_busy or not self._ingress:
+            return
+        batch = self._ingress[: self.cfg.verify.batch_size]
+        del self._ingress[: len(batch)]
+        self._ingress_busy = True
+        task = asyncio.get_running_loop().create_task(self._admit(batch))
+        task.add_done_callback(lambda t: t.exception() and log.error("ingress failed: %r", t.exception()))
+
+    async def _admit(self, batch: list[tuple[bytes | None, bytes]]) -> list[AddResult | str]:
+        loop = asyncio.get_running_loop()
+        try:
+            envs = [e for _, e in batch]
+            d = await loop.run_in_executor(self._verify_pool, decode_and_verify, self.cache, envs)
+            self.verified_sigs += d.verified
+            if d.verified:
+                self.metrics.verify_batch.observe(d.verified)
+            ok = [t for t in d.txs if t is not None and t.valid_signers]
+            results = self.pool.admit(ok, time.time())
+            fresh = [t for t, r in zip(ok, results) if r in (AddResult.ACCEPTED, AddResult.REPLACED)]
+            if fresh:
+                self.gossip.broadcast([t.envelope for t in fresh], [t.hash for t in fresh])
+                self.driver.on_transactions()
+            return list(results)
+        finally:
+            self._ingress_busy = False
+            if self._ingress and not self._ingress_scheduled:
+                self._ingress_scheduled = True
+                loop.call_soon(self._drain_ingress)
+
+    # ------------------------------------------------------------------ after execution
+
+    def _on_executed(self, ex: Executed, seconds: float) -> None:
+        self.txs_committed += len(ex.applied)
+        self.metrics.execute_seconds.observe(seconds)
+        self.metrics.block_txs.observe(len(ex.applied))
+        lat = self.driver.commit_latencies
+        while lat:
+            x = lat.pop()
+            self.metrics.commit_latency.observe(x)
+            self._recent_latency.append(x)
+
+    # ------------------------------------------------------------------ status and catch-up
+
+    def chain_max_height(self) -> int:
+        return max([self.chain.height, *self.peer_heights.values()])
+
+    def catching_up(self) -> bool:
+        return self.chain_max_height() > self.chain.height + 2
+
+    async def _status_loop(self) -> None:
+        behind_since: float | None = None
+        while True:
+            await asyncio.sleep(1.0)
+            self.net.broadcast(Kind.STATUS, _U64.pack(self.chain.height))
+            top = self.chain_max_height()
+            if top > max(self.core.committed_height, self.chain.height) + 2:
+                now = time.monotonic()
+                behind_since = behind_since or now
+                if now - behind_since >= 1.0 and self.peer_heights:
+                    peer = max(self.peer_heights, key=self.peer_heights.__getitem__)
+                    self.driver.request_sync(peer)
+            else:
+                behind_since = None
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            expired = self.pool.pool.expire(time.time())
+            gone = self.pool.prune()
+            if expired or gone:
+                log.debug("pool: %d expired, %d forgotten", expired, gone)
+
+    def cpu_seconds(self) -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    def status(self) -> dict:
+        now = time.time()
+        d = self.driver.stats
+        lat = sorted(self._recent_latency)
+        return {
+            "name": self.name,
+            "height": self.chain.height,
+            "committed_height": self.core.committed_height,
+            "round": self.core.round,
+            "leader": self.vs.leader(self.core.round),
+            "validator_index": self.core.index,
+            "validators": len(self.vs.keys),
+            "peers": [{"key": p.key.hex(), "host": p.host, "port": p.listen_port, "validator": p.validator,
+                       "height": self.peer_heights.get(p.key)} for p in self.net.peers()],
+            "last_commit_age": round(now - d.last_commit_time, 3) if d.last_commit_time else None,
+            "chain_max_height": self.chain_max_height(),
+            "catching_up": self.catching_up(),
+            "mempool": len(self.pool),
+            "txs_committed": self.txs_committed,
+            "halted": d.halted or None,
+            "uptime": round(now - self.started_at, 3),
+            "cpu_seconds": round(self.cpu_seconds(), 3),
+            "timeouts": d.timer_fired,
+            "commit_latency_ms_p50": round(lat[len(lat) // 2] * 1e3, 2) if lat else None,
+            "commit_latency_ms_p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3, 2) if lat else None,
+        }
