@@ -78,8 +78,6 @@ async def _poll(session, v: NodeView) -> None:
         del v.samples[:-6]
     except Exception:  # noqa: BLE001 - down or starting: shown as such
         v.up = False
-    if v.proc is not None and v.proc.poll() is not None:
-        v.up = False
 
 
 def _table(views: list[NodeView], load: float, sent: int):
@@ -91,7 +89,9 @@ def _table(views: list[NodeView], load: float, sent: int):
     for v in views:
         st = v.last or {}
         bps, tps = v.rates()
-        state = "[green]up" if v.up else ("[red]down" if v.proc is None or v.proc.poll() is not None else "[yellow]starting")
+        # Reachable means up, also when an operator restarted it by hand after it died.
+        state = "[green]up" if v.up else ("[red]down" if v.proc is None or v.proc.poll() is not None or v.last
+                                          else "[yellow]starting")
         if v.up and st.get("halted"):
             state = "[red]HALTED"
         elif v.up and st.get("catching_up"):
