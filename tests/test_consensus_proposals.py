@@ -199,3 +199,24 @@ def test_proposal_far_below_our_round_is_ignored():
     feed(core, NET, NET.proposal(b3))  # QC of round 2: we are in round 3
     assert core.round == 3
     assert feed(core, NET, NET.proposal(b1)) == []  # round 1 < 3 - 1
+
+
+def test_an_observer_without_a_validator_key_follows_commits_and_signs_nothing():
+    from mbi.consensus import Core, Ed25519Signer
+    from mbi.consensus.events import Commit, PersistSafety, Send, SetTimer
+
+    net = NET7
+    for signer in (None, Ed25519Signer(b"\x99" * 32)):  # no key, and a key outside the set
+        core = Core(net.config(), net.vs, signer, net.gid)
+        assert core.index is None and core.start(NOW) == []
+        g = net.genesis_block()
+        b1 = net.block(g, 1)
+        b2 = net.block(b1, 2)
+        b3 = net.block(b2, 3)
+        acts = []
+        for b in (b1, b2, b3):
+            acts += feed(core, net, net.proposal(b))
+        acts += core.handle(TimerFired(core.round), NOW + 10)
+        assert [[x.id for x in c.blocks] for c in of_type(acts, Commit)] == [[b1.id]]
+        assert not [a for a in acts if isinstance(a, (Send, PersistSafety, SetTimer))]
+        assert core.round == 3
