@@ -4,11 +4,12 @@ validator whose state root differs from a certified one halts)."""
 from __future__ import annotations
 
 from consensus_fixtures import CHAIN, NOW, Net, decoded, of_type
-from mbi.consensus import wire
+from mbi.consensus import Core, Ed25519Signer, wire
 from mbi.consensus.events import (
-    BlockExecuted, Halted, MessageReceived, PayloadVerified, ReportMisbehaviour, TimerFired, VerifyPayload,
+    BlockExecuted, Commit, Halted, MessageReceived, PayloadReady, PayloadVerified, PersistSafety, ReportMisbehaviour,
+    Send, SetTimer, TimerFired, VerifyPayload,
 )
-from mbi.consensus.types import QuorumCert, Vote, make_block
+from mbi.consensus.types import Proposal, QuorumCert, Vote, make_block
 
 NET = Net(4)
 NET7 = Net(7)
@@ -202,9 +203,6 @@ def test_proposal_far_below_our_round_is_ignored():
 
 
 def test_an_observer_without_a_validator_key_follows_commits_and_signs_nothing():
-    from mbi.consensus import Core, Ed25519Signer
-    from mbi.consensus.events import Commit, PersistSafety, Send, SetTimer
-
     net = NET7
     for signer in (None, Ed25519Signer(b"\x99" * 32)):  # no key, and a key outside the set
         core = Core(net.config(), net.vs, signer, net.gid)
@@ -220,3 +218,36 @@ def test_an_observer_without_a_validator_key_follows_commits_and_signs_nothing()
         assert [[x.id for x in c.blocks] for c in of_type(acts, Commit)] == [[b1.id]]
         assert not [a for a in acts if isinstance(a, (Send, PersistSafety, SetTimer))]
         assert core.round == 3
+
+
+def test_executed_first_then_a_differing_root_is_certified_halts_on_learning_it():
+    """§5 'now or later': the validator executed height 1 first, refused the block carrying
+    another root, and halts once it learns (here by sync) that a quorum certified it."""
+    net = NET7
+    core = fresh(net)
+    g = net.genesis_block()
+    b1 = net.block(g, 1)
+    b2 = net.block(b1, 2)
+    for p in (b1, b2):
+        feed(core, net, net.proposal(p))
+    assert core.handle(BlockExecuted(1, b"\x0a" * 32), NOW) == []
+    b3 = make_block(CHAIN, height=3, round=3, timestamp_us=3002, author=3, parent_id=b2.id, qc=net.qc(b2),
+                    payload=b"", exec_height=1, exec_root=b"\x0b" * 32)
+    b4 = net.block(b3, 4)
+    acts = feed(core, net, net.proposal(b3))
+    assert [r.kind for r in of_type(acts, ReportMisbehaviour)] == ["invalid_proposal"] and not core.halted
+    feed(core, net, net.proposal(b4))  # its parent b3 is not held: the core asks for sync
+    acts = core.handle(MessageReceived(4, wire.encode_sync_response([], None, [b3, b4], net.qc(b4))), NOW)
+    assert of_type(acts, Halted) == [Halted(1, b"\x0a" * 32, b"\x0b" * 32)] and core.halted
+
+
+def test_leader_carries_the_latest_state_root_it_executed():
+    core = fresh(NET, 2)
+    b1 = NET.block(G, 1)
+    feed(core, NET, NET.proposal(b1))
+    for i in (0, 3):
+        feed(core, NET, NET.vote(i, b1), i)
+    assert core.round == 2
+    core.handle(BlockExecuted(1, b"\x0e" * 32), NOW)
+    props = decoded(NET, core.handle(PayloadReady(2, b"p"), NOW), Proposal)
+    assert [(p.block.exec_height, p.block.exec_root) for p in props] == [(1, b"\x0e" * 32)]

@@ -7,7 +7,7 @@ import pytest
 from consensus_fixtures import CHAIN, NOW, Cluster, Net, decoded, of_type
 from mbi.consensus import CertChecker, SyncError, verify_certified_chain, verify_committed_range, wire
 from mbi.consensus.events import (
-    Commit, MessageReceived, PayloadVerified, ReportMisbehaviour, Send, ServeSync, VerifyPayload,
+    Commit, MessageReceived, PayloadVerified, PersistSafety, ReportMisbehaviour, Send, ServeSync, VerifyPayload,
 )
 from mbi.consensus.types import QuorumCert, SyncRequest, Vote
 
@@ -180,8 +180,6 @@ def test_core_that_was_down_catches_up_and_votes_again():
 def test_core_restarted_from_its_store_and_safety_data_rejoins():
     """Crash core 3 mid-run, rebuild it from what its driver stored (the last committed
     block with its commit QC, and the last PersistSafety), and the cluster goes on with it."""
-    from mbi.consensus.events import PersistSafety
-
     c = Cluster.of(NET)
     assert c.run_until(lambda: c.cores[3].committed_height >= 4)
     last_h, qc = c.commit_qcs[3][-1]
