@@ -141,6 +141,8 @@ def test_leader_of_next_round_proposes_with_the_tc():
     v = wire.decode_message(sends[0].data, NET.vs, CHAIN)
     assert (v.block_id, v.round, v.commit_id, v.voter) == (p.block.id, 2, b"", 2)
     assert persisted_before(acts, lambda a: isinstance(a, Send))
+    # its own vote is durable before the proposal leaves: a restart cannot propose again (§4.3)
+    assert persisted_before(acts, lambda a: isinstance(a, Broadcast))
     # a second PayloadReady for the round proposes nothing more
     assert decoded(NET, core.handle(PayloadReady(2, b"again"), NOW), Proposal) == []
 
@@ -175,6 +177,20 @@ def test_leader_requests_payload_on_entering_its_round_by_qc():
     assert core.round == 2 and core.high_qc.round == 1
     # b1 carries a payload and is not committed: ask for a payload at once
     assert acts == [SetTimer(2, NOW + 1.0), RequestPayload(2, 2, b1.id, True)]
+
+
+def test_leader_that_got_the_votes_before_the_proposal_still_proposes():
+    core = NET.core(2)
+    core.start(NOW)
+    b1 = NET.block(NET.genesis_block(), 1, payload=b"late")
+    acts = []
+    for i in (0, 1, 3):
+        acts += feed(core, NET, NET.vote(i, b1), peer=i)
+    assert core.round == 2 and core.high_qc.block_id == b1.id
+    assert not of_type(acts, RequestPayload)  # it cannot build on a block it does not hold
+    acts = feed(core, NET, NET.proposal(b1))
+    assert RequestPayload(2, 2, b1.id, True) in acts
+    assert decoded(NET, acts, Vote) == []  # round 1 is behind it: no vote
 
 
 # ------------------------------------------------------------------ the commit rule, by hand
