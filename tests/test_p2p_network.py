@@ -212,6 +212,9 @@ def test_backpressure_drops_gossip_then_disconnects_slow_peer() -> None:
                 break
             await asyncio.sleep(0)
         assert node.net.dropped >= 1
+        # paused by the transport: a bulk sender waiting for room times out
+        assert node.net.queued_bytes(pk) > cfg.write_buffer_high
+        assert await node.net.wait_writable(pk, 0.2) is False
         [info] = node.net.peers()
         assert info.dropped >= 1 and info.queued_bytes <= cfg.send_queue_max_bytes
         # memory stays bounded: our queue + the transport's buffer above its high mark
@@ -223,6 +226,35 @@ def test_backpressure_drops_gossip_then_disconnects_slow_peer() -> None:
         assert node.net.closes["SLOW_PEER"] == 1
         assert node.downs == [pk]
         await node.net.stop()
+    run(main())
+
+
+def test_bulk_sender_that_waits_for_room_is_never_cut_off() -> None:
+    """Sending far more than the queue bound succeeds when the sender honours
+    wait_writable; the same sender without it overflows and is cut off (SLOW_PEER)."""
+    async def main() -> None:
+        ks = keys(2)
+        vals = [k.raw_public_key for k in ks]
+        cfg = fast_config(send_queue_max_bytes=2 << 20, write_buffer_high=512 << 10, write_buffer_low=128 << 10)
+        a, b = Recorder(ks[0], vals, cfg), Recorder(ks[1], vals, cfg)
+        await a.start()
+        pb = await b.start()
+        a.net.connect("127.0.0.1", pb)
+        assert await a.net.wait_for_peers([b.pk], 5)
+        blob = bytes(64 << 10)
+        for i in range(480):  # 30 MiB, 15 times the queue bound
+            assert a.net.send(b.pk, Kind.SYNC_RESPONSE, blob), i
+            if i % 8 == 7:
+                await asyncio.sleep(0)
+                assert await a.net.wait_writable(b.pk, 5)
+        assert await until(lambda: len(b.messages) == 480, 10)
+        assert a.net.closes.get("SLOW_PEER", 0) == 0 and a.net.dropped == 0
+        # without waiting: the queue overflows and the peer is disconnected
+        ok = all(a.net.send(b.pk, Kind.SYNC_RESPONSE, blob) for _ in range(480))
+        assert not ok and a.net.closes["SLOW_PEER"] == 1
+        assert await a.net.wait_writable(b.pk, 0.1) is False  # gone
+        for x in (a, b):
+            await x.net.stop()
     run(main())
 
 

@@ -93,6 +93,8 @@ class Connection(asyncio.Protocol):
         self._out_frames = 0
         self._paused = False
         self._flush_scheduled = False
+        self.writable = asyncio.Event()  # clear while the transport has paused us
+        self.writable.set()
         self.bytes_in = 0
         self.bytes_out = 0
         self.frames_in = 0
@@ -145,15 +147,18 @@ class Connection(asyncio.Protocol):
         if was is not State.CLOSED and self.close_reason is None:
             log.info("p2p: %s disconnected%s", self.label, f" ({exc})" if exc else "",
                      extra={"peer": self.label})
+        self.writable.set()  # wake producers waiting on us; they see the connection is gone
         self.net._on_lost(self)
         if not self.closed.done():
             self.closed.set_result(None)
 
     def pause_writing(self) -> None:
         self._paused = True
+        self.writable.clear()
 
     def resume_writing(self) -> None:
         self._paused = False
+        self.writable.set()
         if self._out and not self._flush_scheduled and self.state is not State.CLOSED:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)

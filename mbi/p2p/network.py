@@ -218,6 +218,27 @@ class Network:
                 sent += 1
         return sent
 
+    def queued_bytes(self, peer_key: bytes) -> int:
+        """Bytes waiting to go to this peer: our queue plus the socket's write buffer."""
+        c = self._peers.get(peer_key)
+        if c is None or c.transport is None:
+            return 0
+        return c.queued_bytes + (0 if c.transport.is_closing() else c.transport.get_write_buffer_size())
+
+    async def wait_writable(self, peer_key: bytes, timeout: float | None = None) -> bool:
+        """Wait until the peer's socket buffer is below its low mark again (bulk senders,
+        such as block sync, call this between frames). False when the peer is not
+        connected, disconnects meanwhile, or the timeout passes."""
+        c = self._peers.get(peer_key)
+        if c is None:
+            return False
+        if not c.writable.is_set():
+            try:
+                await asyncio.wait_for(c.writable.wait(), timeout)
+            except asyncio.TimeoutError:
+                return False
+        return c.state is State.OPEN and self._peers.get(peer_key) is c
+
     def report(self, peer_key: bytes, penalty: float, reason: str) -> bool:
         """The node found this peer's message invalid: lower its score. True when that
         got it banned (it is then disconnected)."""
