@@ -176,6 +176,8 @@ def test_network_to_network_refusals_are_logged_on_both_sides(caplog: pytest.Log
         # dialing ourselves, and dialing a peer that proves another key than configured
         a.net.connect("127.0.0.1", pa)
         assert await until(lambda: a.net.closes.get("SELF_CONNECTION", 0) >= 2)
+        await asyncio.sleep(0.3)  # both ends of the one self-connection; no redial after it
+        assert a.net.closes["SELF_CONNECTION"] == 2
         c = Recorder(ks[2], vals)
         pc = await c.start()
         a.net.connect("127.0.0.1", pc, key=ks[1].raw_public_key)

@@ -291,21 +291,25 @@ class Network:
         now = c.loop.time()
         cfg = self.config
         if not c.outbound:
+            # The limits apply to inbound handshakes only: our own dials are not an attack.
             if self.scores.banned(c.host, now):
                 self._count_refusal(_R.BANNED)
                 return _R.BANNED
-            if len(self._pending) >= cfg.max_pending or self._pending_per_host[c.host] >= cfg.max_pending_per_host:
+            if (sum(self._pending_per_host.values()) >= cfg.max_pending
+                    or self._pending_per_host[c.host] >= cfg.max_pending_per_host):
                 self._count_refusal(_R.TOO_MANY_PEERS)
                 return _R.TOO_MANY_PEERS
             self.accepted += 1
+            self._pending_per_host[c.host] += 1
         self._pending.add(c)
-        self._pending_per_host[c.host] += 1
         self._conns.add(c)
         return None
 
     def _leave_pending(self, c: Connection) -> None:
         if c in self._pending:
             self._pending.discard(c)
+            if c.outbound:
+                return
             n = self._pending_per_host[c.host] - 1
             if n > 0:
                 self._pending_per_host[c.host] = n
@@ -415,6 +419,10 @@ class Network:
                     attempt = 0  # it worked for a while: start over fast
                 if c.close_reason is _R.DUPLICATE:
                     attempt = 0
+                if c.close_reason is _R.SELF_CONNECTION:
+                    log.info("p2p: %s:%d is this node; not dialing it again", host, port)
+                    self._dialers.pop((host, port), None)
+                    return
             delay = min(cfg.dial_backoff_max, cfg.dial_backoff_base * (2 ** min(attempt, 30)))
             attempt += 1
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: peers do not redial in step
