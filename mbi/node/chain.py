@@ -7,6 +7,7 @@ construction. Safety data is written with sync before any vote or timeout leaves
 """
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from typing import Iterator
@@ -16,10 +17,10 @@ from mbi.consensus.types import Block, QuorumCert, SafetyData, ValidatorSet
 from mbi.ledger.chain import Ledger
 from mbi.ledger.genesis import Genesis
 from mbi.store.db import Store
+from mbi.store.safety import SafetyFile
 from mbi.types.envelope import SignedTransaction
 from mbi.types.mbi_types_pb2 import LedgerHeader
 
-META_SAFETY = b"consensus/safety"
 _BLOCK = b"consensus/block/"
 _QC = b"consensus/qc/"
 _U64 = struct.Struct(">Q")
@@ -53,6 +54,7 @@ class Chain:
         self.genesis = genesis
         self.store = store
         self.validators = validators
+        self.safety_file = SafetyFile(os.path.join(store.path, "safety.bin"))
         if store.last_seq() == 0:
             ledger, commit = Ledger.create(genesis)
             store.commit_block(commit)
@@ -82,7 +84,7 @@ class Chain:
     # ------------------------------------------------------------------ consensus data
 
     def load_safety(self) -> SafetyData | None:
-        raw = self.store.get_meta(META_SAFETY)
+        raw = self.safety_file.load()
         if raw is None:
             return None
         try:
@@ -91,7 +93,7 @@ class Chain:
             raise ChainError(f"stored safety data does not decode: {e.reason}") from None
 
     def save_safety(self, data: bytes) -> None:
-        self.store.put_meta(META_SAFETY, data, sync=True)  # fsynced before the vote leaves
+        self.safety_file.save(data)  # fdatasync'ed (GIL released) before the vote leaves
 
     def committed_tip(self) -> tuple[Block, QuorumCert] | None:
         """The last executed consensus block and the QC that committed it (None at genesis)."""

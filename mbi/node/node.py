@@ -120,6 +120,7 @@ class Node:
         await self.net.stop()
         self._exec_pool.shutdown(wait=True)  # the block being written finishes
         self._verify_pool.shutdown(wait=True)
+        self.chain.safety_file.close()
         self.store.close()
         log.info("node %s stopped at height %d", self.name, self.chain.height, extra={"height": self.chain.height})
 
