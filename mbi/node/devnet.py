@@ -191,8 +191,14 @@ def _stop_all(views: list[NodeView], grace: float = 20.0) -> None:
 def run_devnet(root: str, n: int, *, load: float = 0.0, accounts: int = 200, duration: float = 0.0,
                live: bool = True) -> int:
     _prepare(root)
+    from mbi.node.config import NodeConfig
+    from mbi.store.db import StoreTuning
+
+    # Several stores share this machine: a smaller memory budget each (docs/operator-guide.md).
+    base = NodeConfig(store=StoreTuning(block_cache_mb=32, write_buffer_mb=32, memtable_total_mb=128,
+                                        background_jobs=1))
     try:
-        homes, faucet = init_network(root, n)
+        homes, faucet = init_network(root, n, base=base)
     except HomeError as e:
         raise DevnetError(str(e)) from None
     views = [NodeView(f"node{i}", f"http://127.0.0.1:{h.config.api.port}", f"127.0.0.1:{h.config.p2p.listen_port}",
