@@ -93,8 +93,9 @@ def test_oversized_length_split_inside_header() -> None:
 
 def test_oversized_after_good_frames() -> None:
     d = FrameDecoder(10)
-    with pytest.raises(FrameTooLarge):
-        d.feed(stream([(16, b"ok")]) + struct.pack(">IB", 11, 16))
+    with pytest.raises(FrameTooLarge) as e:
+        d.feed(stream([(16, b"ok"), (17, b"")]) + struct.pack(">IB", 11, 16))
+    assert e.value.frames == [(16, b"ok"), (17, b"")]  # the good frames before it are kept
 
 
 def test_buffer_never_exceeds_one_max_frame() -> None:

@@ -122,7 +122,7 @@ def test_dial_backoff_is_exponential_with_jitter() -> None:
         # delay_k = min(0.4, 0.05 * 2**k) scaled by a jitter in [0.5, 1]
         for k, g in enumerate(gaps):
             cap = min(0.4, 0.05 * 2 ** k)
-            assert 0.5 * cap - 0.01 <= g <= cap + 0.15, (k, g)
+            assert 0.5 * cap - 0.01 <= g <= cap + 0.3, (k, g)
         assert len(tries) < 14  # without back-off it would be hundreds
         await net.stop()
     run(main())

@@ -185,13 +185,19 @@ class Connection(asyncio.Protocol):
         if not self.bytes_bucket.take(n, now):
             self.close(_R.FLOOD, PENALTY_FLOOD, f"more than {self.bytes_bucket.rate:.0f} bytes/s")
             return
+        error: FrameError | None = None
         try:
             frames = self.decoder.feed(data)
-        except FrameTooLarge as e:
-            self.close(_R.FRAME_TOO_LARGE, PENALTY_OVERSIZED, str(e))
-            return
         except FrameError as e:
-            self.close(_R.PROTOCOL, PENALTY_PROTOCOL, str(e))
+            error, frames = e, e.frames
+        if error is not None:
+            # The frames before the bad header are handled as usual, then the peer goes.
+            if frames and self.frames_bucket.take(len(frames), now):
+                self._dispatch(frames)
+            if isinstance(error, FrameTooLarge):
+                self.close(_R.FRAME_TOO_LARGE, PENALTY_OVERSIZED, str(error))
+            else:
+                self.close(_R.PROTOCOL, PENALTY_PROTOCOL, str(error))
             return
         if self.decoder.partial:
             if frames or self.partial_since is None:
@@ -203,9 +209,12 @@ class Connection(asyncio.Protocol):
         if not self.frames_bucket.take(len(frames), now):
             self.close(_R.FLOOD, PENALTY_FLOOD, f"more than {self.frames_bucket.rate:.0f} frames/s")
             return
+        self._dispatch(frames)
+
+    def _dispatch(self, frames: list[tuple[int, bytes]]) -> None:
         if self.state is State.OPEN:
             self._dispatch_open(frames)
-        else:
+        elif self.state is State.HANDSHAKE:
             self._dispatch_handshake(frames)
 
     # ---- inbound ------------------------------------------------------------------------

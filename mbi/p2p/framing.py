@@ -16,12 +16,20 @@ _pack = HEADER.pack
 
 
 class FrameError(ValueError):
-    """The byte stream is not a valid frame sequence; the connection must be closed."""
+    """The byte stream is not a valid frame sequence; the connection must be closed.
+
+    ``frames`` holds the complete frames that preceded the error in the same feed, so
+    what a peer's valid frames do never depends on how TCP split the stream.
+    """
+
+    def __init__(self, message: str, frames: list[tuple[int, bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.frames = frames if frames is not None else []
 
 
 class FrameTooLarge(FrameError):
-    def __init__(self, length: int, limit: int) -> None:
-        super().__init__(f"frame payload of {length} bytes exceeds the limit of {limit}")
+    def __init__(self, length: int, limit: int, frames: list[tuple[int, bytes]] | None = None) -> None:
+        super().__init__(f"frame payload of {length} bytes exceeds the limit of {limit}", frames)
         self.length = length
         self.limit = limit
 
@@ -77,7 +85,7 @@ class FrameDecoder:
                     return out
                 length = _unpack_from(buf, 0)[0]
                 if length > self.max_payload:
-                    raise FrameTooLarge(length, self.max_payload)
+                    raise FrameTooLarge(length, self.max_payload, out)
                 self._need = length
             missing = HEADER_LEN + self._need - len(buf)
             take = min(missing, n - pos)
@@ -93,7 +101,7 @@ class FrameDecoder:
         while n - pos >= HEADER_LEN:
             length, kind = _unpack_from(mv, pos)
             if length > limit:
-                raise FrameTooLarge(length, limit)
+                raise FrameTooLarge(length, limit, out)
             end = pos + HEADER_LEN + length
             if end > n:
                 break
