@@ -200,10 +200,14 @@ class Cluster:
         self.carry(i, self.cores[i].handle(TimerFired(t.round), max(self.now, t.deadline)))
 
     def run_until(self, cond: Callable[[], bool], rounds: int = 60, limit: int = 5000) -> bool:
-        """Deliver everything; whenever nothing is left, move the clock to the earliest
-        armed deadline of a live core and fire the timers due then."""
+        """Deliver messages (checking `cond` every 100); whenever nothing is left, move the
+        clock to the earliest armed deadline of a live core and fire the timers due then."""
         for _ in range(rounds):
-            self.run(limit)
+            steps = 0
+            while self.queue and steps < limit:
+                steps += self.run(100)
+                if cond():
+                    return True
             if cond():
                 return True
             live = [i for i in range(len(self.cores)) if i not in self.down and i in self.timers]
