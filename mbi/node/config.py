@@ -62,6 +62,8 @@ class ConsensusConfig:
     round_timeout_max: float = setting(30.0, min=0.01, doc="longest round timeout (seconds)")
     heartbeat_interval: float = setting(0.5, min=0.001,
                                         doc="an idle leader proposes an empty block after this long")
+    vote_journal: bool = setting(False, doc="append every vote received from a peer (voter, round, block id, "
+                                            "commit id, signature) to DATA/votes.log, for fault drills")
 
     def __post_init__(self) -> None:
         check_section(self)

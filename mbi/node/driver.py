@@ -8,6 +8,9 @@
   transaction arrives or the heartbeat passes (no stream of empty blocks when idle).
 - Payload checks and block execution run on worker threads; their results come back to
   the engine as events.
+- With a vote journal (`[consensus] vote_journal`), every vote received from a peer is
+  appended as one line `voter round block_id commit_id signature peer` (hex), so a drill
+  can check from the receivers' side that no validator signed two votes in one round.
 
 `now` for the engine is wall-clock seconds (block timestamps are wall-clock µs); timers
 are armed on the loop relative to it.
@@ -27,7 +30,7 @@ from mbi.consensus.events import (
     Action, BlockExecuted, Broadcast, Commit, Event, Halted, MessageReceived, PayloadReady, PayloadVerified,
     PersistSafety, ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
-from mbi.consensus.types import Block, QuorumCert, SyncRequest
+from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, Executed
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
@@ -70,7 +73,8 @@ class DriverStats:
 class ConsensusDriver:
     def __init__(self, core: Core, chain: Chain, pool: TxPool, cache: TxCache, net, limits: BlockLimits,
                  verify_pool: ThreadPoolExecutor, exec_pool: ThreadPoolExecutor,
-                 on_executed: Callable[[Executed, float], None] | None = None) -> None:
+                 on_executed: Callable[[Executed, float], None] | None = None,
+                 vote_journal: str | None = None) -> None:
         self.core = core
         self.chain = chain
         self.pool = pool
@@ -92,6 +96,8 @@ class ConsensusDriver:
         self.proposed_at: dict[bytes, float] = {}  # our proposals: block id -> loop time
         self.commit_latencies: list[float] = []    # proposal -> commit at this leader (seconds)
         self._stopping = False
+        # Line-buffered: each vote reaches the kernel at once, so a SIGKILL loses none.
+        self._journal = open(vote_journal, "a", buffering=1, encoding="ascii") if vote_journal else None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -113,6 +119,9 @@ class ConsensusDriver:
                 await self._exec_task
             except asyncio.CancelledError:
                 pass
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     @property
     def executed_height(self) -> int:
@@ -126,7 +135,18 @@ class ConsensusDriver:
         self._run(self.core.handle(event, time.time()))
 
     def on_message(self, peer_key: bytes, kind: int, payload: bytes) -> None:
+        if self._journal is not None and kind == Kind.VOTE:
+            self._journal_vote(peer_key, payload)
         self.feed(MessageReceived(peer_key, payload))
+
+    def _journal_vote(self, peer_key: bytes, payload: bytes) -> None:
+        try:
+            m = wire.decode_message(payload, self.vs, self.core.chain_id)
+        except wire.WireError:
+            return  # the engine reports it
+        if isinstance(m, Vote) and self._journal is not None:
+            self._journal.write(f"{m.voter} {m.round} {m.block_id.hex()} {m.commit_id.hex() or '-'} "
+                                f"{m.signature.hex()} {peer_key.hex()}\n")
 
     def on_transactions(self) -> None:
         """New transactions reached the pool: a leader waiting for them proposes now."""
