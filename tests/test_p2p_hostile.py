@@ -146,7 +146,7 @@ def test_half_frame_buffer_is_bounded_by_one_frame() -> None:
 def test_500_connections_at_once() -> None:
     async def main() -> None:
         a = await Arena.make(max_pending=600, max_pending_per_host=600, max_peers=32, handshake_timeout=1.0,
-                             ban_threshold=-1e9)
+                             ban_threshold=-1e9, accept_burst_per_host=1000.0)
         net = a.n.net
         rng = random.Random(2)
         extra = [KeyPair.from_seed(rng.randbytes(32)) for _ in range(50)]
@@ -186,7 +186,8 @@ def test_500_connections_over_the_pending_limits_are_refused_at_accept() -> None
         a = await Arena.make(handshake_timeout=1.0)  # defaults: 128 pending, 16 per host
         net = a.n.net
         opened = await asyncio.gather(*(RawPeer.open(a.port) for _ in range(500)))
-        assert await until(lambda: net.closes["TOO_MANY_PEERS"] >= 500 - 16)
+        # cut at accept: over 16 handshakes from one address, or over its accept burst
+        assert await until(lambda: net.closes["TOO_MANY_PEERS"] + net.closes["FLOOD"] >= 500 - 16)
         assert net.stats()["pending"] <= 16
         assert await a.alive() < 1.0
         for raw in opened:
@@ -194,6 +195,28 @@ def test_500_connections_over_the_pending_limits_are_refused_at_accept() -> None
         assert await until(lambda: net.stats()["connections"] == 1, 5)
         await a.stop()
     run(main(), timeout=30)
+
+
+def test_reconnect_churn_from_one_address_is_rate_limited() -> None:
+    async def main() -> None:
+        a = await Arena.make(accept_rate_per_host=5.0, accept_burst_per_host=20.0)
+        net = a.n.net
+        served = 0
+        for _ in range(60):  # open-and-close as fast as possible
+            raw = await RawPeer.open(a.port)
+            try:
+                kind, _ = await raw.read_frame(0.5)
+                served += kind == Kind.HELLO
+            except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
+                pass
+            raw.close()
+        # the burst of 20, less G's own connection, got a HELLO (plus what refilled at
+        # 5/s meanwhile); the rest were cut at accept
+        assert 19 <= served < 40, served
+        assert net.closes["FLOOD"] >= 60 - served
+        assert await a.alive() < 1.0
+        await a.stop()
+    run(main())
 
 
 def test_host_ban_refuses_new_connections_until_it_expires() -> None:

@@ -18,6 +18,8 @@ class P2PConfig:
     max_peers: int = setting(64, min=1, doc="authenticated connections kept at once")
     max_pending: int = setting(128, min=1, doc="connections still in their handshake")
     max_pending_per_host: int = setting(16, min=1, doc="handshakes in flight from one address")
+    accept_rate_per_host: float = setting(50.0, min=0.01, doc="inbound connections per second from one address")
+    accept_burst_per_host: float = setting(200.0, min=1.0, doc="inbound connection burst from one address")
     handshake_timeout: float = setting(5.0, min=0.05, doc="seconds a connection has to authenticate")
     idle_timeout: float = setting(30.0, min=0.1, doc="close a peer silent this long (seconds)")
     ping_interval: float = setting(10.0, min=0.05, doc="send a PING after this much send silence")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -17,6 +17,7 @@ from mbi.crypto.keys import KeyPair
 from mbi.p2p.config import P2PConfig, parse_peer
 from mbi.p2p.connection import PENALTY_HANDLER_ERROR, PENALTY_TIMEOUT, Connection, State
 from mbi.p2p.kinds import NODE_KINDS, DisconnectReason, Kind, Role
+from mbi.p2p.ratelimit import TokenBucket
 from mbi.p2p.scoring import PeerScores
 
 log = logging.getLogger("mbi.p2p")
@@ -77,6 +78,7 @@ class Network:
         self._peers: dict[bytes, Connection] = {}
         self._pending: set[Connection] = set()
         self._pending_per_host: Counter[str] = Counter()
+        self._accept_buckets: OrderedDict[str, TokenBucket] = OrderedDict()  # bounded, per address
         self._conns: set[Connection] = set()  # every live connection
         self._dialers: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._housekeeper: asyncio.Task[None] | None = None
@@ -295,6 +297,9 @@ class Network:
             if self.scores.banned(c.host, now):
                 self._count_refusal(_R.BANNED)
                 return _R.BANNED
+            if not self._accept_bucket(c.host, now).take(1.0, now):
+                self._count_refusal(_R.FLOOD)  # reconnect churn: each handshake costs a signature
+                return _R.FLOOD
             if (sum(self._pending_per_host.values()) >= cfg.max_pending
                     or self._pending_per_host[c.host] >= cfg.max_pending_per_host):
                 self._count_refusal(_R.TOO_MANY_PEERS)
@@ -304,6 +309,17 @@ class Network:
         self._pending.add(c)
         self._conns.add(c)
         return None
+
+    def _accept_bucket(self, host: str, now: float) -> TokenBucket:
+        b = self._accept_buckets.get(host)
+        if b is None:
+            cfg = self.config
+            b = self._accept_buckets[host] = TokenBucket(cfg.accept_rate_per_host, cfg.accept_burst_per_host, now)
+            if len(self._accept_buckets) > 4096:
+                self._accept_buckets.popitem(last=False)
+        else:
+            self._accept_buckets.move_to_end(host)
+        return b
 
     def _leave_pending(self, c: Connection) -> None:
         if c in self._pending:
