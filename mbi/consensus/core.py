@@ -555,6 +555,10 @@ class Core:
                 self.high_qc = resp.commit_qc
         # The committed part stands on its own; the rest is checked whole before use.
         certified = [b for b in resp.certified if b.height > self.root.height]
+        if certified and certified[0].parent_id not in self.blocks and len(resp.committed) >= self.cfg.sync_max_blocks:
+            # Not misbehaviour: a response capped at max_blocks ends below the sender's
+            # committed tip, where its certified blocks start. The next request goes on.
+            certified = []
         try:
             if certified:
                 parent = self.blocks.get(certified[0].parent_id)
