@@ -96,6 +96,37 @@ def test_reconnect_after_peer_restarts() -> None:
     run(main())
 
 
+def test_mesh_heals_after_a_member_restarts() -> None:
+    """All nodes dial each other; one restarts (same key and port) and dials everyone
+    again while they redial it: every pair ends with exactly one connection."""
+    async def main() -> None:
+        nodes = await mesh(3)
+        for x in nodes:
+            assert await x.net.wait_for_peers([y.pk for y in nodes if y is not x], 5)
+        victim = nodes[2]
+        port = victim.net.listen_port
+        await victim.net.stop()
+        assert await until(lambda: all(victim.pk not in x.net.peer_keys() for x in nodes[:2]))
+        again = Recorder(victim.key, [x.pk for x in nodes], fast_config())
+        await again.net.start(port=port)
+        for x in nodes[:2]:
+            again.net.connect("127.0.0.1", x.net.listen_port)
+        live = [nodes[0], nodes[1], again]
+
+        def healed() -> bool:
+            return all(len(x.net.peer_keys()) == 2 and x.net.stats()["connections"] == 2
+                       and x.net.stats()["pending"] == 0 for x in live)
+        assert await until(healed, 10)
+        await asyncio.sleep(0.3)
+        assert healed()
+        for x in live:
+            assert x.net.broadcast(Kind.VOTE, b"after heal") == 2
+        assert await until(lambda: all(sum(m[2] == b"after heal" for m in x.messages) == 2 for x in live))
+        for x in live:
+            await x.net.stop()
+    run(main(), timeout=30)
+
+
 def test_dial_backoff_is_exponential_with_jitter() -> None:
     async def main() -> None:
         ks = keys(1)
