@@ -203,3 +203,19 @@ def test_core_restarted_from_its_store_and_safety_data_rejoins():
     k = min(map(len, chains))
     assert all(ch[:k] == chains[0][:k] for ch in chains) and k >= target
     assert before  # the run before the crash committed too
+
+
+def test_far_behind_core_fetches_in_pages():
+    """With sync_max_blocks = 2 the driver serves at most two blocks at a time: the core
+    asks again at once after each full page until it has caught up."""
+    c = Cluster.of(NET, down={3})
+    assert c.run_until(lambda: min(c.cores[i].committed_height for i in (0, 1, 2)) >= 8)
+    c.cores[3] = NET.core(3, config=NET.config(sync_max_blocks=2))
+    c.carry(3, c.cores[3].start(c.now))
+    c.down = set()
+    target = max(core.committed_height for core in c.cores)
+    c.served.clear()
+    assert c.run_until(lambda: c.cores[3].committed_height >= target)
+    pages = [(frm, sent) for _, peer, frm, sent in c.served if peer == 3]
+    assert len(pages) >= 3 and all(sent <= 2 for _, sent in pages)
+    assert [b.id for b, _ in c.commits[3]][:target] == [b.id for b, _ in c.commits[0]][:target]
