@@ -324,8 +324,9 @@ def test_core_checks_a_proposals_qc_and_tc_in_one_verify_batch_call(verify_batch
     core = NET.core(0)
     core.start(NOW)
     core.handle(MessageReceived(3, NET.msg(NET.proposal(b3, tc2))), NOW)
-    # the TC (3) and qc1 (3), which is both the block's QC and the TC's high QC: checked once
-    assert verify_batch_calls == [6]
+    # the proposal's own signature (1), the TC (3) and qc1 (3), which is both the block's QC
+    # and the TC's high QC and is checked once: all in one call (docs/consensus.md §6)
+    assert verify_batch_calls == [7]
     assert core.round == 3
 
 

@@ -61,11 +61,13 @@ class CertChecker:
             sigs.append(s)
         return None
 
-    def check(self, qcs: "list[QuorumCert]" = (), tcs: "list[TimeoutCert]" = ()) -> bool:  # type: ignore[assignment]
-        """True iff every given QC and TC (and each TC's high QC) is valid: one batch call."""
-        keys: list[bytes] = []
-        msgs: list[bytes] = []
-        sigs: list[bytes] = []
+    def check(self, qcs: "list[QuorumCert]" = (), tcs: "list[TimeoutCert]" = (),  # type: ignore[assignment]
+              extra: "list[tuple[bytes, bytes, bytes]]" = ()) -> bool:  # type: ignore[assignment]
+        """True iff every given QC and TC (and each TC's high QC) is valid, and every
+        `extra` (key, message, signature) item verifies: one batch call for all of it."""
+        keys: list[bytes] = [k for k, _, _ in extra]
+        msgs: list[bytes] = [m for _, m, _ in extra]
+        sigs: list[bytes] = [s for _, _, s in extra]
         pending: list[tuple[bytes, int, int]] = []  # (cache key, first item, end item)
         seen: set[bytes] = set()
         for tc in tcs:

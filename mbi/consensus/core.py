@@ -355,11 +355,7 @@ class Core:
     def _check_certs(self, qcs: list[QuorumCert], tcs: list[TimeoutCert],
                      extra: tuple[bytes, bytes, bytes] | None = None) -> bool:
         """One verify_batch for the certificates and an optional single signature (§6)."""
-        if extra is None:
-            return self.checker.check(qcs, tcs)
-        if not verify_many([extra[0]], [extra[1]], [extra[2]])[0]:
-            return False
-        return self.checker.check(qcs, tcs)
+        return self.checker.check(qcs, tcs, [extra] if extra is not None else [])
 
     def _process_qc(self, qc: QuorumCert, peer: Peer | None, now: float) -> None:
         """A checked QC: raise the high QC, commit what it commits, enter the next round."""
