@@ -133,6 +133,7 @@ def make_app(node: "Node") -> web.Application:
     r.add_get("/health", health)
     r.add_get("/status", status)
     r.add_get("/metrics", metrics)
+    from mbi.api.routes import add_routes; add_routes(app, node)  # noqa: E702 - the rest of the Zetrix API
 
     @web.middleware
     async def errors(req: web.Request, handler):  # type: ignore[no-untyped-def]
