@@ -3,14 +3,17 @@
 Consensus height h is ledger seq h + 1 (the genesis ledger, seq 1, is consensus height 0).
 Each executed block goes to RocksDB in one WriteBatch with the consensus block and the
 QC that committed it, so after a crash the ledger, the block and its certificate agree by
-construction. Safety data is written with sync before any vote or timeout leaves.
+construction. Safety data is written with sync before any vote or timeout leaves, and
+before it every consensus block the engine holds above the executed height (the "block
+tree", voted-for blocks included): once every validator has crashed, the block that a
+high QC names survives only with its voters, and no leader can propose without it.
 """
 from __future__ import annotations
 
 import os
 import struct
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from mbi.consensus import wire
 from mbi.consensus.types import Block, QuorumCert, SafetyData, ValidatorSet
@@ -23,6 +26,8 @@ from mbi.types.mbi_types_pb2 import LedgerHeader
 
 _BLOCK = b"consensus/block/"
 _QC = b"consensus/qc/"
+_TREE = b"consensus/tree/"          # + block id: a block of the engine above the executed height
+META_TREE = b"consensus/tree-index"  # (height u64, id) per block under _TREE
 _U64 = struct.Struct(">Q")
 
 
@@ -62,6 +67,7 @@ class Chain:
         else:
             self.ledger = Ledger.from_store(genesis, store)
         self.genesis_hash = bytes(self._header(1).hash)
+        self._tree: dict[bytes, int] = self._read_tree_index()  # block id -> height, on disk
 
     def _header(self, seq: int) -> LedgerHeader:
         raw = self.store.get_header(seq)
@@ -92,8 +98,52 @@ class Chain:
         except wire.WireError as e:
             raise ChainError(f"stored safety data does not decode: {e.reason}") from None
 
-    def save_safety(self, data: bytes) -> None:
+    def save_safety(self, data: bytes, blocks: Iterable[Block] = ()) -> None:
+        """The tree blocks not stored yet, then the safety data, before the vote or
+        timeout leaves. The blocks go to RocksDB unsynced (a synced write would hold the
+        GIL through the fsync): a process crash loses none of them, and the next block's
+        synced commit flushes them; only a power cut right after can lose them, which costs
+        liveness (peers may still serve them), never safety. Executed blocks leave the tree."""
+        items: dict[bytes, bytes | None] = {}
+        for b in blocks:
+            if b.id not in self._tree and b.height > self.height:
+                items[_TREE + b.id] = wire.encode_block(b)
+                self._tree[b.id] = b.height
+        done = self.height
+        for bid in [k for k, h in self._tree.items() if h <= done]:
+            items[_TREE + bid] = None
+            del self._tree[bid]
+        if items:
+            items[META_TREE] = b"".join(_U64.pack(h) + k for k, h in self._tree.items())
+            self.store.write_meta(items, sync=False)
         self.safety_file.save(data)  # fdatasync'ed (GIL released) before the vote leaves
+
+    def in_tree(self, block_id: bytes) -> bool:
+        return block_id in self._tree
+
+    def _read_tree_index(self) -> dict[bytes, int]:
+        raw = self.store.get_meta(META_TREE) or b""
+        if len(raw) % 40:
+            raise ChainError(f"the stored block tree index has {len(raw)} bytes, not a multiple of 40")
+        return {raw[i + 8:i + 40]: _U64.unpack_from(raw, i)[0] for i in range(0, len(raw), 40)}
+
+    def load_tree(self) -> dict[bytes, Block]:
+        """The stored tree blocks above the executed height, by id."""
+        out: dict[bytes, Block] = {}
+        for bid, h in self._tree.items():
+            if h <= self.height:
+                continue
+            raw = self.store.get_meta(_TREE + bid)
+            if raw is None:
+                raise ChainError(f"the block tree index names block {bid.hex()[:16]}, which is not stored")
+            try:
+                b = wire.decode_block(raw, self.validators, self.genesis.chain_id)
+            except wire.WireError as e:
+                raise ChainError(f"stored tree block {bid.hex()[:16]} does not decode: {e.reason}") from None
+            if b.id != bid:
+                raise ChainError(f"stored tree block {bid.hex()[:16]} has the id {b.id.hex()[:16]}")
+            out[bid] = b
+        return out
 
     def committed_tip(self) -> tuple[Block, QuorumCert] | None:
         """The last executed consensus block and the QC that committed it (None at genesis)."""
