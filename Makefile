@@ -1,7 +1,7 @@
 # MBI Core developer entry points. `make test` and `make bench` work from a fresh clone.
 PY := .venv/bin/python
 
-.PHONY: setup build test test-fast bench clean proto
+.PHONY: setup build test test-fast bench clean proto soak
 
 setup:
 	bash ci/setup.sh
@@ -19,6 +19,13 @@ test-fast: build
 
 bench:
 	bash ci/bench.sh
+
+# The simulator's mixed-fault sweep over many more seeds than CI runs (SOAK_FROM, SOAK_SEEDS);
+# exits non-zero on any violation other than the diagnosed, reported ones (tests/sim_sweep.py).
+SOAK_FROM ?= 1000
+SOAK_SEEDS ?= 20000
+soak:
+	$(PY) tests/sim_sweep.py $(SOAK_FROM) $(SOAK_SEEDS)
 
 # Regenerate mbi/types/*_pb2.py(i) from proto/ with the pinned protoc (grpcio-tools 1.85.1 =
 # libprotoc 35.1); the generated code is committed, so only schema edits need this.
