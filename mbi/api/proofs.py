@@ -34,7 +34,10 @@ from mbi.ledger import errors as E
 from mbi.node.chain import block_key, qc_key
 from mbi.node.http import header_json
 from mbi.store.db import StoreSnapshot
+from mbi.types.envelope import split_envelope
 from mbi.types.mbi_types_pb2 import LedgerHeader
+from mbi.api.verify import receipt_entry_of
+from mbi.ledger import header as H
 
 if TYPE_CHECKING:
     from mbi.node.node import Node
@@ -148,15 +151,26 @@ async def transaction_proof(node: "Node", tx_hash: bytes) -> dict[str, Any]:
         if rec is None:
             raise not_found(f"transaction {tx_hash.hex()} does not exist")
         hashes = snap.get_ledger_txs(rec.ledger_seq)
+        recs = snap.get_txs(hashes)
+        hdr = _header(snap, rec.ledger_seq)
+    assert hdr is not None
     entries = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(len(hashes), 32)
     path = inclusion_proof(entries, rec.index)
-    from mbi.types.envelope import split_envelope
-
+    # The receipts tree, rebuilt from the stored results (receipts are not stored), and
+    # checked against the header before it is served.
+    receipts = [receipt_entry_of(r.hash, split_envelope(r.envelope), r.error_code, r.actual_fee)
+                for r in recs if r is not None]
+    r_arr = np.frombuffer(b"".join(receipts), dtype=np.uint8).reshape(len(receipts), 32)
+    if len(receipts) != len(hashes) or H.merkle_root(r_arr) != bytes(hdr.receipts_root):
+        raise ApiError(E.INTERNAL_ERROR, f"ledger {rec.ledger_seq}'s stored results do not rebuild its receipts_root")
+    rpath = inclusion_proof(r_arr, rec.index)
     headers, cert = await certificate(node, rec.ledger_seq)
     out = _base(node, "transaction", headers, cert)
-    out["transaction"] = {"hash": tx_hash.hex(), "index": rec.index, "transaction_blob": split_envelope(rec.envelope).hex(),
+    out["transaction"] = {"hash": tx_hash.hex(), "index": rec.index,
+                          "transaction_blob": split_envelope(rec.envelope).hex(),
                           "audit_path": [bytes(p).hex() for p in path],
-                          "error_code": rec.error_code, "actual_fee": rec.actual_fee}
+                          "error_code": rec.error_code, "actual_fee": rec.actual_fee,
+                          "receipt_audit_path": [bytes(p).hex() for p in rpath]}
     return out
 
 

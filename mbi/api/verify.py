@@ -31,6 +31,8 @@ from mbi.ledger.account import AccountDecodeError, decode_account
 from mbi.ledger.chain import Ledger
 from mbi.ledger.genesis import Genesis
 from mbi.types.mbi_types_pb2 import LedgerHeader
+from mbi.types.zetrix_protocol_pb2 import Transaction
+from google.protobuf.message import DecodeError
 
 _BLOCK_DOMAIN = b"MBI-BLOCK-V1\x00"
 _U64 = struct.Struct(">Q")
@@ -41,6 +43,20 @@ _HEADER_HASHES = ("hash", "previous_hash", "account_tree_hash", "consensus_value
 
 class ProofError(ValueError):
     """The proof does not prove what it claims; the message says which check failed."""
+
+
+def receipt_logs(tx_blob: bytes, error_code: int) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The logs a transaction's receipt commits: (source, topic, datas) of each LOG
+    operation when it succeeded (execution keeps no logs of a failed one)."""
+    if error_code != 0:
+        return ()
+    tx = Transaction.FromString(tx_blob)
+    return tuple((op.source_address or tx.source_address, op.log.topic, tuple(op.log.datas))
+                 for op in tx.operations if op.type == 8)
+
+
+def receipt_entry_of(tx_hash: bytes, tx_blob: bytes, error_code: int, actual_fee: int) -> bytes:
+    return H.receipt_entry(tx_hash, error_code, actual_fee, receipt_logs(tx_blob, error_code))
 
 
 def _get(d: Any, key: str, where: str) -> Any:
@@ -78,6 +94,15 @@ def _hex_list(d: Any, key: str, where: str, length: int, max_items: int = 128) -
     if not isinstance(v, list) or len(v) > max_items:
         raise ProofError(f"{where}.{key} must be a list of at most {max_items} items")
     return [_hex({"x": x}, "x", f"{where}.{key}[{i}]", length) for i, x in enumerate(v)]
+
+
+def _included(entry: bytes, index: int, size: int, path: list[bytes], root: bytes, what: str) -> None:
+    try:
+        good = verify_inclusion(entry, index, size, path, root)
+    except (ValueError, TypeError) as e:  # a path of the wrong length for (index, size)
+        raise ProofError(f"{what}: {e}") from None
+    if not good:
+        raise ProofError(what)
 
 
 def parse_header(d: Any, where: str) -> LedgerHeader:
@@ -163,9 +188,19 @@ def _verify_item(proof: dict[str, Any], kind: str, hdr: LedgerHeader) -> str:
         if idx >= hdr.tx_count:
             raise ProofError(f"transaction.index {idx} is not below ledgers[0].tx_count {hdr.tx_count}")
         path = _hex_list(t, "audit_path", "transaction", 32, 64)
-        if not verify_inclusion(h, idx, hdr.tx_count, path, hdr.tx_root):
-            raise ProofError("transaction.audit_path does not lead from the hash to ledgers[0].tx_root")
-        return f"transaction {h.hex()}"
+        _included(h, idx, hdr.tx_count, path, hdr.tx_root,
+                  "transaction.audit_path does not lead from the hash to ledgers[0].tx_root")
+        code = _int(t, "error_code", "transaction", 0, (1 << 63) - 1)
+        fee = _int(t, "actual_fee", "transaction")
+        try:
+            entry = receipt_entry_of(h, blob, code, fee)
+        except DecodeError:
+            raise ProofError("transaction.transaction_blob is not a serialized Transaction") from None
+        rpath = _hex_list(t, "receipt_audit_path", "transaction", 32, 64)
+        _included(entry, idx, hdr.tx_count, rpath, hdr.receipts_root,
+                  "transaction.receipt_audit_path does not lead from the receipt (hash, error_code, actual_fee, "
+                  "logs) to ledgers[0].receipts_root")
+        return f"transaction {h.hex()} (error_code {code}, actual_fee {fee})"
     a = _get(proof, "account", "proof")
     address = _get(a, "address", "account")
     enc = _hex(a, "encoding", "account")
@@ -182,8 +217,8 @@ def _verify_item(proof: dict[str, Any], kind: str, hdr: LedgerHeader) -> str:
     if idx >= hdr.account_count:
         raise ProofError(f"account.index {idx} is not below ledgers[0].account_count {hdr.account_count}")
     path = _hex_list(a, "audit_path", "account", 32, 64)
-    if not verify_inclusion(hashlib.sha256(enc).digest(), idx, hdr.account_count, path, hdr.account_tree_hash):
-        raise ProofError("account.audit_path does not lead from the encoding to ledgers[0].account_tree_hash")
+    _included(hashlib.sha256(enc).digest(), idx, hdr.account_count, path, hdr.account_tree_hash,
+              "account.audit_path does not lead from the encoding to ledgers[0].account_tree_hash")
     return f"account {address} (balance {acct.balance}, nonce {acct.nonce})"
 
 
