@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mbi.node import commands as node_commands
 
     node_commands.register(sub)
+    from mbi.api.commands import register as register_api  # verify-proof, tx
+
+    register_api(sub)
     from mbi.sim.cli import add_parser as add_sim_parser
 
     add_sim_parser(sub)
