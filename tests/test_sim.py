@@ -84,6 +84,16 @@ def test_fault_free_runs_commit_with_no_reports() -> None:
         assert r.faults["dropped"] == r.faults["crashes"] == r.faults["partitioned_messages"] == 0
 
 
+def test_crashed_validators_catch_up_through_sync() -> None:
+    served = blocks = 0
+    for s in range(8):
+        r = run_seed(build_scenario(s, 4, crashes=True, partitions=True))
+        served += r.stats["syncs_served"]
+        blocks += r.stats["sync_blocks_served"]
+        assert r.stats["persists"] > 0
+    assert served > 0 and blocks > 0
+
+
 def test_twins_are_byzantine_and_split_by_round_partitions() -> None:
     sc = build_scenario(3, 7, twins=2)
     assert sorted(sc.roles.values()) == ["twin", "twin"] and sc.instances() == 9

@@ -93,9 +93,11 @@ def run_seeds(args: argparse.Namespace, seeds: Iterable[int]) -> list[RunResult]
 def summarize(results: list[RunResult]) -> dict[str, object]:
     faults: Counter[str] = Counter()
     reports: Counter[str] = Counter()
+    stats: Counter[str] = Counter()
     for r in results:
         faults.update(r.faults)
         reports.update(r.reports)
+        stats.update(r.stats)
     return {
         "runs": len(results),
         "violations": [v.as_dict() for r in results for v in r.violations],
@@ -103,6 +105,7 @@ def summarize(results: list[RunResult]) -> dict[str, object]:
         "committed_total": sum(r.committed_min for r in results),
         "faults": {k: faults.get(k, 0) for k in FAULT_KEYS},
         "reports": dict(sorted(reports.items())),
+        "stats": dict(sorted(stats.items())),
         "events": sum(r.events for r in results),
         "per_run": [{"seed": r.seed, "digest": r.digest, "committed_min": r.committed_min, "events": r.events,
                      "virtual_time": round(r.virtual_time, 6), "max_round": r.max_round} for r in results],

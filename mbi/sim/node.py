@@ -154,6 +154,8 @@ class SimNode:
             if end is not None:
                 blocks = self.chain[start - 1:end]
                 qc = self.chain_qc[end - 1]
+        self.sim.stats["syncs_served"] += 1
+        self.sim.stats["sync_blocks_served"] += len(blocks)
         data = wire.encode_sync_response(blocks, qc, a.certified, a.high_qc)
         self.sim.send(self, a.peer, data, now)
 

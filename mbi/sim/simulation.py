@@ -61,6 +61,7 @@ class RunResult:
     max_round: int
     reports: dict[str, int]
     latencies: list[float] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
 
     @property
     def committed_min(self) -> int:
@@ -98,7 +99,7 @@ class Simulation:
         self.honest = [v for v in range(sc.n) if v not in sc.roles]
         self.ledger = VoteLedger(self.honest)
         self.stats: dict[str, int] = {"persists": 0, "crashes": 0, "amnesia": 0, "equivocations": 0,
-                                      "targeted_crashes": 0}
+                                      "targeted_crashes": 0, "syncs_served": 0, "sync_blocks_served": 0}
         self.reports: dict[str, int] = {}
         self.blocks_seen: dict[bytes, Block] = {}
         self.proposed_at: dict[bytes, float] = {}
@@ -390,7 +391,8 @@ class Simulation:
         self._trace.update(repr(sorted(heights.items())).encode())
         max_round = max((n.core.round for n in nodes if n.core is not None), default=0)
         return RunResult(sc.seed, violations, heights, faults, self._trace.hexdigest(), self.sched.processed,
-                         self.sched.now, max_round, dict(sorted(self.reports.items())), self.latencies)
+                         self.sched.now, max_round, dict(sorted(self.reports.items())), self.latencies,
+                         dict(self.stats))
 
 
 def run_seed(sc: Scenario, **kw: object) -> RunResult:
