@@ -143,3 +143,33 @@ def test_persist_always_precedes_the_vote_it_covers():
     assert i_p < i_v
     v = wire.decode_message(acts[i_v].data, vs, 1)
     assert isinstance(v, Vote) and v.round == 1 and acts[i_p].safety.highest_voted_round == 1
+
+
+def test_a_restart_with_the_kept_block_tree_can_extend_the_high_qc():
+    """Every validator crashed with the high QC naming a block only they kept: restarted
+    with `certified=`, the next leader proposes on it; without, it cannot."""
+    signers, vs, gid = _net()
+    cores = [Core(CoreConfig(chain_id=1), vs, s, gid) for s in signers]
+    now = 1.0
+    acts = cores[1].start(now) + cores[1].handle(PayloadReady(1, b"b1"), now)
+    prop = next(a.data for a in acts if isinstance(a, Broadcast))
+    votes = [next(a.data for a in acts if isinstance(a, Send))]
+    for i in (0, 3):
+        cores[i].start(now)
+        vp = next(a for a in cores[i].handle(MessageReceived(1, prop), now) if isinstance(a, VerifyPayload))
+        votes += [a.data for a in cores[i].handle(PayloadVerified(vp.block.id, True), now) if isinstance(a, Send)]
+    c2 = cores[2]
+    c2.start(now)
+    vp = next(a for a in c2.handle(MessageReceived(1, prop), now) if isinstance(a, VerifyPayload))
+    c2.handle(PayloadVerified(vp.block.id, True), now)
+    for v in votes:
+        c2.handle(MessageReceived(0, v), now)
+    assert c2.high_qc.round == 1
+    safety, tree = c2.safety_data(), [b for b in c2.blocks.values() if b.height > 0]
+    # "crash" before proposing round 2; restart from the persisted safety data
+    bare = Core(CoreConfig(chain_id=1), vs, signers[2], gid, safety=safety)
+    assert not any(isinstance(a, RequestPayload) for a in bare.start(now + 1))
+    kept = Core(CoreConfig(chain_id=1), vs, signers[2], gid, safety=safety, certified=tree)
+    out = kept.start(now + 1)
+    req = next(a for a in out if isinstance(a, RequestPayload))
+    assert req.round == 2 and req.parent_id == vp.block.id

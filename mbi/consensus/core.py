@@ -49,7 +49,7 @@ class CoreConfig:
 class Core:
     def __init__(self, config: CoreConfig, validators: ValidatorSet, signer: Signer | None, genesis_id: bytes,
                  safety: SafetyData | None = None, committed: tuple[Block, QuorumCert] | None = None,
-                 rules: type[SafetyRules] = SafetyRules) -> None:
+                 rules: type[SafetyRules] = SafetyRules, certified: "tuple[Block, ...] | list[Block]" = ()) -> None:
         self.cfg = config
         self.vs = validators
         self.chain_id = config.chain_id
@@ -72,6 +72,12 @@ class Core:
             high = safety.high_qc
         self.root = root                      # the last committed block: the block tree's root
         self.blocks: dict[bytes, Block] = {root.id: root}
+        # The block tree this validator kept before a restart (§4.3): after every validator
+        # crashed, the block its high QC certifies may exist only in the voters' stores.
+        for b in sorted(certified, key=lambda x: x.height):
+            parent = self.blocks.get(b.parent_id)
+            if parent is not None and b.height == parent.height + 1 and b.qc.block_id == parent.id:
+                self.blocks[b.id] = b
         self.high_qc = high
         self.last_tc: TimeoutCert | None = None
         self.round = max(high.round + 1, 1)
