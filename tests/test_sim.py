@@ -84,6 +84,17 @@ def test_fault_free_runs_commit_with_no_reports() -> None:
         assert r.faults["dropped"] == r.faults["crashes"] == r.faults["partitioned_messages"] == 0
 
 
+def test_votes_a_leader_sends_itself_reach_the_double_vote_ledger() -> None:
+    from mbi.sim import Simulation
+    sim = Simulation(build_scenario(2, 4))
+    sim.run()
+    seen = sim.ledger._seen
+    # In round r the next leader, validator (r + 1) % 4, collects its own vote internally.
+    self_votes = [(v, r) for (v, r) in seen if v == (r + 1) % 4]
+    assert len(self_votes) >= 3
+    assert all((v, r) in seen for v in range(4) for r in range(1, 4))
+
+
 def test_crashed_validators_catch_up_through_sync() -> None:
     served = blocks = 0
     for s in range(8):

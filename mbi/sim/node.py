@@ -28,6 +28,25 @@ BAD_PAYLOAD = b"\xbaBAD"   # payloads with this prefix fail VerifyPayload (a Byz
 DELIVER, TIMER, PAYLOAD, VERIFIED, EXECUTED, CRASH, RESTART, HEAL = range(8)
 
 
+class RecordingSigner:
+    """The validator's signer, remembering every digest it signs: a vote a leader sends to
+    itself never crosses the wire, yet the double-vote check must see it."""
+
+    __slots__ = ("inner", "signed")
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.signed: list[bytes] = []
+
+    @property
+    def public_key(self) -> bytes:
+        return self.inner.public_key  # type: ignore[attr-defined]
+
+    def sign(self, message: bytes) -> bytes:
+        self.signed.append(bytes(message))
+        return self.inner.sign(message)  # type: ignore[attr-defined]
+
+
 def next_root(prev: bytes, payload: bytes) -> bytes:
     return hashlib.sha256(prev + payload).digest()
 
@@ -43,7 +62,7 @@ class SimNode:
         self.sim = sim
         self.inst = inst
         self.index = index
-        self.signer = signer
+        self.signer = RecordingSigner(signer)
         self.role = role            # "honest", "twin", "equivocator", "amnesia"
         self.core: Core | None = None
         self.alive = False
@@ -70,6 +89,7 @@ class SimNode:
         self.alive = True
         self.incarnation += 1
         self.apply(self.core.start(now), now)
+        self.sim.resolve_signed(self)
         if self.roots:   # our executed state is durable: tell the restarted core where it stands
             self.handle(BlockExecuted(len(self.roots), self.roots[-1]), now)
 
@@ -84,6 +104,8 @@ class SimNode:
         if self.core is None:
             return
         self.apply(self.core.handle(event, now), now)  # type: ignore[arg-type]
+        if self.signer.signed:
+            self.sim.resolve_signed(self)
 
     def on_deliver(self, peer: int, data: bytes, now: float) -> None:
         self.handle(MessageReceived(peer, data), now)

@@ -102,6 +102,7 @@ class Simulation:
                                       "targeted_crashes": 0, "syncs_served": 0, "sync_blocks_served": 0}
         self.reports: dict[str, int] = {}
         self.blocks_seen: dict[bytes, Block] = {}
+        self.vote_digests: dict[bytes, tuple[int, bytes, bytes]] = {}
         self.proposed_at: dict[bytes, float] = {}
         self.latencies: list[float] = []
         self.healed = False
@@ -148,12 +149,26 @@ class Simulation:
             return msg, msg.round
         if t is Proposal:
             b = msg.block
-            self.blocks_seen.setdefault(b.id, b)
+            self._saw_block(b)
             self.proposed_at.setdefault(b.id, now)
             return msg, b.round
         if t is Timeout:
             return msg, msg.round
         return msg, node.core.round if node.core is not None else None
+
+    def _saw_block(self, b: Block) -> None:
+        if b.id not in self.blocks_seen:
+            self.blocks_seen[b.id] = b
+            for commit_id in (b"", b.parent_id):   # the two votes a validator could sign for b
+                self.vote_digests[vote_digest(self.sc.chain_id, b.round, b.id, commit_id)] = (b.round, b.id, commit_id)
+
+    def resolve_signed(self, node: SimNode) -> None:
+        """Votes the node signed (on the wire or to itself) into the double-vote ledger."""
+        for d in node.signer.signed:
+            v = self.vote_digests.get(d)
+            if v is not None:
+                self.ledger.record(node.index, v[0], v[1], v[2])
+        node.signer.signed.clear()
 
     def _route(self, src: SimNode, dst_inst: int, data: bytes, rnd: int | None, now: float) -> None:
         for d in self.net.route(src.inst, dst_inst, now, rnd):
@@ -226,7 +241,7 @@ class Simulation:
                               exec_height=b.exec_height, exec_root=b.exec_root)
         sig = node.signer.sign(proposal_digest(self.sc.chain_id, b.round, fork.id))
         forged = wire.encode_message(Proposal(fork, p.tc, sig))
-        self.blocks_seen.setdefault(fork.id, fork)
+        self._saw_block(fork)
         self.stats["equivocations"] += 1
         original = wire.encode_message(p)
         for data, half in ((original, halves[0]), (forged, halves[1])):
