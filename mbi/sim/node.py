@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from mbi.consensus import Core, wire
 from mbi.consensus.events import (
-    BlockExecuted, Broadcast, Commit, Halted, MessageReceived, PayloadReady, PayloadVerified, PersistSafety,
+    BlockExecuted, Broadcast, Commit, Halted, MessageReceived, PersistSafety,
     ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
 from mbi.consensus.types import Block, QuorumCert, SafetyData

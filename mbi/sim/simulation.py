@@ -16,8 +16,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mbi.consensus import CoreConfig, Ed25519Signer, ValidatorSet, genesis_block_id, wire
-from mbi.consensus.events import Commit, RequestPayload
+from mbi.consensus import Core, CoreConfig, Ed25519Signer, SafetyRules, ValidatorSet, genesis_block_id, wire
+from mbi.consensus.events import BlockExecuted, Commit, PayloadReady, PayloadVerified, RequestPayload
 from mbi.consensus.types import Block, Proposal, Timeout, Vote, make_block, proposal_digest, vote_digest
 from mbi.sim.invariants import Violation, VoteLedger, check_chains, check_liveness
 from mbi.sim.mutants import MUTANTS
@@ -25,11 +25,8 @@ from mbi.sim.network import Network
 from mbi.sim.node import (
     BAD_PAYLOAD, CRASH, DELIVER, EXECUTED, HEAL, PAYLOAD, RESTART, TIMER, VERIFIED, SimNode,
 )
-from mbi.sim.scenario import Scenario, twin_instance
+from mbi.sim.scenario import Scenario
 from mbi.sim.scheduler import Scheduler
-
-from mbi.consensus import Core, SafetyRules
-from mbi.consensus.events import BlockExecuted, PayloadReady, PayloadVerified
 
 _EV = struct.Struct(">dBH")
 
@@ -42,7 +39,7 @@ def validator_seed(i: int) -> bytes:
 _KEYS: dict[int, tuple[list[Ed25519Signer], ValidatorSet]] = {}
 
 
-def test_validators(n: int) -> tuple[list[Ed25519Signer], ValidatorSet]:
+def sim_validators(n: int) -> tuple[list[Ed25519Signer], ValidatorSet]:
     if n not in _KEYS:
         signers = [Ed25519Signer(validator_seed(i)) for i in range(n)]
         _KEYS[n] = (signers, ValidatorSet([s.public_key for s in signers]))
@@ -73,7 +70,7 @@ class Simulation:
                  record_latency: bool = False) -> None:
         self.sc = sc
         self.sched = Scheduler()
-        self.signers, self.vs = test_validators(sc.n)
+        self.signers, self.vs = sim_validators(sc.n)
         self.genesis_id = genesis_block_id(sc.chain_id, b"mbi-sim genesis")
         self.core_cfg = CoreConfig(chain_id=sc.chain_id, round_timeout=sc.round_timeout,
                                    timeout_backoff=sc.timeout_backoff, max_round_timeout=sc.max_round_timeout)
