@@ -18,7 +18,8 @@ GAS_PRICE = 100
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    with LiveNode(str(tmp_path_factory.mktemp("api"))) as n:
+    # a 20 ms batching window, so concurrent requests below surely share batches
+    with LiveNode(str(tmp_path_factory.mktemp("api")), **{"verify.max_delay": 0.02}) as n:
         yield n
 
 
@@ -255,3 +256,30 @@ def test_modules_status_is_honest(net):
     ledger = net.get("/getLedger")["result"]["header"]["seq"]
     assert st["chain_max_ledger_seq"] >= st["ledger_sequence"] >= ledger - 1
     assert st["chain_max_ledger_seq"] - st["ledger_sequence"] <= 3
+
+
+def test_concurrent_requests_share_batches(net, funded):
+    import threading
+
+    a, b, _, _ = funded
+    # b: no transaction of b is queued ahead (test_pending_transaction_in_cache queues one of a)
+    start = net.get(f"/getAccount?address={b.address}")["result"]["nonce"] + 1
+    stxs = [make_tx(b, start + i, [T.pay_coin(a.address, 1)], chain_id=1, fee_limit=100_000) for i in range(16)]
+    ingress = net.node.api_runner.app["mbi_ingress"]
+    before = (ingress.batches, ingress.items)
+    results: list = [None] * len(stxs)
+    go = threading.Barrier(len(stxs))
+
+    def one(i: int) -> None:
+        go.wait()
+        results[i] = net.submit(stxs[i])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(stxs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert [r["results"][0]["error_code"] for r in results] == [0] * len(stxs)
+    batches, items = ingress.batches - before[0], ingress.items - before[1]
+    assert items == len(stxs) and batches < len(stxs)
+    net.wait_tx(stxs[-1].hash_hex)
