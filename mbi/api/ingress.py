@@ -28,6 +28,7 @@ from core_ext.mempool import AddResult
 from mbi.ledger import errors as E
 from mbi.ledger.execute import verify_signatures
 from mbi.ledger.validity import validate
+from mbi.node.txs import sender_id
 from mbi.types.envelope import SignedTransaction
 
 if TYPE_CHECKING:
@@ -42,8 +43,14 @@ ERR_TX_INSERT_QUEUE_FAIL = 160
 ERR_OUT_OF_TX_CACHE = 114
 
 
-def pool_outcome(r: AddResult, pool) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    """The Zetrix (code, description) for one Mempool.add_batch result."""
+def _same_nonce_pooled(pool, stx: SignedTransaction) -> bool:  # type: ignore[no-untyped-def]
+    _, nonces = pool.pending_with_nonces(sender_id(stx.tx.source_address))
+    return bool((nonces == stx.tx.nonce).any())
+
+
+def pool_outcome(r: AddResult, pool, stx: SignedTransaction | None = None) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """The Zetrix (code, description) for one Mempool.add_batch result (`stx` tells the
+    two kinds of UNDERPRICED apart: a replacement, or a full pool)."""
     if r is AddResult.ACCEPTED:
         return E.SUCCESS, ""
     if r is AddResult.REPLACED:
@@ -51,6 +58,8 @@ def pool_outcome(r: AddResult, pool) -> tuple[int, str]:  # type: ignore[no-unty
     if r is AddResult.DUPLICATE:
         return E.ALREADY_EXIST, "the transaction is already in the pool"
     if r is AddResult.UNDERPRICED:
+        if stx is not None and not _same_nonce_pooled(pool, stx):
+            return ERR_OUT_OF_TX_CACHE, "the transaction pool is full and this transaction does not pay more than those it would evict"
         return (ERR_TX_INSERT_QUEUE_FAIL, "a pooled transaction has this nonce; a replacement needs a gas_price "
                 f"at least {pool.replace_bump:.0%} higher")
     if r is AddResult.NONCE_TOO_LOW:
@@ -174,7 +183,7 @@ class ApiIngress:
             res = node.pool.admit(chosen, time.time())
             fresh_in: list[SignedTransaction] = []
             for k, t, r in zip(admit_idx, chosen, res):
-                out[k] = pool_outcome(r, node.pool.pool)
+                out[k] = pool_outcome(r, node.pool.pool, t)
                 if r is AddResult.ACCEPTED or r is AddResult.REPLACED:
                     fresh_in.append(t)
             if fresh_in:
