@@ -159,3 +159,21 @@ def test_cli_rejects_bad_arguments(capsys) -> None:
 def test_crash_recovery_keeps_liveness_when_every_copy_of_a_certified_block_crashed() -> None:
     r = run_seed(build_scenario(4, 4, crashes=True))
     assert r.violations == []
+
+
+@pytest.mark.xfail(strict=True, reason="engine (§5): a validator votes for a block whose state root names a height it "
+                                       "has not executed; a Byzantine leader's made-up root gets certified and every "
+                                       "honest validator halts when it executes that height (reported to the lead)")
+def test_a_byzantine_leader_cannot_halt_honest_validators_with_a_made_up_state_root() -> None:
+    r = run_seed(build_scenario(0, 4, equivocate=True, equivocation=("bad_root",)))
+    assert [v.kind for v in r.violations] == []
+
+
+def test_cli_equivocation_modes_are_chosen_and_replayed(capsys) -> None:
+    rc = main(["sim", "--validators", "4", "--seeds", "0:1", "--equivocation", "fork", "--partitions",
+               "--mutant", "extends"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "VIOLATION seed 0 conflicting_commit" in err
+    assert "replay: mbi sim --validators 4 --seeds 0:1 --partitions --equivocation fork --mutant extends" in err
+    with pytest.raises(SystemExit):
+        main(["sim", "--equivocation", "nonsense"])

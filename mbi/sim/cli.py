@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Iterable
 
 from mbi.sim.mutants import MUTANTS
-from mbi.sim.scenario import build_scenario
+from mbi.sim.scenario import EQUIVOCATION_MODES, build_scenario
 from mbi.sim.simulation import RunResult, Simulation
 
 FAULT_KEYS = ("dropped", "duplicated", "partitions", "partitioned_messages", "twins", "crashes", "amnesia",
@@ -47,6 +47,14 @@ def _probability(text: str) -> float:
     return p
 
 
+def _modes(text: str) -> tuple[str, ...]:
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in modes if m not in EQUIVOCATION_MODES]
+    if bad or not modes:
+        raise argparse.ArgumentTypeError(f"equivocation modes are {','.join(EQUIVOCATION_MODES)}, not {text!r}")
+    return modes
+
+
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("sim", help="run the deterministic consensus simulator over a range of seeds",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,6 +70,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="a validator restarts without its safety data (counts as Byzantine)")
     p.add_argument("--equivocate", action="store_true",
                    help="an equivocating leader (Byzantine) sends two proposals per round")
+    p.add_argument("--equivocation", type=_modes, default=None, metavar="MODES",
+                   help="what the equivocating leader's second proposal is, comma-separated from "
+                        f"{','.join(EQUIVOCATION_MODES)} (implies --equivocate; default payload,fork,bad_payload)")
     p.add_argument("--mutant", choices=sorted(MUTANTS), default=None,
                    help="run a deliberately broken engine (the mutation tests)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
@@ -78,6 +89,8 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
     for flag in ("partitions", "crashes", "amnesia", "equivocate"):
         if getattr(args, flag):
             parts.append(f"--{flag}")
+    if args.equivocation:
+        parts += ["--equivocation", ",".join(args.equivocation)]
     if args.mutant:
         parts += ["--mutant", args.mutant]
     return " ".join(shlex.quote(p) for p in parts)
@@ -86,7 +99,8 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
 def run_seeds(args: argparse.Namespace, seeds: Iterable[int]) -> list[RunResult]:
     return [Simulation(build_scenario(s, args.validators, twins=args.twins, drop=args.drop,
                                       partitions=args.partitions, crashes=args.crashes, amnesia=args.amnesia,
-                                      equivocate=args.equivocate, mutant=args.mutant)).run()
+                                      equivocate=args.equivocate or bool(args.equivocation), mutant=args.mutant,
+                                      equivocation=args.equivocation)).run()
             for s in seeds]
 
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from mbi.sim.network import DelayModel, Partition, random_groups
 
 
+EQUIVOCATION_MODES = ("payload", "bad_payload", "fork", "bad_root")
+
+
 @dataclass(slots=True)
 class Scenario:
     seed: int
@@ -30,6 +33,10 @@ class Scenario:
     crash_after_vote_p: float = 0.0   # an honest validator crashes right after a vote leaves
     max_targeted_crashes: int = 0
     amnesia_at: list[tuple[int, float, float]] = field(default_factory=list)
+    # What the equivocating leader's second proposal is (drawn per proposal): "payload"
+    # (another payload), "bad_payload" (one VerifyPayload rejects), "fork" (after a timeout,
+    # a sibling of an ancestor with an older QC than the TC's), "bad_root" (a made-up state
+    # root for a height not yet executed; not in the default mix, see docs/simulator.md).
     equivocation_modes: tuple[str, ...] = ("payload", "fork", "fork", "bad_payload")
     fault_end: float = 0.0            # virtual second at which the network heals for good
     heal_max: float = 40.0            # the healed stretch lasts at most this long
@@ -60,7 +67,8 @@ def twin_instance(sc: Scenario, validator: int) -> int:
 
 def build_scenario(seed: int, n: int, *, twins: int = 0, drop: float = 0.0, partitions: bool = False,
                    crashes: bool = False, amnesia: bool = False, equivocate: bool = False,
-                   fault_len: tuple[float, float] = (1.5, 4.0), mutant: str | None = None) -> Scenario:
+                   fault_len: tuple[float, float] = (1.5, 4.0), mutant: str | None = None,
+                   equivocation: tuple[str, ...] | None = None) -> Scenario:
     if n < 1:
         raise ValueError("at least one validator")
     f = (n - 1) // 3
@@ -70,6 +78,11 @@ def build_scenario(seed: int, n: int, *, twins: int = 0, drop: float = 0.0, part
         raise ValueError("the drop probability is in [0, 1)")
     rng = random.Random(f"mbi-sim/scenario/{seed}")
     sc = Scenario(seed=seed, n=n, mutant=mutant)
+    if equivocation is not None:
+        bad = set(equivocation) - set(EQUIVOCATION_MODES)
+        if bad or not equivocation:
+            raise ValueError(f"equivocation modes are {', '.join(EQUIVOCATION_MODES)}; got {sorted(bad) or 'none'}")
+        sc.equivocation_modes = tuple(equivocation)
     order = list(range(n))
     rng.shuffle(order)
     for v in order[:twins]:

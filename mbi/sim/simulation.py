@@ -230,8 +230,14 @@ class Simulation:
                                       qc=anc.qc, payload=b"fork/" + rng.randbytes(8),
                                       exec_height=exec_h, exec_root=exec_r)
         halves = (others[:cut], others[cut:])
+        if mode == "bad_root" and b.height - 1 > b.exec_height:
+            # A made-up state root for the latest height a block may name (its height - 1):
+            # voters that have not executed that height yet cannot tell (§5).
+            fork = make_block(self.sc.chain_id, height=b.height, round=b.round, timestamp_us=b.timestamp_us,
+                              author=b.author, parent_id=b.parent_id, qc=b.qc, payload=b"root/" + rng.randbytes(8),
+                              exec_height=b.height - 1, exec_root=rng.randbytes(32))
         if fork is None:
-            mode = "payload" if mode == "fork" else mode
+            mode = "payload" if mode in ("fork", "bad_root") else mode
             payload = (BAD_PAYLOAD if mode == "bad_payload" else b"eqv/") + rng.randbytes(8)
             fork = make_block(self.sc.chain_id, height=b.height, round=b.round, timestamp_us=b.timestamp_us,
                               author=b.author, parent_id=b.parent_id, qc=b.qc, payload=payload,
