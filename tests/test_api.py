@@ -252,11 +252,16 @@ def test_large_body_unknown_route_wrong_method(net):
 
 
 def test_modules_status_is_honest(net):
-    st = net.get("/getModulesStatus")["ledger_manager"]
     ledger = net.get("/getLedger")["result"]["header"]["seq"]
-    assert st["chain_max_ledger_seq"] >= st["ledger_sequence"] >= ledger - 1
-    assert st["chain_max_ledger_seq"] - st["ledger_sequence"] <= 3
-
+    st = net.get("/getModulesStatus")["ledger_manager"]
+    assert st["ledger_sequence"] >= ledger  # read later, never lower
+    assert st["chain_max_ledger_seq"] >= st["ledger_sequence"]
+    # peers report their heights every second; a healthy node is level with them most of the time
+    level = 0
+    for _ in range(20):
+        st = net.get("/getModulesStatus")["ledger_manager"]
+        level += st["chain_max_ledger_seq"] == st["ledger_sequence"]
+    assert level >= 5
 
 def test_concurrent_requests_share_batches(net, funded):
     import threading
