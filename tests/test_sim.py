@@ -177,3 +177,18 @@ def test_cli_equivocation_modes_are_chosen_and_replayed(capsys) -> None:
     assert "replay: mbi sim --validators 4 --seeds 0:1 --partitions --equivocation fork --mutant extends" in err
     with pytest.raises(SystemExit):
         main(["sim", "--equivocation", "nonsense"])
+
+
+def test_a_core_that_skips_persisting_is_caught() -> None:
+    from mbi.consensus import Core
+    from mbi.sim import Simulation
+
+    class ForgetfulCore(Core):
+        def _persist(self) -> None:   # votes and timeouts leave with nothing made durable
+            pass
+
+    sim = Simulation(build_scenario(1, 4))
+    sim.core_class = ForgetfulCore
+    kinds = {v.kind for v in sim.run().violations}
+    assert "unpersisted_vote" in kinds
+    assert "unpersisted_vote" not in {v.kind for v in run_seed(build_scenario(1, 4)).violations}

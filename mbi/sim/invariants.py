@@ -5,6 +5,8 @@
   id; together with the first check this makes every honest chain a prefix of one chain.
 - `double_vote`: an honest validator signed two different votes in one round (seen on
   the wire, so a restarted validator that forgot its vote is caught too).
+- `unpersisted_vote`: an honest validator's vote or timeout left before the safety data
+  covering it was persisted (checked by the simulator as it sees the message).
 - `liveness`: in the healed stretch at the end of a run, every honest validator's
   committed height rose at least `k` past the highest committed height at the heal.
 - `honest_halted`: an honest validator stopped because its state root differed from a

@@ -100,6 +100,7 @@ class Simulation:
         self.reports: dict[str, int] = {}
         self.blocks_seen: dict[bytes, Block] = {}
         self.vote_digests: dict[bytes, tuple[int, bytes, bytes]] = {}
+        self.unpersisted: list[Violation] = []
         self.proposed_at: dict[bytes, float] = {}
         self.latencies: list[float] = []
         self.healed = False
@@ -143,6 +144,7 @@ class Simulation:
         if t is Vote:
             self.ledger.record(msg.voter, msg.round, msg.block_id, msg.commit_id)
             node.votes_sent += 1
+            self._check_persisted(node, "vote", msg.round)
             return msg, msg.round
         if t is Proposal:
             b = msg.block
@@ -150,6 +152,7 @@ class Simulation:
             self.proposed_at.setdefault(b.id, now)
             return msg, b.round
         if t is Timeout:
+            self._check_persisted(node, "timeout", msg.round)
             return msg, msg.round
         return msg, node.core.round if node.core is not None else None
 
@@ -159,12 +162,24 @@ class Simulation:
             for commit_id in (b"", b.parent_id):   # the two votes a validator could sign for b
                 self.vote_digests[vote_digest(self.sc.chain_id, b.round, b.id, commit_id)] = (b.round, b.id, commit_id)
 
+    def _check_persisted(self, node: SimNode, what: str, round: int) -> None:
+        """A vote or timeout leaves only after the safety data that covers it is durable."""
+        if node.role != "honest":
+            return
+        s = node.safety
+        if s is None or s.highest_voted_round < round:
+            self.unpersisted.append(Violation(
+                self.sc.seed, "unpersisted_vote",
+                f"validator {node.index} sent a {what} of round {round} with highest voted round "
+                f"{s.highest_voted_round if s else None} persisted"))
+
     def resolve_signed(self, node: SimNode) -> None:
         """Votes the node signed (on the wire or to itself) into the double-vote ledger."""
         for d in node.signer.signed:
             v = self.vote_digests.get(d)
             if v is not None:
                 self.ledger.record(node.index, v[0], v[1], v[2])
+                self._check_persisted(node, "vote", v[0])
         node.signer.signed.clear()
 
     def _route(self, src: SimNode, dst_inst: int, data: bytes, rnd: int | None, now: float) -> None:
@@ -382,6 +397,7 @@ class Simulation:
         chains = {v: nodes[v].chain for v in self.honest}
         violations += check_chains(sc.seed, self.genesis_id, chains)
         violations += self.ledger.violations(sc.seed)
+        violations += self.unpersisted[:5]   # the first few say enough
         for v in self.honest:
             h = nodes[v].halted
             if h is not None:
