@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mbi.sim.cli import add_parser as add_sim_parser
 
     add_sim_parser(sub)
+    from mbi.benchcli import register as register_bench; register_bench(sub)  # noqa: E702 - mbi bench e2e
     return p
 
 
