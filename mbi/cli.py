@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from mbi import __version__
 
@@ -82,8 +82,15 @@ def _cmd_keys_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line (the issue's operator-error rule), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mbi", description="MBI Core node tools")
+    p = _Parser(prog="mbi", description="MBI Core node tools")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version").set_defaults(fn=_cmd_version)
     sub.add_parser("cpu", help="CPU features and the code path each native kernel uses"
