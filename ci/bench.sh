@@ -10,3 +10,6 @@ for script in bench/ratio_*.py; do
   echo "== $script"
   .venv/bin/python "$script"
 done
+# A short whole-network run: 4 validators, 10 s, open loop; report + plots in .benchmarks/e2e/ (ignored).
+echo "== mbi bench e2e (4 validators, 10 s, open loop)"
+.venv/bin/python -m mbi bench e2e --validators 4 --duration 10 --plain --results .benchmarks/e2e

@@ -1,0 +1,164 @@
+"""`mbi bench e2e`: a tiny real run (4 validators, 8 s, low rate, 2% bad signatures) whose
+accounting must come out exact, and the harness's parts on inputs written out by hand."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.cluster import analysis  # noqa: E402
+from bench.cluster.load import lanes_for  # noqa: E402
+from bench.cluster.monitor import LedgerPoller, parse_metrics  # noqa: E402
+from bench.cluster.network import CLK_TCK, cpu_ticks  # noqa: E402
+
+
+def _mbi(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mbi", *args], cwd=str(REPO), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_tiny_e2e_run_accounts_for_every_transaction(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    res = tmp_path / "results"
+    r = _mbi("bench", "e2e", "--validators", "4", "--duration", "8", "--rate", "150", "--accounts", "60",
+             "--invalid-rate", "0.02", "--json", str(out), "--results", str(res), "--plain", "--quiet",
+             timeout=150)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rep = json.loads(out.read_text())
+    for k in ("tps", "latency_ms", "submitted", "accepted", "committed", "lost", "duplicated", "blocks_per_s",
+              "cpu", "config", "reference"):
+        assert k in rep, k
+    assert set(rep["latency_ms"]) >= {"p50", "p90", "p99"}
+    # 150/s for 8 s, about 2% of it invalid twins on top of the honest ones.
+    assert 1000 <= rep["submitted"] <= 1300, rep["submitted"]
+    assert rep["submitted_invalid"] > 0
+    honest = rep["submitted"] - rep["submitted_invalid"]
+    assert rep["accepted"] == honest  # every honest payment is valid and the pools have room
+    assert rep["committed"] == rep["accepted"]
+    assert rep["lost"] == 0 and rep["duplicated"] == 0 and rep["stranded"] == 0
+    assert rep["invalid_committed"] == 0 and rep["diverged_ledgers"] == 0
+    assert rep["answer_codes"].get("93") == rep["submitted_invalid"]  # each twin refused for its signature
+    assert rep["tps"] > 0 and rep["blocks_per_s"] > 0
+    assert rep["latency_ms"]["p50"] is not None and 0 < rep["latency_ms"]["p50"] <= rep["latency_ms"]["p99"]
+    assert len(rep["cpu"]["validators_cores"]) == 4 and all(c > 0 for c in rep["cpu"]["validators_cores"])
+    assert rep["reference"]["libsodium_verify_per_s"] > 1000
+    assert rep["config"]["validators"] == 4 and rep["config"]["rate"] == 150
+    assert (res / "tps.png").stat().st_size > 1000 and (res / "latency.png").stat().st_size > 1000
+    assert json.loads((res / "report.json").read_text())["committed"] == rep["committed"]
+
+
+def test_bad_flags_are_one_line_errors() -> None:
+    r = _mbi("bench", "e2e", "--validators", "2", "--kill-at", "3", "--duration", "5")
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and "--kill-at needs at least 4 validators" in r.stderr
+    r = _mbi("bench", "e2e", "--invalid-rate", "1.5")
+    assert r.returncode == 2 and "must be in [0, 1)" in r.stderr
+
+
+def test_outside_a_checkout_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from mbi import benchcli
+    from mbi.cli import build_parser
+
+    monkeypatch.setattr(benchcli, "_repo_root", lambda: None)
+    args = build_parser().parse_args(["bench", "e2e", "--duration", "1"])
+    assert args.fn(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a source checkout" in err
+
+
+def test_parse_metrics_reads_counters_and_gauges() -> None:
+    text = ("# HELP mbi_transactions_committed_total transactions\n"
+            "# TYPE mbi_transactions_committed_total counter\n"
+            "mbi_transactions_committed_total 1234.0\n"
+            "mbi_blocks_committed_total 56.0\n"
+            "mbi_mempool_size 7.0\n"
+            "mbi_height 55.0\n"
+            "mbi_block_transactions_bucket{le=\"10.0\"} 3.0\n")
+    assert parse_metrics(text) == {"mbi_transactions_committed": 1234.0, "mbi_blocks_committed": 56.0,
+                                   "mbi_mempool_size": 7.0, "mbi_height": 55.0}
+
+
+def test_cpu_ticks_match_os_times() -> None:
+    x = 0
+    for i in range(3_000_000):  # burn some CPU so both clocks move
+        x += i
+    t = cpu_ticks(os.getpid())
+    ot = os.times()
+    assert t is not None
+    assert abs(t / CLK_TCK - (ot.user + ot.system)) < 0.05
+    assert cpu_ticks(2**22 + 12345) is None  # no such process
+
+
+def test_lanes_keep_each_account_on_one_node_and_one_generator() -> None:
+    seen: dict[int, tuple[int, int]] = {}
+    for g in range(2):
+        for node, accts in lanes_for(10, 4, 2, g).items():
+            for a in accts:
+                assert a not in seen
+                seen[a] = (node, g)
+    assert sorted(seen) == list(range(10))
+    assert seen[0] == (0, 0) and seen[5] == (1, 1) and seen[6] == (2, 1) and seen[9] == (1, 0)
+
+
+def _scan(node: int, ledgers: dict[int, list[bytes]]) -> analysis.Scan:
+    seq_of: dict[bytes, int] = {}
+    dup = 0
+    for q in sorted(ledgers):
+        for h in ledgers[q]:
+            if h in seq_of:
+                dup += 1
+            else:
+                seq_of[h] = q
+    return analysis.Scan(node, max(ledgers), seq_of, dup, {q: len(v) for q, v in ledgers.items()},
+                         {q: bytes([q]) * 32 for q in ledgers})
+
+
+def test_accounting_classifies_lost_stranded_and_duplicated() -> None:
+    H = [bytes([i]) * 32 for i in range(8)]
+    # account 0: nonces 1, 2, 3 accepted; 1 and 2 committed, 3 never: lost.
+    # account 1: nonce 1 refused (code 114 to the end), nonce 2 accepted, not committed: stranded.
+    # account 2: nonce 1 committed, and its invalid twin refused with 93.
+    # account 3: nonce 1 committed in ledgers 3 and 4 on node 0: duplicated.
+    g = {"hashes": [H[0], H[1], H[2], H[3], H[4], H[5], H[6], H[7]],
+         "honest": [True, True, True, True, True, True, False, True],
+         "account": [0, 0, 0, 1, 1, 2, 2, 3],
+         "nonce": [1, 2, 3, 1, 2, 1, 1, 1],
+         "first_send": [10.0, 10.1, 10.2, 10.0, 10.1, 10.3, 10.3, 10.4],
+         "send": [10.0, 10.1, 10.2, 10.0, 10.1, 10.3, 10.3, 10.4],
+         "resp": [10.05] * 8,
+         "code": [0, 0, 0, 114, 0, 0, 93, 0],
+         "attempts": [1, 1, 1, 3, 1, 1, 1, 1],
+         "node": [0] * 8}
+    node0 = _scan(0, {1: [], 2: [H[0], H[1]], 3: [H[5], H[7]], 4: [H[7]]})
+    node1 = _scan(1, {1: [], 2: [H[0], H[1]], 3: [H[5], H[7]]})
+    poller = LedgerPoller([])
+    poller.tracks = []
+    from bench.cluster.monitor import SeqTrack
+
+    for times, seqs in (([9.0, 10.5, 11.0, 11.2], [1, 2, 3, 4]), ([9.0, 10.6, 10.9], [1, 2, 3])):
+        tr = SeqTrack()
+        for t, s in zip(times, seqs):
+            tr.add(t, s)
+        poller.tracks.append(tr)
+    acc = analysis.account(g, [node0, node1], poller, 10.0, 12.0)
+    assert acc["submitted"] == 8 and acc["submitted_invalid"] == 1
+    assert acc["accepted"] == 6  # all honest but the 114 one
+    assert acc["committed"] == 4  # H0, H1, H5, H7
+    assert acc["lost"] == 1 and acc["_lost_hashes"] == [H[2].hex()]
+    assert acc["stranded"] == 1
+    assert acc["duplicated"] == 1  # H7 twice on node 0
+    assert acc["invalid_committed"] == 0 and acc["diverged_ledgers"] == 0
+    # Commit times: seq 2 first seen at 10.5 (node 0), seq 3 at 10.9 (node 1).
+    # Latencies: H0 0.5, H1 0.4, H5 0.6, H7 0.5 s.
+    assert acc["latency_ms"]["p50"] == 500.0
+    assert math.isclose(acc["latency_ms"]["max"], 600.0)
+    assert acc["tps"] == 2.0  # 4 commits in the 2 s window
+    assert acc["answer_codes"] == {"0": 6, "93": 1, "114": 1}
