@@ -126,3 +126,28 @@ def test_cli_verify_proof(proofs, tmp_path):
     r = subprocess.run([sys.executable, "-m", "mbi", "verify-proof", str(bad), "--genesis", str(gpath)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "INVALID" in r.stderr and "receipt_audit_path" in r.stderr
+
+
+def test_genesis_account_proof_needs_no_certificate():
+    """A proof against the genesis ledger (seq 1) is checked by rebuilding it from genesis."""
+    from mbi.ledger.chain import Ledger
+    from mbi.ledger.genesis import Genesis
+    from mbi.node.http import header_json
+
+    faucet = KeyPair.generate()
+    genesis = Genesis.from_dict(T.genesis_dict(faucet, [KeyPair.generate() for _ in range(4)], chain_id=1))
+    ledger, _ = Ledger.create(genesis)
+    acct = ledger.state.get_account(faucet.address)
+    index, path = ledger.state.inclusion_proof(faucet.address)
+    proof = {"version": 1, "kind": "account", "chain_id": 1, "ledgers": [header_json(ledger.head)], "certificate": None,
+             "account": {"address": faucet.address, "index": index, "encoding": acct.encode().hex(),
+                         "audit_path": [bytes(p).hex() for p in path], "balance": acct.balance, "nonce": 0}}
+    assert "genesis ledger" in verify_proof(proof, genesis)
+    # another genesis (other supply) rebuilds another ledger 1
+    other = Genesis.from_dict(dict(T.genesis_dict(faucet, [KeyPair.generate() for _ in range(4)], chain_id=1)))
+    with pytest.raises(ProofError):
+        verify_proof(proof, other)
+    p = copy.deepcopy(proof)
+    p["account"]["balance"] += 1
+    with pytest.raises(ProofError, match="balance"):
+        verify_proof(p, genesis)
