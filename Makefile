@@ -1,7 +1,7 @@
 # MBI Core developer entry points. `make test` and `make bench` work from a fresh clone.
 PY := .venv/bin/python
 
-.PHONY: setup build test test-fast bench clean proto soak
+.PHONY: setup build test test-fast bench clean proto soak devnet
 
 setup:
 	bash ci/setup.sh
@@ -12,6 +12,12 @@ build:
 
 test:
 	bash ci/test.sh
+
+# 4 validators on loopback with live status (Ctrl-C stops them); DIR/devnet.json names each
+# node's url, p2p address, pid and home. DEVNET_ARGS adds flags, e.g. "--load 200".
+DEVNET_HOME ?= .devnet
+devnet: setup
+	$(PY) -m mbi devnet --validators 4 --home $(DEVNET_HOME) $(DEVNET_ARGS)
 
 # The suite without the slow crash/sweep tests, for the edit-test loop.
 test-fast: build
