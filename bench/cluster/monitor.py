@@ -5,7 +5,7 @@
   first poll that saw it or a later one, so the resolution is the poll period plus one
   round of requests (about 50-60 ms here); commit times are upper bounds.
 - `MetricsPoller`: every second, each node's /metrics (mbi_transactions_committed,
-  mbi_blocks_committed, mbi_mempool_size, mbi_height) and /proc/PID/stat CPU of every
+  mbi_blocks_committed, mbi_mempool_size, mbi_height, mbi_timeouts) and /proc/PID/stat CPU of every
   validator and generator process.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Callable
 from .network import CLK_TCK, HttpClient, cpu_ticks
 
 METRICS = ("mbi_transactions_committed", "mbi_blocks_committed", "mbi_mempool_size", "mbi_height",
-           "mbi_cpu_seconds")
+           "mbi_cpu_seconds", "mbi_timeouts")
 
 
 def parse_metrics(text: str) -> dict[str, float]:

@@ -56,6 +56,7 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("blocks/s, txs per block (mean / non-empty / max)",
          f"{r['blocks_per_s']} , {r['block_txs']['mean']} / {r['block_txs']['mean_nonempty']} / "
          f"{r['block_txs']['max']}"),
+        ("round timeouts in the window, per validator", ", ".join(str(x) for x in r["telemetry"]["timeouts"])),
         ("CPU per validator (cores)", ", ".join(f"{c:.2f}" for c in cpu["validators_cores"])),
         ("CPU per committed tx, all validators", f"{cpu['validators_us_per_tx']} µs"),
         ("CPU generator (cores)", f"{cpu['generator_cores']:.2f}"),
@@ -108,7 +109,7 @@ def plot(r: dict[str, Any], folder: str) -> list[str]:
     def marks(ax: Any) -> None:
         ax.axvline(window, color="grey", linestyle=":", label="window end")
         for ft, label in faults:
-            ax.axvline(ft, color="red" if "kill" in label else "green", linestyle="--", label=label)
+            ax.axvline(ft, color="red" if label.startswith("SIGKILL") else "green", linestyle="--", label=label)
 
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot(t, tl["committed_tps"], label="committed tx/s (ledgers)")
