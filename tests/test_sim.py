@@ -154,11 +154,30 @@ def test_cli_rejects_bad_arguments(capsys) -> None:
         assert e.value.code == 2
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a certified block lives only in memory; when every copy is lost "
-                                       "to crashes the chain stops for good (reported to the lead)")
 def test_crash_recovery_keeps_liveness_when_every_copy_of_a_certified_block_crashed() -> None:
-    r = run_seed(build_scenario(4, 4, crashes=True))
-    assert r.violations == []
+    """Every validator crashed while a certified block was uncommitted; the restarted cores
+    take back the block tree their driver stored before each PersistSafety."""
+    for n, seed in ((4, 4), (1, 0), (2, 0)):
+        r = run_seed(build_scenario(seed, n, crashes=True))
+        assert r.violations == [] and r.faults["crashes"] > 0, (n, seed, r.violations)
+
+
+def test_restarting_without_the_stored_tree_loses_liveness_and_is_diagnosed() -> None:
+    """The same run with a driver that forgets the tree: the diagnosis names the cause."""
+    from mbi.sim import Simulation
+    from mbi.sim.node import SimNode
+
+    class TreelessNode(SimNode):
+        __slots__ = ()
+
+        def start(self, now, safety):
+            self.tree = {}
+            super().start(now, safety)
+
+    sim = Simulation(build_scenario(0, 1, crashes=True))
+    sim.nodes[0].__class__ = TreelessNode
+    kinds = [v.kind for v in sim.run().violations]
+    assert kinds == ["liveness_lost_block"]
 
 
 @pytest.mark.xfail(strict=True, reason="engine (§5): a validator votes for a block whose state root names a height it "

@@ -56,7 +56,7 @@ class SimNode:
 
     __slots__ = ("sim", "inst", "index", "signer", "role", "core", "alive", "incarnation", "timer_gen",
                  "safety", "chain", "chain_qc", "batch_end", "roots", "halted", "restarts", "amnesiac",
-                 "votes_sent", "proposals_sent")
+                 "votes_sent", "proposals_sent", "tree")
 
     def __init__(self, sim: "Simulation", inst: int, index: int, signer: object, role: str) -> None:
         self.sim = sim
@@ -69,6 +69,7 @@ class SimNode:
         self.incarnation = 0
         self.timer_gen = 0
         self.safety: SafetyData | None = None        # durable: survives crashes
+        self.tree: dict[bytes, Block] = {}            # durable: the uncommitted block tree, stored with safety
         self.chain: list[Block] = []                  # durable: committed blocks, height i+1 at [i]
         self.chain_qc: list[QuorumCert] = []          # the QC of the Commit that brought chain[i]
         self.batch_end: set[int] = set()              # heights that are the last block of a Commit
@@ -84,8 +85,10 @@ class SimNode:
     def start(self, now: float, safety: SafetyData | None) -> None:
         sim = self.sim
         committed = (self.chain[-1], self.chain_qc[-1]) if self.chain else None
+        top = len(self.chain)
+        kept = tuple(b for b in self.tree.values() if b.height > top)   # what the restart takes back
         self.core = sim.core_class(sim.core_cfg, sim.vs, self.signer, sim.genesis_id, safety=safety,
-                                   committed=committed, rules=sim.rules)
+                                   committed=committed, rules=sim.rules, certified=kept)
         self.alive = True
         self.incarnation += 1
         self.apply(self.core.start(now), now)
@@ -127,7 +130,13 @@ class SimNode:
             elif t is Broadcast:
                 sim.broadcast(self, a.data, now)
             elif t is PersistSafety:
-                self.safety = a.safety   # durable before anything after it in this list leaves
+                # The block tree first, then the safety data (docs/embedding.md): both durable
+                # before anything after this action leaves.
+                core = self.core
+                if core is not None:
+                    root_h = core.root.height
+                    self.tree = {bid: b for bid, b in core.blocks.items() if b.height > root_h}
+                self.safety = a.safety
                 sim.stats["persists"] += 1
             elif t is SetTimer:
                 self.timer_gen += 1

@@ -371,8 +371,9 @@ class Simulation:
             elif kind == RESTART:
                 if not node.alive:
                     amnesia = args[1]
-                    if amnesia:
+                    if amnesia:   # the safety data and the tree stored with it are gone
                         node.safety = None
+                        node.tree = {}
                         node.amnesiac = True
                         self.stats["amnesia"] += 1
                     if node.incarnation:
