@@ -20,6 +20,7 @@ from mbi.consensus.types import Block, QuorumCert, SafetyData, ValidatorSet
 from mbi.ledger.chain import Ledger
 from mbi.ledger.genesis import Genesis
 from mbi.store.db import Store
+from mbi.store.safety import SLOT as SAFETY_SLOT
 from mbi.store.safety import SafetyFile
 from mbi.types.envelope import SignedTransaction
 from mbi.types.mbi_types_pb2 import LedgerHeader
@@ -92,11 +93,23 @@ class Chain:
     def load_safety(self) -> SafetyData | None:
         raw = self.safety_file.load()
         if raw is None:
+            self._check_no_safety_record()
             return None
         try:
             return wire.decode_safety(raw, self.validators, self.genesis.chain_id)
         except wire.WireError as e:
             raise ChainError(f"stored safety data does not decode: {e.reason}") from None
+
+    def _check_no_safety_record(self) -> None:
+        """No valid slot: a new file, or a crash tore the very first record (slot 1; that
+        vote never left). Slot 0 is written only from the second record on, while slot 1
+        still holds the first, so a non-zero slot 0 with no valid slot is a damaged file:
+        starting without the record could sign a second vote in a round already voted."""
+        with open(self.safety_file.path, "rb") as f:
+            slot0 = f.read(SAFETY_SLOT)
+        if slot0.strip(b"\x00"):
+            raise ChainError(f"{self.safety_file.path}: the consensus safety record is damaged (no valid slot); "
+                             "refusing to start a validator that may have forgotten its votes")
 
     def save_safety(self, data: bytes, blocks: Iterable[Block] = ()) -> None:
         """The tree blocks not stored yet, then the safety data, before the vote or
