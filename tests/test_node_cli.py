@@ -4,9 +4,11 @@ stderr naming the problem and a non-zero exit, never a traceback."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,22 @@ def test_status_of_a_node_that_is_not_there() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connection refused
         one_line_error(mbi("status", "--url", f"http://127.0.0.1:{port}"), 1, "not reachable")
+
+
+def test_damaged_safety_record(home: Path) -> None:
+    """A validator whose safety record is garbage must not start as if it never voted."""
+    p = subprocess.Popen([sys.executable, "-m", "mbi", "start", "--home", str(home)], cwd=str(REPO),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        safety = home / "data" / "safety.bin"
+        end = time.monotonic() + 60
+        # a one-validator chain votes for its own blocks: wait for a record in slot 0 too
+        while not (safety.exists() and safety.read_bytes()[:8] == b"MBISAFE1"):
+            assert p.poll() is None and time.monotonic() < end, "the node never wrote a safety record"
+            time.sleep(0.2)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+    size = safety.stat().st_size
+    safety.write_bytes(os.urandom(size))
+    one_line_error(mbi("start", "--home", str(home)), 1, "safety record is damaged", logs_before=True)
