@@ -162,3 +162,24 @@ def test_accounting_classifies_lost_stranded_and_duplicated() -> None:
     assert math.isclose(acc["latency_ms"]["max"], 600.0)
     assert acc["tps"] == 2.0  # 4 commits in the 2 s window
     assert acc["answer_codes"] == {"0": 6, "93": 1, "114": 1}
+
+
+def test_profile_split_charges_the_deepest_matching_frame(tmp_path: Path) -> None:
+    from bench.cluster.profile_split import split
+
+    raw = tmp_path / "p.txt"
+    raw.write_text(
+        "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:83);"
+        "Chain.execute (mbi/node/chain.py:213);Store.commit_block (mbi/store/db.py:718) 5\n"
+        "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:83);"
+        "Chain.execute (mbi/node/chain.py:213);Ledger.close (mbi/ledger/chain.py:110) 3\n"
+        "_run_module_as_main (<frozen runpy>:198);ApiIngress._admit (mbi/api/ingress.py:180);"
+        "validate (mbi/ledger/validity.py:64) 2\n"
+        "_run_module_as_main (<frozen runpy>:198);Runner.run (asyncio/runners.py:118) 7\n"
+        "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:81) 4\n")
+    r = split(str(raw))
+    assert r["samples"] == 21 and r["busy_samples"] == 10
+    areas = {k: v["samples"] for k, v in r["areas"].items()}
+    assert areas == {"idle": 11, "store": 5, "execute": 3, "http ingest (validate)": 2}
+    assert r["areas"]["store"]["share_of_busy"] == 0.5
+    assert r["threads"]["event loop"]["samples"] == 9

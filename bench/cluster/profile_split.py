@@ -47,6 +47,9 @@ def area_of(frames: list[str]) -> str:
     for f in reversed(frames):
         for area, pats in AREAS:
             if any(p in f for p in pats):
+                # The ledger's validity checks run at admission too (mbi/api/ingress.py).
+                if area == "execute" and any("mbi/api/ingress.py" in g for g in frames):
+                    return "http ingest (validate)"
                 return area
     return "other"
 
