@@ -15,6 +15,7 @@ ldconfig -p 2>/dev/null | grep -q 'libsodium\.so' || need_apt+=(libsodium23)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v strace >/dev/null 2>&1 || need_apt+=(strace)  # the store's fsync test traces syscalls
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)    # the node's separate-hosts drill makes network namespaces
 # The ARMv8 SHA-256 path is cross-built and run under qemu on x86-64 hosts
 # (tests/native/arm_crosscheck.sh), so CI checks that path too. Installed when we are
 # root (CI); a developer without root is told the one test that will skip.
