@@ -210,6 +210,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             g.stdin.write(f"{t0!r}\n")
             g.stdin.flush()
         t0_ref.append(t0)
+        load_at_start = _loadavg()
         time.sleep(max(0.0, t0 - time.monotonic()))
         cpu_t0 = {v.name: net.cpu_seconds(v.index) for v in net.validators}
         faults: list[tuple[float, str]] = []
@@ -287,7 +288,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                     "generator_us_per_submitted_tx": round(gen_cpu / acc["submitted"] * 1e6, 1)
                     if acc["submitted"] else None,
                     "machine_cores": len(os.sched_getaffinity(0)),
-                    "loadavg_before": _loadavg()},
+                    "loadavg_at_start": load_at_start, "loadavg_at_end": _loadavg()},
             "reference": {"libsodium_verify_per_s": round(ref_rate), "before": round(ref0["cpu_per_s"]),
                           "after": round(ref1["cpu_per_s"]), "wall_per_s_before": round(ref0["wall_per_s"]),
                           "tps_over_verify_rate": round(acc["tps"] / ref_rate, 4) if ref_rate else None,

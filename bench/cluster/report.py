@@ -60,6 +60,7 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("CPU per validator (cores)", ", ".join(f"{c:.2f}" for c in cpu["validators_cores"])),
         ("CPU per committed tx, all validators", f"{cpu['validators_us_per_tx']} µs"),
         ("CPU generator (cores)", f"{cpu['generator_cores']:.2f}"),
+        ("load average at the window's start", " ".join(f"{x:g}" for x in cpu["loadavg_at_start"])),
         ("reference: libsodium verify, 1 core", f"{ref['libsodium_verify_per_s']:,.0f}/s"),
         ("TPS / reference verify rate", f"{ref['tps_over_verify_rate']}"),
     ]
@@ -127,8 +128,8 @@ def plot(r: dict[str, Any], folder: str) -> list[str]:
     out.append(p)
 
     fig, ax = plt.subplots(figsize=(10, 4))
-    ax.plot(t, tl["latency_p50_ms"], label="p50")
-    ax.plot(t, tl["latency_p99_ms"], label="p99")
+    ax.plot(t, tl["latency_p50_ms"], ".-", label="p50")  # markers: a second between stalls shows
+    ax.plot(t, tl["latency_p99_ms"], ".-", label="p99")
     marks(ax)
     ax.set_xlabel("seconds since window start (commit time)")
     ax.set_ylabel("submit→commit latency, ms")
