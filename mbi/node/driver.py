@@ -7,9 +7,9 @@
   transactions is waiting to commit or the pool has transactions, else when the first
   transaction arrives or the heartbeat passes (no stream of empty blocks when idle).
 - Before the safety data, every block the engine holds above the executed height (the
-  ones it voted for included) is stored; on restart they are fed back to the engine as a
-  sync response from the store (`RESTORE_PEER`), so a leader whose high QC names a block
-  that only its voters kept can still get it and propose on it.
+  ones it voted for included) is stored; on restart the node gives them back to the
+  engine (`Core(certified=...)`, docs/consensus.md §4.3), so a leader whose high QC names
+  a block that only its voters kept can still get it and propose on it.
 - Payload checks and block execution run on worker threads; their results come back to
   the engine as events.
 - With a vote journal (`[consensus] vote_journal`), every vote received from a peer is
@@ -47,7 +47,6 @@ log = logging.getLogger("mbi.node")
 KIND_OF_TAG = {0x0A: Kind.PROPOSAL, 0x12: Kind.VOTE, 0x1A: Kind.TIMEOUT, 0x22: Kind.SYNC_REQUEST,
                0x2A: Kind.SYNC_RESPONSE}
 CONSENSUS_KINDS = frozenset(KIND_OF_TAG.values())
-RESTORE_PEER = "store"  # the "peer" of the restored block tree: never sent to, never penalised
 PENALTY = {"malformed": 20.0, "bad_signature": 20.0, "equivocation": 100.0, "wrong_leader": 20.0,
            "invalid_proposal": 10.0, "invalid_payload": 20.0, "state_root_mismatch": 0.0, "bad_sync": 20.0}
 
@@ -110,37 +109,6 @@ class ConsensusDriver:
         self._loop = asyncio.get_running_loop()
         self._exec_task = self._loop.create_task(self._execute_loop())
         self._run(self.core.start(time.time()))
-        self._restore_tree()
-
-    def _restore_tree(self) -> None:
-        """Give the engine back, from the store, the chain from its root through its high QC's
-        block and on through the blocks it voted for: after every validator crashed, the
-        block a QC certifies may survive only with the validators that voted for it."""
-        tree = self.chain.load_tree()
-        if not tree:
-            return
-        root = self.core.root
-        path: list[Block] = []
-        bid = self.core.high_qc.block_id
-        while bid in tree:  # down from the high QC's block ...
-            path.append(tree[bid])
-            bid = tree[bid].parent_id
-        if bid != root.id:
-            path = []  # ... which must reach the root; else start from the root
-        path.reverse()
-        children: dict[bytes, list[Block]] = {}
-        for b in tree.values():
-            children.setdefault(b.parent_id, []).append(b)
-        tip = path[-1] if path else root
-        while children.get(tip.id):  # on through what we voted for, the latest round first
-            tip = max(children[tip.id], key=lambda b: b.round)
-            path.append(tip)
-        path = path[: self.core.limits.max_sync_blocks]
-        if not path:
-            return
-        log.info("restart: %d blocks above height %d restored from the store", len(path), root.height,
-                 extra={"height": root.height})
-        self.feed(MessageReceived(RESTORE_PEER, wire.encode_sync_response([], None, path, self.core.high_qc)))
 
     async def stop(self) -> None:
         """Stop feeding the engine; finish the block being executed (not the queue)."""

@@ -50,12 +50,17 @@ class Node:
         self.cache = TxCache(max(cfg.verify.cache_size, 1024))
         c = cfg.consensus
         self.genesis_id = genesis_block_id(genesis.chain_id, self.chain.genesis_hash)
+        tree = self.chain.load_tree()  # the engine's block tree as stored before a restart
+        if tree:
+            log.info("restart: %d consensus blocks above height %d given back to the engine", len(tree),
+                     self.chain.height, extra={"height": self.chain.height})
         self.core = Core(CoreConfig(chain_id=genesis.chain_id, round_timeout=c.round_timeout_base,
                                     timeout_backoff=c.round_timeout_backoff, max_round_timeout=c.round_timeout_max,
                                     sync_max_blocks=cfg.sync.batch_blocks,
                                     max_payload_bytes=cfg.block.max_block_bytes),
                          self.vs, Ed25519Signer(key.seed) if self.is_validator else None, self.genesis_id,
-                         safety=self.chain.load_safety(), committed=self.chain.committed_tip())
+                         safety=self.chain.load_safety(), committed=self.chain.committed_tip(),
+                         certified=list(tree.values()))
         self.net = Network(key, genesis.chain_id, cfg.p2p, role=Role.VALIDATOR if self.is_validator else Role.FULL_NODE,
                            validators=self.vs.keys, on_message=self._on_message, on_peer_up=self._on_peer_up,
                            on_peer_down=self._on_peer_down)
