@@ -144,6 +144,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     net = Network(root / "net", n, overrides)
     gens: list[subprocess.Popen] = []
     poller = metrics = None
+    glog = None
     try:
         net.start_all()
         say(f"{n} validator(s) starting in {root / 'net'}")
@@ -161,7 +162,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         ref0 = reference_verify_rate()
 
         # Generators: load their files, then wait for the start time.
-        glog = open(root / "generators.log", "a")
+        glog = open(root / "generators.log", "a")  # noqa: SIM115 - closed in the finally below
         urls = [v.url for v in net.validators]
         specs = []
         for g in range(a.generators):
@@ -327,6 +328,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         if metrics is not None and metrics.is_alive():
             metrics.stop()
         net.stop_all()
+        if glog is not None:
+            glog.close()
         if not a.home and not a.keep:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -402,9 +405,9 @@ def _start_profile(net: Network, a: argparse.Namespace, root: Path) -> subproces
     out_dir = Path(a.results) if a.results else root
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"profile-{v.name}.txt"
-    log = open(out_dir / "py-spy.log", "w")
-    return subprocess.Popen([exe, "record", "-p", str(v.proc.pid), "-d", str(int(a.profile)), "-f", "raw",
-                             "-o", str(path), "--nonblocking"], stdout=log, stderr=subprocess.STDOUT)
+    with open(out_dir / "py-spy.log", "w") as log:  # the child keeps its own descriptor
+        return subprocess.Popen([exe, "record", "-p", str(v.proc.pid), "-d", str(int(a.profile)), "-f", "raw",
+                                 "-o", str(path), "--nonblocking"], stdout=log, stderr=subprocess.STDOUT)
 
 
 def main(a: argparse.Namespace) -> int:

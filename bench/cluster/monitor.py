@@ -13,8 +13,8 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .network import CLK_TCK, HttpClient, cpu_ticks
 
@@ -29,8 +29,7 @@ def parse_metrics(text: str) -> dict[str, float]:
         if not line or line[0] == "#":
             continue
         name, _, rest = line.partition(" ")
-        if name.endswith("_total"):
-            name = name[:-6]
+        name = name.removesuffix("_total")
         if name in METRICS:
             try:
                 out[name] = float(rest.split()[0])
