@@ -49,8 +49,10 @@ def special(flags_x86: list[str] | None = None, flags_arm: list[str] | None = No
 # name -> (plain sources, {special source: flags}, language)
 KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
     "_cpu": (["core_ext/_cpu.pyx", f"{SRC}/cpu.c"], {}, "c"),
+    # The one worker pool every threaded kernel shares (bound through a capsule).
+    "_pool": (["core_ext/_pool.pyx", f"{SRC}/pool/pool.c"], {}, "c"),
     "hashing": (
-        ["core_ext/hashing.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c"],
+        ["core_ext/hashing.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c", f"{SRC}/pool/client.c"],
         {
             f"{SRC}/sha256_shani.c": special(X86_SHANI, ARM_CRYPTO),
             f"{SRC}/sha256_avx512.c": special(X86_AVX512),
@@ -59,7 +61,8 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
         "c",
     ),
     "merkle": (
-        ["core_ext/merkle.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c", f"{SRC}/merkle.c"],
+        ["core_ext/merkle.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c", f"{SRC}/merkle.c",
+         f"{SRC}/pool/client.c"],
         {
             f"{SRC}/sha256_shani.c": special(X86_SHANI, ARM_CRYPTO),
             f"{SRC}/sha256_avx512.c": special(X86_AVX512),
@@ -69,7 +72,7 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
     ),
     "sigverify": (
         ["core_ext/sigverify.pyx", f"{SRC}/cpu.c", f"{SRC}/ed25519/ed25519.c",
-         f"{SRC}/ed25519/sha512.c", f"{SRC}/ed25519/batch.c"],
+         f"{SRC}/ed25519/sha512.c", f"{SRC}/ed25519/batch.c", f"{SRC}/pool/client.c"],
         {f"{SRC}/ed25519/ed25519_ifma.c": special(X86_AVX512IFMA)},
         "c",
     ),

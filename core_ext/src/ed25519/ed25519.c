@@ -447,7 +447,6 @@ int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *con
     memset(&c, 0, sizeof c);
     c.pks = pks; c.sigs = sigs; c.msgs = msgs; c.lens = msg_lens; c.out = out;
     pthread_mutex_init(&c.lock, NULL);
-    if (threads < 1) threads = mbi_cpu_count();
     /* Each thread batch-verifies its own contiguous share; small shares would lose the
      * batch speed-up, hence the minimum chunk. */
     mbi_parallel_for(n, threads, 32, batch_range, &c);
