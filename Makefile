@@ -1,7 +1,7 @@
 # MBI Core developer entry points. `make test` and `make bench` work from a fresh clone.
 PY := .venv/bin/python
 
-.PHONY: setup build test test-fast bench clean proto
+.PHONY: setup build test test-fast fuzz bench clean proto
 
 setup:
 	bash ci/setup.sh
@@ -16,6 +16,10 @@ test:
 # The suite without the slow crash/sweep tests, for the edit-test loop.
 test-fast: build
 	$(PY) -m pytest -q -m "not slow" tests
+
+# The atheris fuzzers of fuzz/, without a time limit (Ctrl-C stops them).
+fuzz:
+	bash ci/fuzz.sh
 
 bench:
 	bash ci/bench.sh
