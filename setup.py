@@ -24,7 +24,10 @@ MACHINE = platform.machine().lower()
 IS_X86 = MACHINE in ("x86_64", "amd64", "i686", "x86")
 IS_ARM64 = MACHINE in ("aarch64", "arm64")
 
+# MBI_EXTRA_CFLAGS goes last, so it can override the defaults (ci/sanitize.sh: -O1, which
+# compiles the instrumented build several times faster).
 BASE_CFLAGS = ["-O3", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-pthread"]
+BASE_CFLAGS += os.environ.get("MBI_EXTRA_CFLAGS", "").split()
 CXXFLAGS = ["-std=c++17"]
 
 # Per-source target flags, keyed by architecture. A source listed here is compiled on
