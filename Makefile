@@ -1,7 +1,7 @@
 # MBI Core developer entry points. `make test` and `make bench` work from a fresh clone.
 PY := .venv/bin/python
 
-.PHONY: setup build test test-fast bench clean proto soak devnet
+.PHONY: setup build test test-fast test-sanitize fuzz bench clean proto soak devnet
 
 setup:
 	bash ci/setup.sh
@@ -22,6 +22,15 @@ devnet: setup
 # The suite without the slow crash/sweep tests, for the edit-test loop.
 test-fast: build
 	$(PY) -m pytest -q -m "not slow" tests
+
+# The native kernels' tests against an ASan + UBSan build of core_ext (out of tree, in
+# build/sanitize), on the default and the portable backends.
+test-sanitize:
+	bash ci/sanitize.sh
+
+# The atheris fuzzers of fuzz/, without a time limit (Ctrl-C stops them).
+fuzz:
+	bash ci/fuzz.sh
 
 bench:
 	bash ci/bench.sh

@@ -24,7 +24,10 @@ MACHINE = platform.machine().lower()
 IS_X86 = MACHINE in ("x86_64", "amd64", "i686", "x86")
 IS_ARM64 = MACHINE in ("aarch64", "arm64")
 
+# MBI_EXTRA_CFLAGS goes last, so it can override the defaults (ci/sanitize.sh: -O1, which
+# compiles the instrumented build several times faster).
 BASE_CFLAGS = ["-O3", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-pthread"]
+BASE_CFLAGS += os.environ.get("MBI_EXTRA_CFLAGS", "").split()
 CXXFLAGS = ["-std=c++17"]
 
 # Per-source target flags, keyed by architecture. A source listed here is compiled on
@@ -49,8 +52,10 @@ def special(flags_x86: list[str] | None = None, flags_arm: list[str] | None = No
 # name -> (plain sources, {special source: flags}, language)
 KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
     "_cpu": (["core_ext/_cpu.pyx", f"{SRC}/cpu.c"], {}, "c"),
+    # The one worker pool every threaded kernel shares (bound through a capsule).
+    "_pool": (["core_ext/_pool.pyx", f"{SRC}/pool/pool.c"], {}, "c"),
     "hashing": (
-        ["core_ext/hashing.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c"],
+        ["core_ext/hashing.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c", f"{SRC}/pool/client.c"],
         {
             f"{SRC}/sha256_shani.c": special(X86_SHANI, ARM_CRYPTO),
             f"{SRC}/sha256_avx512.c": special(X86_AVX512),
@@ -59,7 +64,8 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
         "c",
     ),
     "merkle": (
-        ["core_ext/merkle.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c", f"{SRC}/merkle.c"],
+        ["core_ext/merkle.pyx", f"{SRC}/cpu.c", f"{SRC}/sha256.c", f"{SRC}/merkle.c",
+         f"{SRC}/pool/client.c"],
         {
             f"{SRC}/sha256_shani.c": special(X86_SHANI, ARM_CRYPTO),
             f"{SRC}/sha256_avx512.c": special(X86_AVX512),
@@ -68,8 +74,10 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
         "c",
     ),
     "sigverify": (
-        ["core_ext/sigverify.pyx", f"{SRC}/cpu.c", f"{SRC}/ed25519/ed25519.c",
-         f"{SRC}/ed25519/sha512.c", f"{SRC}/ed25519/batch.c"],
+        # layers, bottom up: group/scalar arithmetic, backends, batch engine, dispatch
+        ["core_ext/sigverify.pyx", f"{SRC}/cpu.c", f"{SRC}/ed25519/sha512.c",
+         f"{SRC}/ed25519/group.c", f"{SRC}/ed25519/scalar.c", f"{SRC}/ed25519/backend.c",
+         f"{SRC}/ed25519/batch.c", f"{SRC}/ed25519/ed25519.c", f"{SRC}/pool/client.c"],
         {f"{SRC}/ed25519/ed25519_ifma.c": special(X86_AVX512IFMA)},
         "c",
     ),

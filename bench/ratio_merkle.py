@@ -1,14 +1,12 @@
 """core_ext.hashing / core_ext.merkle against a hashlib-based pure-Python RFC 6962
-implementation (tests/rfc6962_ref.py), measured side by side in one run.
+implementation (tests/rfc6962_ref.py), and 2 threads against 1, measured in one run.
 
-Prints one table: each workload's native figure, the pure-Python figure, their ratio and
-the target. One-thread rows are timed in CPU time of the calling thread
-(time.thread_time), which keeps them meaningful on a shared, noisy machine; rows that use
-two threads can only be timed in wall-clock time: the 2-thread merkle_root row is the
-fastest of the runs made during --wall-seconds (the moments both cores were free), and a
-second row gives process CPU time / 2. Usage:
+Every row's variants (the pure-Python baseline, the native call on 1 thread and on 2)
+are sampled interleaved in the same rounds (bench/interleave.py); figures are medians of
+wall-clock samples and ratios medians of per-round ratios, never bests. Every sample's
+result is checked against the reference. Targets apply to measured medians only. Usage:
 
-    .venv/bin/python bench/ratio_merkle.py [--log2n 20] [--repeat 7] [--wall-seconds 20] [--backend NAME]
+    .venv/bin/python bench/ratio_merkle.py [--log2n 20] [--rounds 7] [--backend NAME]
 """
 from __future__ import annotations
 
@@ -17,25 +15,17 @@ import hashlib
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 
-import core_ext
-from core_ext import hashing, merkle
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+import rfc6962_ref as ref  # noqa: E402
+from interleave import interleaved, load_line, median, speedup  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import rfc6962_ref as ref
-
-
-def best(fn, repeat: int, clock=time.perf_counter) -> float:
-    fn()  # warm up
-    out = []
-    for _ in range(repeat):
-        t0 = clock()
-        fn()
-        out.append(clock() - t0)
-    return min(out)
+import core_ext  # noqa: E402
+from core_ext import hashing, merkle  # noqa: E402
 
 
 def cpu_model() -> str:
@@ -49,18 +39,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def ms(s: float) -> str:
+    return f"{s * 1e3:.2f} ms" if s < 0.01 else f"{s * 1e3:.1f} ms"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--log2n", type=int, default=20, help="tree size 2^N (default 20)")
-    ap.add_argument("--repeat", type=int, default=7, help="timed runs per native row (best of)")
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds per row (odd)")
     ap.add_argument("--backend", default=None, help="force a SHA-256 backend (see _backends())")
-    ap.add_argument("--wall-seconds", type=float, default=20.0,
-                    help="keep re-running the 2-thread merkle_root for this long and report the "
-                         "fastest run: on a shared machine, the moments both cores were free")
     args = ap.parse_args()
     if args.backend:
         hashing._set_backend(args.backend)
         merkle._set_backend(args.backend)
+    if core_ext.threads() < 2:
+        core_ext.set_threads(2)
+    R = args.rounds
 
     n = 1 << args.log2n
     rng = np.random.default_rng(6962)
@@ -68,78 +62,110 @@ def main() -> None:
     entry_list = [bytes(r) for r in entries]
     info = core_ext.cpu_features()
     print(f"machine : {cpu_model()}, {info['cores']} cores; usable: {' '.join(info['cpu'])}")
-    print(f"backend : hashing={hashing.backend()} merkle={merkle.backend()}")
+    print(f"backend : hashing={hashing.backend()} merkle={merkle.backend()}, pool {core_ext.threads()} threads")
     print(f"python  : {platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}")
-    try:
-        print(f"load    : {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min; other work on the machine skews wall-clock rows)")
-    except OSError:
-        pass
-    rows = []
+    print(load_line())
+    print(f"method  : {R} interleaved rounds per row; medians of wall-clock samples")
+    rows: list[tuple[str, str, str, str, str, str]] = []
 
-    # 1. sha256_many, 64-byte messages, one thread.
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    # 1. sha256_many, 64-byte messages.
     m = 1 << 18
     data = rng.integers(0, 256, m * 64, dtype=np.uint8).tobytes()
     off = np.arange(m + 1, dtype=np.int64) * 64
-    t_nat = best(lambda: hashing.sha256_many(data, off, threads=1), args.repeat, time.thread_time)
     sha = hashlib.sha256
-    t_py = best(lambda: [sha(data[i:i + 64]).digest() for i in range(0, m * 64, 64)], 2, time.thread_time)
-    rows.append(("sha256_many 64 B msgs, 1 thread", f"{m / t_nat / 1e6:.1f} M/s", f"{m / t_py / 1e6:.2f} M/s",
-                 t_py / t_nat, ">= 25 M/s", m / t_nat >= 25e6))
+    want_many = np.frombuffer(b"".join(sha(data[i:i + 64]).digest() for i in range(0, m * 64, 64)),
+                              dtype=np.uint8).reshape(m, 32)
+
+    def check_many(got):
+        assert np.array_equal(np.asarray(got), want_many), "sha256_many differs from hashlib"
+
+    res = interleaved({
+        "py": lambda: np.frombuffer(b"".join(sha(data[i:i + 64]).digest() for i in range(0, m * 64, 64)),
+                                    dtype=np.uint8).reshape(m, 32),
+        "t1": lambda: hashing.sha256_many(data, off, threads=1),
+        "t2": lambda: hashing.sha256_many(data, off, threads=2),
+    }, R, 0.05, {"py": check_many, "t1": check_many, "t2": check_many})
+    r1 = m / median(res["t1"])
+    rows.append(("sha256_many 2^18 x 64 B, 1 thread", f"{r1 / 1e6:.1f} M/s", f"{m / median(res['py']) / 1e6:.2f} M/s",
+                 f"{speedup(res, 'py', 't1'):.0f}x", ">= 25 M/s", verdict(r1 >= 25e6)))
+    rows.append(("sha256_many 2^18 x 64 B, 2 threads", f"{m / median(res['t2']) / 1e6:.1f} M/s", "",
+                 f"{speedup(res, 't1', 't2'):.2f}x 1t", ">= 1.0x 1 thread",
+                 verdict(speedup(res, "t1", "t2") >= 1.0)))
 
     # 2. merkle_root over 2^N entries.
-    t_py_root = best(lambda: ref.mth_fast(entry_list), 1, time.thread_time)
     want = ref.mth_fast(entry_list)
-    assert merkle.merkle_root(entries) == want, "native root differs from the reference"
-    t1 = best(lambda: merkle.merkle_root(entries, threads=1), args.repeat, time.thread_time)
-    t2 = best(lambda: merkle.merkle_root(entries, threads=2), args.repeat)
-    stop = time.perf_counter() + args.wall_seconds
-    while time.perf_counter() < stop:
-        t0 = time.perf_counter()
-        merkle.merkle_root(entries, threads=2)
-        t2 = min(t2, time.perf_counter() - t0)
-        time.sleep(0.05)
-    # CPU time of the whole process over the 2-thread call, per thread: what the wall time
-    # would be on two otherwise idle cores (the split is balanced and identical work).
-    t2c = best(lambda: merkle.merkle_root(entries, threads=2), args.repeat, time.process_time) / 2
-    rows.append((f"merkle_root 2^{args.log2n}, 1 thread (CPU)", f"{t1 * 1e3:.1f} ms", f"{t_py_root * 1e3:.0f} ms",
-                 t_py_root / t1, "", None))
-    rows.append((f"merkle_root 2^{args.log2n}, 2 threads (wall)", f"{t2 * 1e3:.1f} ms", f"{t_py_root * 1e3:.0f} ms",
-                 t_py_root / t2, "<= 35 ms, >= 20x", t2 <= 0.035 and t_py_root / t2 >= 20))
-    rows.append((f"merkle_root 2^{args.log2n}, 2 threads (process CPU / 2)", f"{t2c * 1e3:.1f} ms",
-                 f"{t_py_root * 1e3:.0f} ms", t_py_root / t2c, "<= 35 ms, >= 20x",
-                 t2c <= 0.035 and t_py_root / t2c >= 20))
 
-    # 3. MerkleTree.update of 10,000 random entries in a 2^N tree.
-    tree = merkle.MerkleTree(entries)
-    rtree = ref.RefTree(entry_list)
+    def check_root(got):
+        assert got == want, "merkle_root differs from the RFC 6962 reference"
+
+    res = interleaved({
+        "py": lambda: ref.mth_fast(entry_list),
+        "t1": lambda: merkle.merkle_root(entries, threads=1),
+        "t2": lambda: merkle.merkle_root(entries, threads=2),
+    }, R, 0.05, {"py": check_root, "t1": check_root, "t2": check_root})
+    t1, t2, tpy = median(res["t1"]), median(res["t2"]), median(res["py"])
+    rows.append((f"merkle_root 2^{args.log2n}, 1 thread", ms(t1), ms(tpy), f"{speedup(res, 'py', 't1'):.0f}x", "", ""))
+    rows.append((f"merkle_root 2^{args.log2n}, 2 threads", ms(t2), ms(tpy), f"{speedup(res, 'py', 't2'):.0f}x",
+                 "<= 35 ms, >= 20x", verdict(t2 <= 0.035 and speedup(res, "py", "t2") >= 20)))
+    rows.append((f"merkle_root 2^{args.log2n}, 2 threads vs 1", "", "", f"{speedup(res, 't1', 't2'):.2f}x",
+                 ">= 1.0x", verdict(speedup(res, "t1", "t2") >= 1.0)))
+
+    # 3. MerkleTree.update of 10,000 random entries in a 2^N tree. Each variant rewrites
+    # its own tree with the same batches in the same order; the roots are checked after.
     k = 10_000
-    batches = [(rng.integers(0, n, k), rng.integers(0, 256, (k, 32), dtype=np.uint8)) for _ in range(args.repeat + 1)]
-    it = iter(batches)
-    t_upd = best(lambda: tree.update(*next(it)), args.repeat, time.thread_time)
-    idx, new = batches[0]
-    idx_l, new_l = idx.tolist(), [bytes(r) for r in new]
-    t_py_upd = best(lambda: rtree.update(idx_l, new_l), 1, time.thread_time)
-    rows.append((f"MerkleTree.update 10k in 2^{args.log2n}, 1 thread", f"{t_upd * 1e3:.2f} ms",
-                 f"{t_py_upd * 1e3:.0f} ms", t_py_upd / t_upd, "<= 10 ms", t_upd <= 0.010))
-    # and the default thread count, wall clock
-    it2 = iter([(rng.integers(0, n, k), rng.integers(0, 256, (k, 32), dtype=np.uint8)) for _ in range(args.repeat + 1)])
-    tree2 = merkle.MerkleTree(entries, threads=2)
-    t_upd2 = best(lambda: tree2.update(*next(it2)), args.repeat)
-    rows.append((f"MerkleTree.update 10k in 2^{args.log2n}, threads=2 (wall)", f"{t_upd2 * 1e3:.2f} ms",
-                 f"{t_py_upd * 1e3:.0f} ms", t_py_upd / t_upd2, "<= 10 ms", t_upd2 <= 0.010))
+    batches = [(rng.integers(0, n, k), rng.integers(0, 256, (k, 32), dtype=np.uint8)) for _ in range(4)]
+    trees = {"t1": merkle.MerkleTree(entries, threads=1), "t2": merkle.MerkleTree(entries, threads=2)}
+    rtree = ref.RefTree(entry_list)
+    pos = {"t1": 0, "t2": 0, "py": 0}
+    lists = [(i.tolist(), [bytes(r) for r in e]) for i, e in batches]
+
+    def upd(name: str):
+        b = batches[pos[name] % len(batches)]
+        pos[name] += 1
+        trees[name].update(*b)
+
+    def upd_py():
+        b = lists[pos["py"] % len(lists)]
+        pos["py"] += 1
+        rtree.update(*b)
+
+    res = interleaved({"py": upd_py, "t1": lambda: upd("t1"), "t2": lambda: upd("t2")}, R, 0.05)
+    for name in ("t1", "t2"):
+        # same batches applied in the same order up to the count of calls: replay on a copy
+        full = entries.copy()
+        for j in range(pos[name]):
+            idx, new = batches[j % len(batches)]
+            full[idx] = new
+        assert trees[name].root() == merkle.merkle_root(full, threads=1), f"update ({name}) diverged"
+    rows.append((f"MerkleTree.update 10k in 2^{args.log2n}, 1 thread", ms(median(res["t1"])), ms(median(res["py"])),
+                 f"{speedup(res, 'py', 't1'):.0f}x", "<= 10 ms", verdict(median(res["t1"]) <= 0.010)))
+    rows.append((f"MerkleTree.update 10k in 2^{args.log2n}, 2 threads", ms(median(res["t2"])), "",
+                 f"{speedup(res, 't1', 't2'):.2f}x 1t", "<= 10 ms, >= 1.0x 1t",
+                 verdict(median(res["t2"]) <= 0.010 and speedup(res, "t1", "t2") >= 1.0)))
 
     # 4. Building the incremental tree (every level stored).
-    t_build = best(lambda: merkle.MerkleTree(entries), max(2, args.repeat // 2))
-    t_py_build = best(lambda: ref.RefTree(entry_list), 1, time.thread_time)
-    rows.append((f"MerkleTree(2^{args.log2n} entries), 2 threads (wall)", f"{t_build * 1e3:.1f} ms",
-                 f"{t_py_build * 1e3:.0f} ms", t_py_build / t_build, "", None))
+    def check_tree(t):
+        assert t.root() == want, "MerkleTree root differs from the reference"
+
+    res = interleaved({
+        "py": lambda: ref.RefTree(entry_list),
+        "t1": lambda: merkle.MerkleTree(entries, threads=1),
+        "t2": lambda: merkle.MerkleTree(entries, threads=2),
+    }, max(3, R // 2) | 1, 0.05, {"t1": check_tree, "t2": check_tree})
+    rows.append((f"MerkleTree(2^{args.log2n} entries), 1 thread", ms(median(res["t1"])), ms(median(res["py"])),
+                 f"{speedup(res, 'py', 't1'):.0f}x", "", ""))
+    rows.append((f"MerkleTree(2^{args.log2n} entries), 2 threads", ms(median(res["t2"])), "",
+                 f"{speedup(res, 't1', 't2'):.2f}x 1t", ">= 1.0x 1 thread",
+                 verdict(speedup(res, "t1", "t2") >= 1.0)))
 
     w = max(len(r[0]) for r in rows)
     print()
-    print(f"{'workload':<{w}}  {'native':>12}  {'pure Python':>12}  {'ratio':>8}  {'target':<18} met")
+    print(f"{'workload':<{w}}  {'native':>11}  {'pure Python':>11}  {'ratio':>10}  {'target':<22} verdict")
     for name, nat, py, ratio, target, ok in rows:
-        mark = "" if ok is None else ("yes" if ok else "NO")
-        print(f"{name:<{w}}  {nat:>12}  {py:>12}  {ratio:>7.0f}x  {target:<18} {mark}")
+        print(f"{name:<{w}}  {nat:>11}  {py:>11}  {ratio:>10}  {target:<22} {ok}")
 
 
 if __name__ == "__main__":

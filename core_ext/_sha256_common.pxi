@@ -1,6 +1,5 @@
 # Shared by core_ext.hashing and core_ext.merkle (included, not imported: each module has
 # its own copy of the SHA-256 kernel and therefore its own backend selection).
-import os as _os
 
 
 def backend():
@@ -31,19 +30,12 @@ def _set_backend(str name):
                          f"available here: {_backends()}")
 
 
-def _affinity_cpus():
-    try:
-        return max(1, len(_os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, _os.cpu_count() or 1)
-
-
-_DEFAULT_THREADS = _affinity_cpus()
+include "_pool_client.pxi"
 
 
 cdef int _threads(object threads) except -1:
     if threads is None:
-        return _DEFAULT_THREADS
+        return 0  # the shared pool's size at call time (core_ext.set_threads)
     if isinstance(threads, bool) or not isinstance(threads, int):
         raise TypeError(f"threads must be an int or None, not {type(threads).__name__}")
     if threads < 1:

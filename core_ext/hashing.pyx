@@ -81,7 +81,8 @@ def sha256_many(data, offsets, *, out=None, threads=None):
 
     ``data``: a bytes-like object. ``offsets``: int64 array of n + 1 non-decreasing
     positions within ``data``. ``out``: optional writable C-contiguous (n, 32) uint8 array
-    to fill. ``threads``: threads to use (default: every CPU this process may run on).
+    to fill. ``threads``: at most this many threads (default: the shared pool size,
+    ``core_ext.threads()``).
     Returns the (n, 32) uint8 array of digests.
     """
     cdef Py_buffer view

@@ -135,8 +135,8 @@ def leaf_hashes(entries, *, threads=None):
 def merkle_root(entries, *, threads=None):
     """RFC 6962 Merkle Tree Hash of an (n, 32) uint8 array of entries (n may be 0).
 
-    ``threads``: threads to use (default: every CPU this process may run on); the result
-    does not depend on it.
+    ``threads``: at most this many threads (default: the shared pool size,
+    ``core_ext.threads()``); the result does not depend on it.
     """
     arr = _entries(entries)
     cdef const uint8_t[:, ::1] mv = arr
@@ -297,7 +297,7 @@ cdef class MerkleTree:
 
     def __init__(self, entries=None, *, threads=None):
         """``entries``: optional (n, 32) uint8 array to start from. ``threads``: threads for
-        large changes (default: every CPU this process may run on)."""
+        large changes (default: the shared pool size, ``core_ext.threads()``)."""
         self.nthreads = _threads(threads)
         if entries is not None:
             self.append(entries)

@@ -40,8 +40,7 @@ cdef extern from "mbi_ed25519.h" nogil:
     double mbi_ed25519_recent_invalid_rate()
     void mbi_ed25519_set_recent_invalid_rate(double rate)
 
-cdef extern from "mbi_cpu.h" nogil:
-    int mbi_cpu_count()
+include "_pool_client.pxi"
 
 if mbi_ed25519_init() != 0:
     raise ImportError("core_ext.sigverify: Ed25519 self-check failed at import")
@@ -222,7 +221,7 @@ def _prepare_batch(public_keys, messages, signatures):
 
 cdef int _threads_arg(object threads) except -1:
     if threads is None:
-        return mbi_cpu_count()
+        return 0  # the shared pool's size at call time (core_ext.set_threads)
     if isinstance(threads, bool) or not isinstance(threads, int):
         raise TypeError(f"threads must be None or an int >= 1, not {type(threads).__name__}")
     if threads < 1:
@@ -236,7 +235,8 @@ def verify_batch(public_keys, messages, signatures, threads=None):
     ``public_keys``: (n, 32) uint8 array, n 32-byte values, or one buffer of 32*n bytes.
     ``signatures``: (n, 64) uint8 array, n 64-byte values, or one buffer of 64*n bytes.
     ``messages``: a sequence of n bytes-like objects of any lengths.
-    ``threads``: number of threads (None: every core). Returns a bool array of length n.
+    ``threads``: at most this many threads (None: the shared pool size,
+    ``core_ext.threads()``). Returns a bool array of length n.
     Uses random-linear-combination batch verification (coefficients from the OS CSPRNG)
     and locates invalid items by bisection.
     """

@@ -8,4 +8,8 @@ settings.register_profile("ci", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=50, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# ci/sanitize.sh: instrumented kernels run several times slower; fewer examples keep it
+# within its time budget.
+settings.register_profile("sanitize", max_examples=15, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("MBI_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))

@@ -1,59 +1,42 @@
-/* A minimal parallel-for over pthreads, used by kernels that split a batch across
- * cores. Called with the GIL released; runs `fn(ctx, begin, end)` on contiguous chunks
- * of [0, n). The calling thread takes the first chunk itself, so threads == 1 costs no
- * thread creation at all.
+/* Parallel-for for the kernels, run on the shared worker pool (mbi_pool.h).
  *
- * Header-only and static so each extension module carries its own copy. */
+ * Each extension module links its own copy of core_ext/src/pool/client.c, which holds
+ * the pool's function table; the module's Cython code binds it at import from the
+ * core_ext._pool capsule (core_ext/_pool_client.pxi). Unbound (a kernel used outside
+ * core_ext), every call runs on the calling thread. No call starts threads itself.
+ *
+ * Called with the GIL released; runs `fn(ctx, begin, end)` on contiguous ranges covering
+ * [0, n) exactly once. Range boundaries depend only on n and the piece count, never on
+ * which thread runs a range, so results are the same with any number of threads. */
 #ifndef MBI_PARALLEL_H
 #define MBI_PARALLEL_H
-#include <pthread.h>
 #include <stddef.h>
 
-typedef void (*mbi_range_fn)(void *ctx, size_t begin, size_t end);
+#include "mbi_pool.h"
 
-typedef struct {
-    mbi_range_fn fn;
-    void *ctx;
-    size_t begin, end;
-} mbi_range_job;
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-static void *mbi__range_thread(void *arg) {
-    mbi_range_job *j = (mbi_range_job *)arg;
-    j->fn(j->ctx, j->begin, j->end);
-    return NULL;
+void mbi_parallel_bind(const mbi_pool_api *api);
+
+/* Threads a call asking for `requested` gets: requested < 1 means the pool size; never
+ * more than the pool size; 1 when no pool is bound. */
+int mbi_threads(int requested);
+
+/* Splits [0, n) into min(n / min_piece, threads * per_thread) pieces (at least 1) run by
+ * up to `threads` threads, the caller included. More pieces than threads let a caller
+ * whose helper is late (a loaded machine) take over the rest itself. Returns 0. */
+int mbi_parallel_run(size_t n, int threads, size_t min_piece, int per_thread, mbi_range_fn fn,
+                     void *ctx);
+
+/* One piece per thread, each at least min_chunk long. */
+static inline int mbi_parallel_for(size_t n, int threads, size_t min_chunk, mbi_range_fn fn,
+                                   void *ctx) {
+    return mbi_parallel_run(n, threads, min_chunk, 1, fn, ctx);
 }
 
-/* Returns 0, or -1 if a thread could not be started (its chunk then runs on the caller,
- * so the work is always done). `min_chunk` keeps tiny batches on one thread. */
-static int mbi_parallel_for(size_t n, int threads, size_t min_chunk, mbi_range_fn fn, void *ctx) {
-    if (n == 0) return 0;
-    if (threads < 1) threads = 1;
-    if (min_chunk < 1) min_chunk = 1;
-    size_t max_threads = (n + min_chunk - 1) / min_chunk;
-    if ((size_t)threads > max_threads) threads = (int)max_threads;
-    if (threads > 256) threads = 256;
-    if (threads == 1) { fn(ctx, 0, n); return 0; }
-
-    mbi_range_job jobs[256];
-    pthread_t tids[256];
-    int started[256];
-    size_t chunk = n / (size_t)threads, rem = n % (size_t)threads, pos = 0;
-    for (int t = 0; t < threads; t++) {
-        size_t len = chunk + ((size_t)t < rem ? 1 : 0);
-        jobs[t].fn = fn; jobs[t].ctx = ctx; jobs[t].begin = pos; jobs[t].end = pos + len;
-        pos += len;
-    }
-    int rc = 0;
-    for (int t = 1; t < threads; t++) {
-        started[t] = pthread_create(&tids[t], NULL, mbi__range_thread, &jobs[t]) == 0;
-        if (!started[t]) rc = -1;
-    }
-    /* jobs[0] is [0, chunk + (rem > 0)); spelled out so the compiler sees it set. */
-    fn(ctx, 0, chunk + (rem > 0 ? 1 : 0));
-    for (int t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(tids[t], NULL);
-        else fn(ctx, jobs[t].begin, jobs[t].end);
-    }
-    return rc;
+#ifdef __cplusplus
 }
+#endif
 #endif

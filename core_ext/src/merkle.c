@@ -427,7 +427,7 @@ int mbi_mtree_update(mbi_mtree *t, const mbi_sha256_impl *im, const uint64_t *id
                      const uint8_t *entries, size_t k, int threads) {
     if (!im) im = mbi_sha256_impl_get();
     if (k == 0) return 0;
-    if (threads > 256) threads = 256;
+    threads = mbi_threads(threads);
     uint8_t *hashes = (uint8_t *)malloc(k * 32);
     uint64_t *keys = (uint64_t *)malloc(2 * k * sizeof(uint64_t));
     update_ctx *c = (update_ctx *)malloc(sizeof(update_ctx));

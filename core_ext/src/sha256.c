@@ -476,6 +476,7 @@ void mbi_sha256_many(const mbi_sha256_impl *im, const uint8_t *data, const int64
     if (!im) im = mbi_sha256_impl_get();
     if (n == 0) return;
     size_t bytes = (size_t)(off[n] - off[0]);
+    threads = mbi_threads(threads);
     /* Threads pay off above ~1 ms of work: ~16k short messages or a few MB. */
     if (threads > 1 && (n >= 16384 || bytes >= ((size_t)4 << 20)) && n >= 2 * (size_t)threads) {
         many_ctx c = {im, data, off, out};

@@ -13,6 +13,9 @@ CC=aarch64-linux-gnu-gcc
 for f in sha256 merkle cpu sha256_avx512 sha256_avx2; do
   $CC -O2 -Wall -Wno-unused-function -I$I -c $S/$f.c -o "$OUT/$f.o"
 done
+for f in client pool; do
+  $CC -O2 -Wall -I$I -c $S/pool/$f.c -o "$OUT/pool_$f.o"
+done
 $CC -O2 -Wall -I$I -march=armv8-a+crypto -c $S/sha256_shani.c -o "$OUT/sha256_shani.o"
 $CC -O2 -I$I tests/native/sha256_selftest.c "$OUT"/*.o -o "$OUT/selftest" -static -lpthread
 qemu-aarch64 -cpu max "$OUT/selftest"

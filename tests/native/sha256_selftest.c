@@ -5,10 +5,13 @@
 #include "mbi_sha256.h"
 #include "mbi_merkle.h"
 #include "mbi_cpu.h"
+#include "mbi_parallel.h"
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 int main(){
+  mbi_parallel_bind(mbi_pool_get_api()); /* the shared pool, as core_ext binds it */
+  mbi_pool_set_size(2);
   const mbi_sha256_impl *L[16]; int n=mbi_sha256_impls(L,16);
   for(int i=0;i<n;i++) printf("backend %s\n", L[i]->name);
   static uint8_t buf[40000]; for(int i=0;i<40000;i++) buf[i]=(uint8_t)(i*31+7);

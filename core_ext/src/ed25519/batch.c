@@ -13,12 +13,17 @@
  * A failing set is split and its parts re-checked (with the same decoded points and
  * coefficients, see resolve()); an item is only ever reported invalid by the exact
  * single-signature check. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 
-#include "ed25519/ed25519_internal.h"
-#include "mbi_ed25519.h"
+#include "ed25519/batch.h"
 
 typedef struct {
     ed25519_item it;
@@ -394,27 +399,56 @@ static int resolve(bctx *c, const uint32_t *ids, size_t m, const ge_p3 *sum) {
     return resolve(c, ids + pos, m - pos, &rest);
 }
 
+/* ------------------------------------------------------------------ CSPRNG */
+
+/* The 128-bit coefficients z_i come from the OS CSPRNG. */
+static int os_random(uint8_t *buf, size_t n) {
+#if defined(__linux__)
+    while (n > 0) {
+        ssize_t r = getrandom(buf, n, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        buf += r; n -= (size_t)r;
+    }
+    if (n == 0) return 0;
+#endif
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    while (n > 0) {
+        ssize_t r = read(fd, buf, n);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR) continue;
+            close(fd);
+            return -1;
+        }
+        buf += r; n -= (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ entry */
 
 static void singles(size_t begin, size_t end, const uint8_t *pks, const uint8_t *const *msgs,
-                    const size_t *lens, const uint8_t *sigs, uint8_t *out,
+                    const size_t *lens, const uint8_t *sigs, uint8_t *out, int ifma,
                     ed25519_batch_stats *st) {
     for (size_t i = begin; i < end; i++) {
         ed25519_item it;
         st->single_checks++;
         out[i] = (uint8_t)(ed25519_prepare(&it, pks + 32 * i, msgs[i], lens[i], sigs + 64 * i) &&
-                           (ed25519_current_backend() == MBI_ED25519_IFMA
-                                ? ed25519_ifma_check_one(&it.nA, &it.nR, it.k, it.s)
+                           (ifma ? ed25519_ifma_check_one(&it.nA, &it.nR, it.k, it.s)
                                 : ed25519_check_one(&it.nA, &it.nR, it.k, it.s)));
     }
 }
 
 int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
                         const uint8_t *const *msgs, const size_t *lens, const uint8_t *sigs,
-                        uint8_t *out, ed25519_batch_stats *st) {
+                        uint8_t *out, int ifma, ed25519_batch_stats *st) {
     size_t n = end - begin;
     if (n < 2) {
-        singles(begin, end, pks, msgs, lens, sigs, out, st);
+        singles(begin, end, pks, msgs, lens, sigs, out, ifma, st);
         return 0;
     }
     bctx c;
@@ -426,12 +460,12 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
     c.has_naf = (uint8_t *)calloc(n, 1);
     c.out = out;
     c.stats = st;
-    c.ifma = ed25519_current_backend() == MBI_ED25519_IFMA;
+    c.ifma = ifma;
     int rc = 0;
     if (!c.items || !ids || !rnd || !c.naf || !c.has_naf) { rc = -1; goto done; }
-    if (ed25519_os_random(rnd, 16 * n) != 0) {
+    if (os_random(rnd, 16 * n) != 0) {
         /* no CSPRNG: one-by-one verification is slower but needs no randomness */
-        singles(begin, end, pks, msgs, lens, sigs, out, st);
+        singles(begin, end, pks, msgs, lens, sigs, out, ifma, st);
         goto done;
     }
     size_t m = 0;

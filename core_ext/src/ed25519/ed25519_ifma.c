@@ -11,7 +11,7 @@
  * one per lane, by a fixed-window (radix-16) double-scalar multiplication with
  * branch-free table selection, so invalid items cost no more than valid ones.
  * Compiled with -mavx512f/vl/bw/dq -mavx512ifma; only called when CPUID says so. */
-#include "ed25519/ed25519_internal.h"
+#include "ed25519/backend.h"
 #include "ed25519/sha512.h"
 
 #if defined(__x86_64__) && defined(__AVX512IFMA__) && defined(__AVX512F__)

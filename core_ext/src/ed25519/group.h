@@ -1,6 +1,12 @@
-/* Internal interfaces shared by the Ed25519 translation units (not a public API). */
-#ifndef MBI_ED25519_INTERNAL_H
-#define MBI_ED25519_INTERNAL_H
+/* Ed25519 arithmetic: the group (points, group.c) and scalars mod l (scalar.c), and the
+ * decoded form of one signature. The bottom layer of the verifier, above the field
+ * (fe51.h): it depends on nothing else of it. Not a public API.
+ *
+ *   fe51.h  <-  group.h (group.c, scalar.c)  <-  backend.h (backend.c, ed25519_ifma.c)
+ *           <-  batch.h (batch.c)  <-  ed25519.c (public API and backend dispatch)
+ */
+#ifndef MBI_ED25519_GROUP_H
+#define MBI_ED25519_GROUP_H
 #include <stddef.h>
 #include <stdint.h>
 #include "ed25519/fe51.h"
@@ -128,14 +134,9 @@ static inline void ge_sub_precomp(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *
 }
 
 
-typedef struct {
-    uint64_t msm_checks;     /* random-linear-combination checks run */
-    uint64_t msm_failures;   /* ... of which failed (the set held an invalid item) */
-    uint64_t single_checks;  /* items decided by the single-signature equation */
-} ed25519_batch_stats;
-
 void ge_identity(ge_p3 *h);
 void ge_affine_to_precomp(ge_precomp *r, const ge_p3 *p);
+void ge_p3_to_precomp(ge_precomp *r, const ge_p3 *p);
 void ge_add_p3(ge_p3 *r, const ge_p3 *p, const ge_p3 *q);
 void ge_dbl_p3(ge_p3 *r, const ge_p3 *p);
 void ge_neg(ge_p3 *r, const ge_p3 *p);
@@ -143,6 +144,8 @@ int ge_is_small_order(const ge_p3 *p);
 int ge_decode_zip215(ge_p3 *h, const uint8_t s[32]);
 void ge_odd_multiples_cached(ge_cached *tab, int n, const ge_p3 *p);
 
+/* l = 2^252 + 27742317777372353535851937790883648493, little-endian 64-bit limbs */
+extern const uint64_t ED25519_L[4];
 void sc_from_bytes(uint64_t r[4], const uint8_t s[32]);
 int sc_is_canonical(const uint64_t s[4]);
 void sc_reduce_wide(uint64_t r[4], const uint64_t x[8]);
@@ -150,39 +153,17 @@ void sc_mul(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]);
 void sc_hram(uint64_t k[4], const uint8_t R[32], const uint8_t A[32], const uint8_t *m, size_t mlen);
 void sc_wnaf(int8_t naf[257], const uint64_t s[4], int w);
 
-const ge_precomp *ed25519_base_odd_table(void); /* 1B, 3B, ..., 127B */
+/* The base point B and its odd multiples 1B, 3B, ..., 127B (wNAF width 8), built and
+ * checked by ed25519_group_init (group constants, B's encoding and order): 0, or -1 if
+ * the self-check failed. Call once, before anything else here (ed25519.c does). */
+#define B_WNAF_W 8
+#define B_TABLE_N (1 << (B_WNAF_W - 2))
+int ed25519_group_init(void);
+const ge_precomp *ed25519_base_odd_table(void);
 const ge_p3 *ed25519_base_point(void);
 
+/* Decode and hash one item. Returns 1 if it passed the format checks (S < l, A and R
+ * decode); then nA, nR, k, s are filled. (scalar.c) */
 int ed25519_prepare(ed25519_item *it, const uint8_t pk[32], const uint8_t *msg, size_t mlen,
                     const uint8_t sig[64]);
-int ed25519_check_one(const ge_p3 *nA, const ge_p3 *nR, const uint64_t k[4], const uint64_t s[4]);
-int ed25519_os_random(uint8_t *buf, size_t n);
-int ed25519_current_backend(void);
-int ed25519_ifma_available(void);
-
-/* ed25519_ifma.c (AVX-512 IFMA; weak: absent on other builds) */
-void ed25519_ifma_init(void) __attribute__((weak));
-void ed25519_ifma_decode8(ge_p3 out[8], int ok[8], const uint8_t *const enc[8]) __attribute__((weak));
-void ed25519_ifma_check8(const ed25519_item *const it[8], uint8_t res[8]) __attribute__((weak));
-void ed25519_ifma_hram8(uint64_t k[8][4], const uint8_t *const R[8], const uint8_t *const A[8],
-                        const uint8_t *const M[8], const size_t mlen[8]) __attribute__((weak));
-void ed25519_ifma_fe_test(int sq, const uint64_t a[8][5], const uint64_t b[8][5],
-                          uint8_t out[8][32]) __attribute__((weak));
-int ed25519_ifma_check_one(const ge_p3 *nA, const ge_p3 *nR, const uint64_t k[4],
-                           const uint64_t s[4]) __attribute__((weak));
-int ed25519_ifma_bucket_sum(ge_p3 *out, const ge_p3 *bucket, const uint8_t *used,
-                            size_t nb) __attribute__((weak));
-int ed25519_ifma_msm(ge_p3 *sum, size_t n_long, size_t n_short, const ge_p3 *const *pts,
-                     const uint64_t *const *scalars, const uint64_t b[4]) __attribute__((weak));
-void ed25519_ifma_bucket_add8(ge_p3 *bucket, const uint32_t bidx[8], const ge_precomp *const pts[8],
-                              unsigned neg) __attribute__((weak));
-
-double ed25519_recent_invalid_rate(void);
-void ed25519_reset_invalid_rate(double r);
-
-/* Batch-verify items [begin, end) into out[begin..end); batch.c. Returns -1 only if
- * memory ran out. */
-int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
-                        const uint8_t *const *msgs, const size_t *lens, const uint8_t *sigs,
-                        uint8_t *out, ed25519_batch_stats *stats);
 #endif
