@@ -4,7 +4,8 @@ Order of a run (only step 6 is measured):
  1. homes from init_network and N `mbi start` processes;
  2. K accounts; every payment of the run signed in --signers processes into files;
  3. the accounts funded from the faucet and waited for on every validator;
- 4. the reference: libsodium's single-verify rate on one core, in this process;
+ 4. the references: libsodium's single-verify rate and the ledger's PAY_COIN execution
+    rate, each on one core, in this process (bench/cluster/reference.py);
  5. generator processes load their files and say ready;
  6. the window: generators submit; pollers record ledger seqs (~50 ms) and /metrics +
     /proc CPU (1 s); --kill-at SIGKILLs the last validator and restarts it later;
@@ -27,32 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis, report
+from .reference import execute_rate, verify_rate
 from .load import Accounts, lanes_for
 from .monitor import LedgerPoller, MetricsPoller, Sample, proc_cpu_seconds
 from .network import BenchError, Network
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def reference_verify_rate(seconds: float = 1.0) -> dict[str, float]:
-    """libsodium's crypto_sign_verify_detached on one core: per CPU second of this thread
-    and per wall second, over a 200-byte message."""
-    import pysodium
-
-    pk, sk = pysodium.crypto_sign_keypair()
-    msg = bytes(range(200))
-    sig = pysodium.crypto_sign_detached(msg, sk)
-    verify = pysodium.crypto_sign_verify_detached
-    verify(sig, msg, pk)
-    n, c0, w0 = 0, time.thread_time(), time.perf_counter()
-    while True:
-        for _ in range(200):
-            verify(sig, msg, pk)
-        n += 200
-        c = time.thread_time() - c0
-        if c >= seconds:
-            break
-    return {"cpu_per_s": n / c, "wall_per_s": n / (time.perf_counter() - w0)}
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -159,7 +140,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         net.wait_ready()
         funding = accts.fund(net)
         say(f"funded {a.accounts} accounts in {funding['seconds']} s")
-        ref0 = reference_verify_rate()
+        ref0 = verify_rate()
+        ref_exec = execute_rate()
 
         # Generators: load their files, then wait for the start time.
         glog = open(root / "generators.log", "a")  # noqa: SIM115 - closed in the finally below
@@ -267,7 +249,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         drain_s = _drain(metrics, n, a.drain, say)
         if profile_proc is not None:
             profile_proc.wait(timeout=120)
-        ref1 = reference_verify_rate()
+        ref1 = verify_rate()
         poller.stop()
         metrics.stop()
         unclean = net.stop_all()
@@ -294,7 +276,13 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                           "after": round(ref1["cpu_per_s"]), "wall_per_s_before": round(ref0["wall_per_s"]),
                           "tps_over_verify_rate": round(acc["tps"] / ref_rate, 4) if ref_rate else None,
                           "what": "pysodium crypto_sign_verify_detached, 200-byte message, one thread, per CPU "
-                                  "second, measured before and after the window"},
+                                  "second, measured before and after the window",
+                          "execute_per_s": round(ref_exec["cpu_per_s"]),
+                          "execute_wall_per_s": round(ref_exec["wall_per_s"]),
+                          "tps_over_execute_rate": round(acc["tps"] / ref_exec["cpu_per_s"], 4),
+                          "execute_what": "Ledger.close of 1,000 pre-verified PAY_COIN txs from distinct senders, "
+                                          "in memory, one thread, per CPU second, median of 3 blocks, before the "
+                                          "window (bench/cluster/reference.py)"},
             "config": {"validators": n, "single_node": bool(a.single_node), "duration": a.duration,
                        "rate": a.rate, "accounts": a.accounts, "batch": a.batch, "concurrency": a.concurrency,
                        "generators": a.generators, "invalid_rate": a.invalid_rate, "kill_at": a.kill_at,

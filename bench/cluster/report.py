@@ -63,6 +63,8 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("load average at the window's start", " ".join(f"{x:g}" for x in cpu["loadavg_at_start"])),
         ("reference: libsodium verify, 1 core", f"{ref['libsodium_verify_per_s']:,.0f}/s"),
         ("TPS / reference verify rate", f"{ref['tps_over_verify_rate']}"),
+        ("reference: ledger execute, 1 core", f"{ref['execute_per_s']:,.0f} tx/s"),
+        ("TPS / reference execute rate", f"{ref['tps_over_execute_rate']}"),
     ]
     k = r.get("kill")
     if k:
