@@ -180,9 +180,6 @@ def test_restarting_without_the_stored_tree_loses_liveness_and_is_diagnosed() ->
     assert kinds == ["liveness_lost_block"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine (§5): a validator votes for a block whose state root names a height it "
-                                       "has not executed; a Byzantine leader's made-up root gets certified and every "
-                                       "honest validator halts when it executes that height (reported to the lead)")
 def test_a_byzantine_leader_cannot_halt_honest_validators_with_a_made_up_state_root() -> None:
     r = run_seed(build_scenario(0, 4, equivocate=True, equivocation=("bad_root",)))
     assert [v.kind for v in r.violations] == []

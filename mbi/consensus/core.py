@@ -89,6 +89,7 @@ class Core:
         self._proposals: OrderedDict[int, Proposal] = OrderedDict()   # first valid proposal per round
         self._awaiting: OrderedDict[bytes, Proposal] = OrderedDict()  # proposals whose payload is being checked
         self._waiting: tuple[Peer, Proposal] | None = None            # proposal whose parent we lack
+        self._deferred: tuple[Block, TimeoutCert | None] | None = None  # vote waiting for our execution
         self._proposed_round = 0
         self._my_timeout: Timeout | None = None
         self._executed: OrderedDict[int, bytes] = OrderedDict()       # height -> our state root
@@ -130,7 +131,7 @@ class Core:
         elif isinstance(event, PayloadVerified):
             self._on_payload_verified(event.block_id, event.valid, now)
         elif isinstance(event, BlockExecuted):
-            self._on_executed(event.height, event.state_root)
+            self._on_executed(event.height, event.state_root, now)
         else:
             raise TypeError(f"not a consensus event: {type(event).__name__}")
         return self._take()
@@ -239,7 +240,12 @@ class Core:
         if b.parent_id not in self.blocks:
             return  # pruned meanwhile (a competing branch committed)
         self.blocks[b.id] = b
-        self._try_vote(b, p.tc, now)
+        if b.exec_height > self._last_executed[0]:
+            # §5: never vouch for a state root not checked. Vote once our own execution has
+            # reached that height (BlockExecuted), if the round is still on.
+            self._deferred = (b, p.tc)
+        else:
+            self._try_vote(b, p.tc, now)
         if b.id == self.high_qc.block_id:
             self._maybe_lead()  # the QC on it formed before its payload check finished
         self._retry_waiting(now)
@@ -501,7 +507,7 @@ class Core:
         while len(self._claims) > self.cfg.executed_window:
             self._claims.popitem(last=False)
 
-    def _on_executed(self, height: int, root: bytes) -> None:
+    def _on_executed(self, height: int, root: bytes, now: float) -> None:
         self._executed[height] = bytes(root)
         while len(self._executed) > self.cfg.executed_window:
             self._executed.popitem(last=False)
@@ -510,6 +516,16 @@ class Core:
         claimed = self._claims.get(height)
         if claimed is not None and claimed != root:
             self._halt(height, bytes(root), claimed)
+        d = self._deferred
+        if d is not None and d[0].exec_height <= self._last_executed[0]:
+            self._deferred = None
+            b, tc = d
+            ours = self._executed.get(b.exec_height)
+            if ours is not None and ours != b.exec_root:
+                self._report("invalid_proposal", None, b.author,
+                             f"state root for height {b.exec_height} differs from ours")  # §5: no vote
+            elif b.id in self.blocks:
+                self._try_vote(b, tc, now)
 
     def _halt(self, height: int, ours: bytes, certified: bytes) -> None:
         if not self.halted:

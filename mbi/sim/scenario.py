@@ -36,8 +36,9 @@ class Scenario:
     # What the equivocating leader's second proposal is (drawn per proposal): "payload"
     # (another payload), "bad_payload" (one VerifyPayload rejects), "fork" (after a timeout,
     # a sibling of an ancestor with an older QC than the TC's), "bad_root" (a made-up state
-    # root for a height not yet executed; not in the default mix, see docs/simulator.md).
-    equivocation_modes: tuple[str, ...] = ("payload", "fork", "fork", "bad_payload")
+    # root for a height not yet executed: honest validators defer their vote until they
+    # have executed it, docs/consensus.md §5).
+    equivocation_modes: tuple[str, ...] = ("payload", "fork", "fork", "bad_payload", "bad_root")
     fault_end: float = 0.0            # virtual second at which the network heals for good
     heal_max: float = 40.0            # the healed stretch lasts at most this long
     liveness_k: int = 3               # heights every honest validator must gain after the heal
