@@ -290,7 +290,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                        "node_overrides": overrides, "presigned": items, "per_account": per_account,
                        "signing": {"wall_s": round(sign_wall, 2), "cpu_s": round(sign_cpu, 2)},
                        "funding": funding, "poll_period_ms": 50, "polls": poller.polls,
-                       "drain_s": round(drain_s, 1), "home": str(root)},
+                       "drain_s": round(drain_s, 1), "home": str(root), "git": _git_rev()},
             "generator": {"requests": sum(o["requests"] for o in outs),
                           "connection_errors": sum(o["conn_errors"] for o in outs),
                           "exhausted": any(o["exhausted"] for o in outs),
@@ -320,6 +320,16 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             glog.close()
         if not a.home and not a.keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _git_rev() -> str | None:
+    """The checkout's commit (+ "-dirty" when the tree has changes): a figure names its code."""
+    try:
+        r = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=str(REPO), capture_output=True,
+                           text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None
 
 
 def _loadavg() -> list[float]:
