@@ -34,9 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mbi.api")
 
-# Items per /submitTransaction or /testTransaction body. Wanted as `[api] max_items` in
-# the node config (mbi/node/config.py is not this module's to change yet).
-MAX_ITEMS = 1000
+# Items per /submitTransaction or /testTransaction body: the node's `[api] max_items`.
 # Transactions per /getTransactionHistory or /getTransactionCache answer at most.
 MAX_LIST = 10_000
 DEFAULT_LIST = 1000
@@ -54,7 +52,7 @@ def _api(fn: Handler) -> Handler:
     return wrapped
 
 
-def _items(body: Any, what: str) -> list[Any]:
+def _items(body: Any, what: str, max_items: int) -> list[Any]:
     if not isinstance(body, dict):
         raise bad(f"body must be a JSON object with an items list, got {type(body).__name__}")
     items = body.get("items")
@@ -64,8 +62,8 @@ def _items(body: Any, what: str) -> list[Any]:
         raise bad(f"items must be a list, got {type(items).__name__}")
     if not items:
         raise bad("items is empty")
-    if len(items) > MAX_ITEMS:
-        raise bad(f"{len(items)} items; at most {MAX_ITEMS} per {what}")
+    if len(items) > max_items:
+        raise bad(f"{len(items)} items; at most {max_items} per {what}")
     return items
 
 
@@ -223,7 +221,7 @@ def add_routes(app: web.Application, node: "Node") -> None:
 
     @_api
     async def submit_transaction(req: web.Request) -> web.Response:
-        items = _items(await J.json_body(req), "submitTransaction")
+        items = _items(await J.json_body(req), "submitTransaction", node.cfg.api.max_items)
         answers: list[dict[str, Any] | None] = [None] * len(items)
         parsed: list[tuple[int, SignedTransaction]] = []
         for k, item in enumerate(items):
@@ -248,7 +246,7 @@ def add_routes(app: web.Application, node: "Node") -> None:
 
     @_api
     async def test_transaction(req: web.Request) -> web.Response:
-        items = _items(await J.json_body(req), "testTransaction")
+        items = _items(await J.json_body(req), "testTransaction", node.cfg.api.max_items)
         txs_out: list[dict[str, Any]] = []
         first_err: tuple[int, str] | None = None
         last_hash = ""

@@ -96,6 +96,8 @@ def _cmd_start(args: argparse.Namespace) -> int:
         run_loop(node.run_until_stopped())
     except OSError as e:
         return _fail(f"cannot start: {e.strerror or e}")
+    if node.fatal:
+        return _fail(f"stopped: {node.fatal}")
     return 0
 
 

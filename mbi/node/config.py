@@ -41,6 +41,7 @@ class ApiConfig:
     host: str = setting("127.0.0.1", doc="HTTP API bind address")
     port: int = setting(18002, min=0, max=65535, doc="HTTP API port")
     max_body_bytes: int = setting(4 * _MiB, min=1024, doc="largest request body accepted")
+    max_items: int = setting(1000, min=1, max=100_000, doc="items per /submitTransaction or /testTransaction body")
 
     def __post_init__(self) -> None:
         check_section(self)
@@ -97,9 +98,7 @@ class VerifyConfig:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    batch_blocks: int = setting(256, min=1, doc="blocks per SYNC_REQUEST")
-    max_inflight: int = setting(4, min=1, doc="sync requests outstanding at once")
-    request_timeout: float = setting(5.0, min=0.01, doc="seconds before a sync request is retried elsewhere")
+    batch_blocks: int = setting(256, min=1, doc="blocks per SYNC_REQUEST (a response also fits one frame)")
 
     def __post_init__(self) -> None:
         check_section(self)

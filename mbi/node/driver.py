@@ -100,15 +100,32 @@ class ConsensusDriver:
         self.proposed_at: dict[bytes, float] = {}  # our proposals: block id -> loop time
         self.commit_latencies: list[float] = []    # proposal -> commit at this leader (seconds)
         self._stopping = False
+        self._on_fatal: Callable[[str], None] | None = None
         # Line-buffered: each vote reaches the kernel at once, so a SIGKILL loses none.
         self._journal = open(vote_journal, "a", buffering=1, encoding="ascii") if vote_journal else None
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
+    def start(self, on_fatal: Callable[[str], None] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
+        self._on_fatal = on_fatal
         self._exec_task = self._loop.create_task(self._execute_loop())
+        self._exec_task.add_done_callback(self._exec_done)
         self._run(self.core.start(time.time()))
+        if self.chain.height:  # the engine checks state roots against ours (§5): say where we are
+            self.feed(BlockExecuted(self.chain.height, self.chain.state_root()))
+
+    def _exec_done(self, task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # The ledger or the store failed on a committed block: this node cannot go on
+            # without diverging from the chain. Stop loudly rather than run on half-written.
+            log.critical("execution stopped at height %d: %r; the node shuts down", self.chain.height, exc,
+                         exc_info=exc, extra={"height": self.chain.height})
+            if self._on_fatal is not None:
+                self._on_fatal(f"execution failed: {exc!r}")
 
     async def stop(self) -> None:
         """Stop feeding the engine; finish the block being executed (not the queue)."""
@@ -234,7 +251,10 @@ class ConsensusDriver:
             self._payload_wait[1].cancel()
             self._payload_wait = None
         if req.uncommitted_payload or len(self.pool):
-            self._propose(req)
+            # Next loop turn, not now: with one validator the proposal's QC forms at once and
+            # asks for the next payload from inside this call (unbounded recursion).
+            handle = self._loop.call_soon(self._heartbeat, req)
+            self._payload_wait = (req, handle)  # type: ignore[assignment]
             return
         handle = self._loop.call_later(self.limits.heartbeat, self._heartbeat, req)
         self._payload_wait = (req, handle)
@@ -363,24 +383,33 @@ class ConsensusDriver:
                 self.on_executed(ex, ex.seconds)
 
     def _serve_sync(self, a: ServeSync) -> None:
-        """Committed blocks from the store, then those still waiting for execution; the
-        range ends at a block whose own commit QC commits it, so one QC proves it all."""
+        """Committed blocks from the store, then those still waiting for execution. The
+        range ends at a block whose own commit QC commits it (one QC proves it all) and fits
+        one frame (max_frame_bytes), certified blocks and high QC included when they fit."""
         if not isinstance(a.peer, bytes):
             return
-        blocks, qc = self.chain.committed_range(a.from_height, a.max_blocks)
+        blocks, _ = self.chain.committed_range(a.from_height, a.max_blocks)
+        pairs = [(b, self.chain.qc_at(b.height)) for b in blocks]
         nxt = blocks[-1].height + 1 if blocks else a.from_height
-        if len(blocks) < a.max_blocks and nxt > self.chain.height:
-            good = len(blocks)
-            while nxt in self._pending and len(blocks) < 2 * a.max_blocks:
-                b, q = self._pending[nxt]
-                blocks.append(b)
-                if q.commit_id == b.id:
-                    good, qc = len(blocks), q
-                    if good >= a.max_blocks:
-                        break
-                nxt += 1
-            del blocks[good:]
-        data = wire.encode_sync_response(blocks, qc if blocks else None, a.certified, a.high_qc)
+        while len(pairs) < a.max_blocks and nxt > self.chain.height and nxt in self._pending:
+            pairs.append(self._pending[nxt])
+            nxt += 1
+        budget = self.net.config.max_frame_bytes - 64 * 1024  # room for the QCs and framing
+        size, end, qc = 0, 0, None
+        for i, (b, q) in enumerate(pairs):
+            size += len(b.payload) + 1024
+            if size > budget:
+                break
+            if q.commit_id == b.id:
+                end, qc = i + 1, q
+        certified = list(a.certified)
+        csize = sum(len(b.payload) + 1024 for b in certified)
+        if size + csize > budget:
+            certified = []  # the peer asks again from its new height and gets them then
+        if not end and pairs:
+            log.warning("sync: the batch from height %d does not fit one frame; not served", a.from_height,
+                        extra={"height": a.from_height})
+        data = wire.encode_sync_response([b for b, _ in pairs[:end]], qc, certified, a.high_qc)
         self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
 
     def request_sync(self, peer_key: bytes) -> None:

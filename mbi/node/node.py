@@ -84,6 +84,7 @@ class Node:
         self._ingress_busy = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.fatal: str | None = None
         self.api_runner = None
         self.api_port = 0
         self.p2p_port = 0
@@ -96,7 +97,7 @@ class Node:
         from mbi.node.http import start_http
 
         self.api_runner, self.api_port = await start_http(self, self.cfg.api.host, self.cfg.api.port)
-        self.driver.start()
+        self.driver.start(on_fatal=self._fatal)
         self._tasks.append(loop.create_task(self._status_loop()))
         self._tasks.append(loop.create_task(self._housekeeping()))
         log.info("node %s started: %s, chain %d, height %d, p2p %d, api %d", self.name,
@@ -113,6 +114,10 @@ class Node:
         await self.shutdown()
 
     def request_stop(self) -> None:
+        self._stop.set()
+
+    def _fatal(self, why: str) -> None:
+        self.fatal = why
         self._stop.set()
 
     async def shutdown(self) -> None:
