@@ -44,7 +44,7 @@ _DEFAULT_THREADS = _affinity_cpus()
 cdef int _threads(object threads) except -1:
     if threads is None:
         return _DEFAULT_THREADS
-    if isinstance(threads, bool) or not isinstance(threads, int):
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
         raise TypeError(f"threads must be an int or None, not {type(threads).__name__}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
