@@ -207,6 +207,7 @@ private:
     // hash index
     uint32_t tx_tag(const uint8_t* h) const;
     uint32_t tx_find(const uint8_t* h) const;
+    void tx_index_grow();
     void tx_index_insert(uint32_t id);
     void tx_index_erase(const uint8_t* h);
     // sender index

@@ -23,6 +23,7 @@ namespace mbi_mempool {
 namespace {
 
 constexpr uint32_t ARITY = 4;
+constexpr uint64_t PRESIZE = uint64_t(1) << 20;  // entries the tables are sized for up front
 constexpr size_t PF_FAR = 16, PF_NEAR = 6;  // select's prefetch distances
 
 inline uint64_t load64(const uint8_t* p) {
@@ -75,9 +76,12 @@ Pool::Pool(int64_t capacity, int64_t capacity_bytes, int64_t per_sender_limit,
     seed0_ = next() | 1;
     seed1_ = next() | 1;
     seed2_ = next() | 1;
-    // Reserving does not touch the pages: resident memory follows the live count.
-    txs_.reserve(static_cast<size_t>(cap_));
-    uint64_t tsize = next_pow2(static_cast<uint64_t>(cap_) * 2);
+    // Sized up front for up to PRESIZE entries (reserving the arena does not touch its
+    // pages; the hash table is written once); a larger pool grows as it fills, so that
+    // capacity=2**30 does not claim ~100 GiB before its first transaction.
+    uint64_t pre = std::min<uint64_t>(static_cast<uint64_t>(cap_), PRESIZE);
+    txs_.reserve(static_cast<size_t>(pre));
+    uint64_t tsize = next_pow2(pre * 2);
     tx_index_.assign(tsize, Slot{NIL, 0});
     tx_mask_ = tsize - 1;
     sender_index_.assign(16, Slot{NIL, 0});
@@ -101,7 +105,23 @@ uint32_t Pool::tx_find(const uint8_t* h) const {
     }
 }
 
+// Double the hash table (at load 1/2, as the presized table would have been).
+void Pool::tx_index_grow() {
+    BigVec<Slot> old;
+    old.swap(tx_index_);
+    uint64_t size = old.size() * 2;
+    tx_index_.assign(size, Slot{NIL, 0});
+    tx_mask_ = size - 1;
+    for (const Slot& s : old) {
+        if (s.id == NIL) continue;
+        uint64_t i = s.tag & tx_mask_;
+        while (tx_index_[i].id != NIL) i = (i + 1) & tx_mask_;
+        tx_index_[i] = s;
+    }
+}
+
 void Pool::tx_index_insert(uint32_t id) {
+    if (static_cast<uint64_t>(count_ + 1) * 2 > tx_mask_ + 1) tx_index_grow();
     uint32_t tag = tx_tag(txs_[id].hash);
     uint64_t i = tag & tx_mask_;
     while (tx_index_[i].id != NIL) i = (i + 1) & tx_mask_;
