@@ -2,8 +2,10 @@
 // C++17; used only by core_ext/mempool.pyx. Semantics: docs/mempool.md.
 //
 // Layout (all indices are uint32 into flat arrays, no per-transaction heap objects):
-//   txs_      arena of Tx records (free list), each linked into its sender's nonce-ordered
-//             list; ring_ lists them in arrival order (for expiry);
+//   txs_      arena of Tx records (free list); ring_ lists them in arrival order (expiry);
+//   q_        each sender's queue: (nonce, tx) pairs in nonce order, one contiguous block
+//             per sender (size classes 4, 8, 16, ... entries, with free lists), so walking
+//             a sender's queue reads one or two cache lines instead of chasing links;
 //   tx_index_ open-addressing table hash -> Tx slot (linear probing, backward-shift delete,
 //             keyed with a per-pool random seed so crafted hashes cannot pile up);
 //   senders_  sender records (executed nonce, list ends, end of the ready run), found
@@ -85,9 +87,15 @@ struct Tx {
     int64_t price;
     double arrival;
     uint32_t size;
-    uint32_t sidx;          // index into senders_
-    uint32_t nprev, nnext;  // sender's list, ascending nonce
-    uint32_t gen;           // bumped when freed or replaced: stale arrival entries mismatch
+    uint32_t sidx;  // index into senders_
+    uint32_t gen;   // bumped when freed or replaced: stale arrival entries mismatch
+};
+
+// One entry of a sender's queue (the queue block is sorted by nonce).
+struct QEnt {
+    int64_t nonce;
+    uint32_t txid;
+    uint32_t pad_;
 };
 
 enum : uint32_t { F_LIVE = 1, F_RDIRTY = 2, F_TDIRTY = 4 };
@@ -96,9 +104,11 @@ struct Sender {
     uint64_t id;
     int64_t exec;       // executed nonce
     int64_t ready_end;  // last nonce of the contiguous run exec+1.. (== exec if none)
-    uint32_t head, tail, count;
-    uint32_t tpos;   // position in tails_ (NIL if absent)
-    uint32_t flags;  // F_*: live record; ready_/tails_ entry must be recomputed
+    uint32_t q;         // offset of the queue block in q_ (NIL when count == 0)
+    uint32_t qcls;      // the block holds 4 << qcls entries
+    uint32_t count;     // entries in the queue
+    uint32_t tpos;      // position in tails_ (NIL if absent)
+    uint32_t flags;     // F_*: live record; ready_/tails_ entry must be recomputed
 };
 
 // Sort key inline, so ordering touches only the array holding the nodes.
@@ -109,7 +119,8 @@ struct Node {
     uint32_t sidx;
     uint32_t txid;
     uint32_t ready;  // tails_: tail is in the ready run; ready_: how many more ready follow
-    uint32_t aux;    // enumeration: heap position it came from, NIL for a chain step
+    uint32_t aux;    // ready_ and select: offset in q_ of this entry; find_victims: heap
+                     // position it came from, NIL for a chain step
 };
 
 struct SortKey {
@@ -173,6 +184,8 @@ private:
     // state
     BigVec<Tx> txs_;
     std::vector<uint32_t> free_tx_;
+    BigVec<QEnt> q_;
+    std::vector<uint32_t> qfree_[32];  // free queue blocks per size class
     BigVec<Slot> tx_index_;
     uint64_t tx_mask_;
     BigVec<Sender> senders_;
@@ -219,7 +232,12 @@ private:
     void sender_index_grow();
     // transactions
     uint32_t tx_alloc();
-    void unlink_raw(uint32_t id);  // out of lists/index/counters; caller marks sender
+    void unlink_raw(uint32_t id);  // out of queue/index/counters; caller marks sender
+    void release_tx(uint32_t id);  // out of index/counters/arena (not the queue)
+    uint32_t q_alloc(uint32_t cls);
+    void q_release(Sender& s);     // frees the block of an emptied queue
+    void q_reserve(uint32_t si, uint32_t need);
+    uint32_t q_find(const Sender& s, int64_t nonce) const;  // first entry >= nonce
     void arrival_push(uint32_t id);
     void ring_compact();
     void recompute_ready(Sender& s);

@@ -196,7 +196,7 @@ uint32_t Pool::sender_create(uint64_t id) {
         si = static_cast<uint32_t>(senders_.size());
         senders_.push_back(Sender{});
     }
-    senders_[si] = Sender{id, 0, 0, NIL, NIL, 0, NIL, F_LIVE};
+    senders_[si] = Sender{id, 0, 0, NIL, 0, 0, NIL, F_LIVE};
     if (rdirty_bit_.size() < senders_.size()) rdirty_bit_.resize(senders_.size(), 0);
     uint32_t tag = sender_tag(id);
     uint64_t i = tag & sender_mask_;
@@ -252,20 +252,52 @@ void Pool::ring_compact() {
     ring_head_ = 0;
 }
 
-void Pool::unlink_raw(uint32_t id) {
+// Queue blocks: size classes of 4 << cls entries, each with a free list; offsets (not
+// pointers) into q_, so growing q_ invalidates nothing stored.
+uint32_t Pool::q_alloc(uint32_t cls) {
+    std::vector<uint32_t>& fl = qfree_[cls];
+    if (!fl.empty()) {
+        uint32_t off = fl.back();
+        fl.pop_back();
+        return off;
+    }
+    size_t off = q_.size();
+    q_.resize(off + (size_t(4) << cls));
+    return static_cast<uint32_t>(off);
+}
+
+void Pool::q_release(Sender& s) {
+    if (s.count == 0 && s.q != NIL) {
+        qfree_[s.qcls].push_back(s.q);
+        s.q = NIL;
+    }
+}
+
+// Make room for `need` entries, moving the queue to a larger block if it must.
+void Pool::q_reserve(uint32_t si, uint32_t need) {
+    Sender& s = senders_[si];
+    if (s.q != NIL && need <= (uint64_t(4) << s.qcls)) return;
+    uint32_t cls = s.q == NIL ? 0 : s.qcls + 1;
+    while ((uint64_t(4) << cls) < need) cls++;
+    uint32_t off = q_alloc(cls);
+    if (s.q != NIL) {
+        std::memcpy(&q_[off], &q_[s.q], s.count * sizeof(QEnt));
+        qfree_[s.qcls].push_back(s.q);
+    }
+    s.q = off;
+    s.qcls = cls;
+}
+
+uint32_t Pool::q_find(const Sender& s, int64_t nonce) const {
+    if (s.count == 0) return 0;
+    const QEnt* e = &q_[s.q];
+    return static_cast<uint32_t>(
+        std::lower_bound(e, e + s.count, nonce,
+                         [](const QEnt& a, int64_t n) { return a.nonce < n; }) - e);
+}
+
+void Pool::release_tx(uint32_t id) {
     Tx& t = txs_[id];
-    Sender& s = senders_[t.sidx];
-    if (t.nprev != NIL)
-        txs_[t.nprev].nnext = t.nnext;
-    else
-        s.head = t.nnext;
-    if (t.nnext != NIL)
-        txs_[t.nnext].nprev = t.nprev;
-    else
-        s.tail = t.nprev;
-    s.count--;
-    // Dropping a transaction inside the ready run leaves a gap: the ones after it wait.
-    if (t.nonce > s.exec && t.nonce <= s.ready_end) s.ready_end = t.nonce - 1;
     t.gen++;  // its arrival entry is now stale
     tx_index_erase(t.hash);
     count_--;
@@ -273,9 +305,25 @@ void Pool::unlink_raw(uint32_t id) {
     free_tx_.push_back(id);
 }
 
+void Pool::unlink_raw(uint32_t id) {
+    Tx& t = txs_[id];
+    Sender& s = senders_[t.sidx];
+    QEnt* e = &q_[s.q];
+    uint32_t pos = q_find(s, t.nonce);
+    std::memmove(e + pos, e + pos + 1, (s.count - pos - 1) * sizeof(QEnt));
+    s.count--;
+    // Dropping a transaction inside the ready run leaves a gap: the ones after it wait.
+    if (t.nonce > s.exec && t.nonce <= s.ready_end) s.ready_end = t.nonce - 1;
+    release_tx(id);
+    q_release(s);
+}
+
 void Pool::recompute_ready(Sender& s) {
     int64_t re = s.exec;
-    for (uint32_t q = s.head; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
+    if (s.count) {
+        const QEnt* e = &q_[s.q];
+        for (uint32_t j = 0; j < s.count && e[j].nonce == re + 1; j++) re++;
+    }
     s.ready_end = re;
 }
 
@@ -305,13 +353,22 @@ void Pool::set_nonce(uint32_t si, int64_t nonce, bool monotonic) {
     Sender& s = senders_[si];
     int64_t old_exec = s.exec, old_re = s.ready_end;
     s.exec = (monotonic && s.exec > nonce) ? s.exec : nonce;
-    // Start fetching the hash-table slots of everything about to go (the entries were
-    // usually just read by select, so this walk itself hits the cache).
-    for (uint32_t q = s.head; q != NIL && txs_[q].nonce <= s.exec; q = txs_[q].nnext)
-        __builtin_prefetch(&tx_index_[tx_tag(txs_[q].hash) & tx_mask_]);
-    while (s.head != NIL && txs_[s.head].nonce <= s.exec) {
-        unlink_raw(s.head);
-        n_committed_++;
+    if (s.count) {
+        // The entries to drop are a prefix of the queue block: count them there, start
+        // fetching their hash-table slots (the transactions themselves were usually just
+        // read by select), drop them, then close the gap in the block.
+        QEnt* e = &q_[s.q];
+        uint32_t k = 0;
+        while (k < s.count && e[k].nonce <= s.exec) k++;
+        for (uint32_t j = 0; j < k; j++)
+            __builtin_prefetch(&tx_index_[tx_tag(txs_[e[j].txid].hash) & tx_mask_]);
+        for (uint32_t j = 0; j < k; j++) release_tx(e[j].txid);
+        if (k) {
+            std::memmove(e, e + k, (s.count - k) * sizeof(QEnt));
+            s.count -= k;
+            n_committed_ += k;
+            q_release(s);
+        }
     }
     // A commit inside the ready run leaves the rest of the run as it was; otherwise
     // (beyond the run, or a lowered nonce) walk the list again.
@@ -333,9 +390,11 @@ Node Pool::make_node(uint32_t txid, uint32_t si, bool ready) const {
 // many more follow it in the ready run, so select need not read the sender record.
 Node Pool::ready_node(uint32_t si) const {
     const Sender& s = senders_[si];
-    Node n = make_node(s.head, si, true);
-    int64_t more = s.ready_end - txs_[s.head].nonce;
+    const QEnt& head = q_[s.q];
+    Node n = make_node(head.txid, si, true);
+    int64_t more = s.ready_end - head.nonce;
     n.ready = more > 0xFFFFFFFFll ? 0xFFFFFFFFu : static_cast<uint32_t>(more);
+    n.aux = s.q;  // where select finds the rest of the run
     return n;
 }
 
@@ -367,27 +426,41 @@ void Pool::flush_ready() {
     fresh_.clear();
     const size_t nd = rdirty_.size();
     for (size_t j = 0; j < nd; j++) {
+        // Pipeline: sender record 12 ahead, its queue block 8 ahead, the head tx 4 ahead.
         if (j + 12 < nd) __builtin_prefetch(&senders_[rdirty_[j + 12]]);
-        if (j + 6 < nd && senders_[rdirty_[j + 6]].head != NIL)
-            __builtin_prefetch(&txs_[senders_[rdirty_[j + 6]].head]);
+        if (j + 8 < nd && senders_[rdirty_[j + 8]].q != NIL)
+            __builtin_prefetch(&q_[senders_[rdirty_[j + 8]].q]);
+        if (j + 4 < nd && senders_[rdirty_[j + 4]].q != NIL)
+            __builtin_prefetch(&txs_[q_[senders_[rdirty_[j + 4]].q].txid]);
         uint32_t si = rdirty_[j];
         Sender& s = senders_[si];
-        if (s.count > 0 && txs_[s.head].nonce == s.exec + 1) fresh_.push_back(ready_node(si));
+        if (s.count > 0 && q_[s.q].nonce == s.exec + 1) fresh_.push_back(ready_node(si));
     }
-    auto before = [this](const Node& a, const Node& b) { return ready_before(a, b); };
     sort_block_order(fresh_);
-    size_t w = 0;
-    for (size_t r = 0; r < ready_.size(); r++)
-        if (!rdirty_bit_[ready_[r].sidx]) ready_[w++] = ready_[r];
-    ready_.resize(w);
-    if (ready_.empty()) {
-        ready_.swap(fresh_);
-    } else if (!fresh_.empty()) {
-        merged_.resize(ready_.size() + fresh_.size());
-        std::merge(ready_.begin(), ready_.end(), fresh_.begin(), fresh_.end(), merged_.begin(),
-                   before);
-        ready_.swap(merged_);
+    // One pass over the array: drop the changed senders' old entries while merging the
+    // fresh ones in (a sender is never in both, and the order is total: no ties).
+    const size_t nr = ready_.size(), nf = fresh_.size();
+    merged_.resize(nr + nf);
+    size_t w = 0, r = 0, f = 0;
+    Node* out = merged_.data();
+    const Node* in = ready_.data();
+    const Node* fr = fresh_.data();
+    const uint8_t* dirty = rdirty_bit_.data();
+    while (r < nr) {
+        if (r + 16 < nr) __builtin_prefetch(&dirty[in[r + 16].sidx]);
+        const Node& a = in[r];
+        if (dirty[a.sidx]) {
+            r++;
+        } else if (f < nf && ready_before(fr[f], a)) {
+            out[w++] = fr[f++];
+        } else {
+            out[w++] = a;
+            r++;
+        }
     }
+    while (f < nf) out[w++] = fr[f++];
+    merged_.resize(w);
+    ready_.swap(merged_);
     for (uint32_t si : rdirty_) {
         senders_[si].flags &= ~F_RDIRTY;
         rdirty_bit_[si] = 0;
@@ -505,7 +578,8 @@ void Pool::flush_tails() {
             Sender& s = senders_[si];
             s.tpos = NIL;
             if (!(s.flags & F_LIVE) || s.count == 0) continue;
-            tails_.push_back(make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end));
+            const QEnt& t = q_[s.q + s.count - 1];
+            tails_.push_back(make_node(t.txid, si, t.nonce <= s.ready_end));
         }
         // Floyd's heap construction for the 4-ary heap (std::make_heap is binary).
         for (uint32_t i = 0; i < tails_.size(); i++) senders_[tails_[i].sidx].tpos = i;
@@ -518,7 +592,8 @@ void Pool::flush_tails() {
             if (s.count == 0) {
                 tails_set(si, nullptr);
             } else {
-                Node n = make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end);
+                const QEnt& t = q_[s.q + s.count - 1];
+                Node n = make_node(t.txid, si, t.nonce <= s.ready_end);
                 tails_set(si, &n);
             }
         }
@@ -583,9 +658,11 @@ bool Pool::find_victims(uint32_t si, int64_t nonce, int64_t price, bool t_ready,
                 std::push_heap(aux.begin(), aux.end(), later);
             }
         }
-        if (vt.nprev != NIL) {
-            const Sender& s = senders_[v.sidx];
-            Node n = make_node(vt.nprev, v.sidx, txs_[vt.nprev].nonce <= s.ready_end);
+        const Sender& s = senders_[v.sidx];
+        uint32_t pos = q_find(s, vt.nonce);  // v's place in its queue: expose the one before
+        if (pos > 0) {
+            const QEnt& pe = q_[s.q + pos - 1];
+            Node n = make_node(pe.txid, v.sidx, pe.nonce <= s.ready_end);
             aux.push_back(n);
             std::push_heap(aux.begin(), aux.end(), later);
         }
@@ -605,11 +682,9 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     if (si != NIL) {
         const Sender& s = senders_[si];
         ready_end = s.ready_end;
-        for (uint32_t id = s.tail; id != NIL && txs_[id].nonce >= nonce; id = txs_[id].nprev) {
-            if (txs_[id].nonce == nonce) {
-                old = id;
-                break;
-            }
+        if (s.count && q_[s.q + s.count - 1].nonce >= nonce) {  // not a plain append
+            uint32_t pos = q_find(s, nonce);
+            if (q_[s.q + pos].nonce == nonce) old = q_[s.q + pos].txid;
         }
         if (old == NIL && s.count >= per_sender_) return SENDER_FULL;
     }
@@ -659,22 +734,14 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     t.arrival = arrival;
     t.size = size;
     t.sidx = si;
+    // Insert in nonce order (the usual case appends); eviction above may have shortened
+    // this sender's queue, so its place is looked up now.
+    q_reserve(si, senders_[si].count + 1);
     Sender& s = senders_[si];
-    // Insert in nonce order; scanning from the tail makes the usual append O(1).
-    uint32_t p = s.tail;
-    while (p != NIL && txs_[p].nonce > nonce) p = txs_[p].nprev;
-    t.nprev = p;
-    if (p == NIL) {
-        t.nnext = s.head;
-        s.head = id;
-    } else {
-        t.nnext = txs_[p].nnext;
-        txs_[p].nnext = id;
-    }
-    if (t.nnext != NIL)
-        txs_[t.nnext].nprev = id;
-    else
-        s.tail = id;
+    QEnt* e = &q_[s.q];
+    uint32_t pos = (s.count == 0 || e[s.count - 1].nonce < nonce) ? s.count : q_find(s, nonce);
+    std::memmove(e + pos + 1, e + pos, (s.count - pos) * sizeof(QEnt));
+    e[pos] = QEnt{nonce, id, 0};
     s.count++;
     arrival_push(id);
     tx_index_insert(id);
@@ -682,7 +749,7 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     bytes_ += size;
     if (nonce - 1 == s.ready_end) {
         int64_t re = nonce;
-        for (uint32_t q = t.nnext; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
+        for (uint32_t j = pos + 1; j < s.count && e[j].nonce == re + 1; j++) re++;
         s.ready_end = re;
     }
     mark(si);
@@ -698,7 +765,7 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
     last_arrival_ = arrival;
     for (int64_t i = 0; i < n; i++) {
         // Software pipeline: the hash-table slots of transaction i+16, then the sender
-        // record of i+8 and its last transaction for i+4, arrive in cache ahead of use.
+        // record of i+8 and the end of its queue block for i+4, arrive in cache ahead of use.
         if (i + 16 < n) {
             __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + 16)) & tx_mask_]);
             __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
@@ -709,7 +776,8 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
         }
         if (i + 4 < n) {
             uint32_t sj = sender_peek(senders[i + 4]);
-            if (sj != NIL && senders_[sj].tail != NIL) __builtin_prefetch(&txs_[senders_[sj].tail]);
+            if (sj != NIL && senders_[sj].q != NIL)
+                __builtin_prefetch(&q_[senders_[sj].q + senders_[sj].count - (senders_[sj].count > 0)]);
         }
         // Reused slots come off the free list in random order: fetch the one a few
         // admissions ahead will take (a guess; rejections shift it, harmlessly).
@@ -725,24 +793,25 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
 void Pool::set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n,
                       bool monotonic) {
     for (int64_t i = 0; i < n; i++) {
-        // Software pipeline as in add_batch: index slot, record, first transaction, then
-        // that transaction's hash-table slot and successor arrive ahead of use.
+        // Software pipeline as in add_batch: index slot, record, queue block, first
+        // transaction, then that transaction's hash-table slot arrive ahead of use.
         if (i + 16 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
-        if (i + 10 < n) {
-            uint32_t sj = sender_peek(senders[i + 10]);
+        if (i + 12 < n) {
+            uint32_t sj = sender_peek(senders[i + 12]);
             if (sj != NIL) __builtin_prefetch(&senders_[sj]);
         }
-        if (i + 6 < n) {
-            uint32_t sj = sender_peek(senders[i + 6]);
-            if (sj != NIL && senders_[sj].head != NIL) __builtin_prefetch(&txs_[senders_[sj].head]);
+        if (i + 8 < n) {
+            uint32_t sj = sender_peek(senders[i + 8]);
+            if (sj != NIL && senders_[sj].q != NIL) __builtin_prefetch(&q_[senders_[sj].q]);
         }
-        if (i + 3 < n) {
-            uint32_t sj = sender_peek(senders[i + 3]);
-            if (sj != NIL && senders_[sj].head != NIL) {
-                const Tx& h = txs_[senders_[sj].head];
-                __builtin_prefetch(&tx_index_[tx_tag(h.hash) & tx_mask_]);
-                if (h.nnext != NIL) __builtin_prefetch(&txs_[h.nnext]);
-            }
+        if (i + 5 < n) {
+            uint32_t sj = sender_peek(senders[i + 5]);
+            if (sj != NIL && senders_[sj].q != NIL) __builtin_prefetch(&txs_[q_[senders_[sj].q].txid]);
+        }
+        if (i + 2 < n) {
+            uint32_t sj = sender_peek(senders[i + 2]);
+            if (sj != NIL && senders_[sj].q != NIL)
+                __builtin_prefetch(&tx_index_[tx_tag(txs_[q_[senders_[sj].q].txid].hash) & tx_mask_]);
         }
         uint32_t si = sender_find(senders[i]);
         if (si == NIL) {
@@ -769,13 +838,16 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
     size_t i = 0, pf_done = SIZE_MAX;
     int64_t k = 0, used = 0;
     while (k < max_txs) {
-        // Two-stage prefetch down the sorted array: the head transaction and its sender
-        // 16 ahead, then (once that head is in cache) the transaction after it 6 ahead.
+        // Two-stage prefetch down the sorted array: the head transaction and its queue
+        // block PF_FAR ahead, then (once that block is in cache) the transaction after the
+        // head PF_NEAR ahead, for the senders whose run goes on.
         if (i != pf_done && i + PF_FAR < ready_.size()) {
             pf_done = i;  // once per array position, not again while chain steps run
-            __builtin_prefetch(&txs_[ready_[i + PF_FAR].txid]);
-            uint32_t nx = txs_[ready_[i + PF_NEAR].txid].nnext;
-            if (nx != NIL) __builtin_prefetch(&txs_[nx]);
+            const Node& far = ready_[i + PF_FAR];
+            __builtin_prefetch(&txs_[far.txid]);
+            if (far.ready > 0) __builtin_prefetch(&q_[far.aux + 1]);
+            const Node& near = ready_[i + PF_NEAR];
+            if (near.ready > 0) __builtin_prefetch(&txs_[q_[near.aux + 1].txid]);
         }
         bool from_array;
         if (i < ready_.size())
@@ -796,13 +868,15 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
         std::memcpy(out + 32 * k, t.hash, 32);
         k++;
         used += t.size;
-        if (v.ready > 0) {  // more of this sender's ready run follows
-            Node chain = make_node(t.nnext, v.sidx, true);
+        if (v.ready > 0) {  // more of this sender's ready run follows, next in its queue
+            uint32_t off = v.aux + 1;
+            Node chain = make_node(q_[off].txid, v.sidx, true);
             chain.ready = v.ready - 1;
+            chain.aux = off;
             aux.push_back(chain);
             std::push_heap(aux.begin(), aux.end(), later);
-            uint32_t nx = txs_[t.nnext].nnext;  // likely needed when this one is taken
-            if (nx != NIL) __builtin_prefetch(&txs_[nx]);
+            if (chain.ready > 0)  // likely needed when this one is taken
+                __builtin_prefetch(&txs_[q_[off + 1].txid]);
         }
     }
     return k;
@@ -868,12 +942,13 @@ int64_t Pool::pending_count(uint64_t sender) const {
 int64_t Pool::pending(uint64_t sender, uint8_t* out, int64_t* nonces_out) const {
     uint32_t si = sender_find(sender);
     if (si == NIL) return 0;
-    int64_t k = 0;
-    for (uint32_t q = senders_[si].head; q != NIL; q = txs_[q].nnext, k++) {
-        std::memcpy(out + 32 * k, txs_[q].hash, 32);
-        if (nonces_out) nonces_out[k] = txs_[q].nonce;
+    const Sender& s = senders_[si];
+    for (uint32_t k = 0; k < s.count; k++) {
+        const QEnt& e = q_[s.q + k];
+        std::memcpy(out + 32 * k, txs_[e.txid].hash, 32);
+        if (nonces_out) nonces_out[k] = e.nonce;
     }
-    return k;
+    return s.count;
 }
 
 int64_t Pool::executed_nonce(uint64_t sender) const {
@@ -900,8 +975,11 @@ Stats Pool::stats() const {
     st.expired = n_expired_;
     st.removed = n_removed_;
     st.committed = n_committed_;
+    size_t qfree_bytes = 0;
+    for (const auto& fl : qfree_) qfree_bytes += fl.capacity() * sizeof(uint32_t);
     st.memory_bytes = static_cast<int64_t>(
         txs_.capacity() * sizeof(Tx) + free_tx_.capacity() * sizeof(uint32_t) +
+        q_.capacity() * sizeof(QEnt) + qfree_bytes +
         tx_index_.capacity() * sizeof(Slot) + senders_.capacity() * sizeof(Sender) +
         free_sender_.capacity() * sizeof(uint32_t) + sender_index_.capacity() * sizeof(Slot) +
         rdirty_bit_.capacity() + (rdirty_.capacity() + tdirty_.capacity()) * sizeof(uint32_t) +
@@ -923,29 +1001,33 @@ const char* Pool::check() {
         if (sender_find(s.id) != si) return "live sender record not indexed";
         nsend++;
         if (s.count == 0 && s.exec == 0) return "empty sender record with exec 0 kept";
-        uint32_t cnt = 0, prev = NIL;
+        if ((s.count == 0) != (s.q == NIL)) return "queue block held by an empty queue";
+        if (s.q != NIL && (s.qcls >= 32 || s.count > (uint64_t(4) << s.qcls) ||
+                           s.q + (uint64_t(4) << s.qcls) > q_.size()))
+            return "queue block out of bounds";
         int64_t last = s.exec;
-        for (uint32_t q = s.head; q != NIL; prev = q, q = txs_[q].nnext) {
-            const Tx& t = txs_[q];
-            if (t.nprev != prev) return "sender list back link broken";
-            if (t.nonce <= last) return "sender list not strictly ascending above exec";
+        for (uint32_t k = 0; k < s.count; k++) {
+            const QEnt& e = q_[s.q + k];
+            const Tx& t = txs_[e.txid];
+            if (e.nonce <= last) return "sender queue not strictly ascending above exec";
+            if (t.nonce != e.nonce) return "queue entry nonce differs from its tx";
             if (t.sidx != si) return "tx sidx mismatch";
-            if (tx_find(t.hash) != q) return "tx missing from hash index";
-            last = t.nonce;
-            cnt++;
+            if (tx_find(t.hash) != e.txid) return "tx missing from hash index";
+            last = e.nonce;
             b += t.size;
         }
-        if (prev != s.tail) return "sender tail wrong";
-        if (cnt != s.count) return "sender count wrong";
-        n += cnt;
+        n += s.count;
         int64_t re = s.exec;
-        for (uint32_t q = s.head; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
+        for (uint32_t k = 0; k < s.count && q_[s.q + k].nonce == re + 1; k++) re++;
         if (re != s.ready_end) return "ready_end wrong";
         if (s.count > 0 && re > s.exec) nready++;
         if ((s.count > 0) != (s.tpos != NIL)) return "tails heap membership wrong";
-        if (s.tpos != NIL && (tails_[s.tpos].sidx != si || tails_[s.tpos].txid != s.tail ||
-                              tails_[s.tpos].ready != (txs_[s.tail].nonce <= re ? 1u : 0u)))
-            return "tails heap entry wrong";
+        if (s.tpos != NIL) {
+            const QEnt& te = q_[s.q + s.count - 1];
+            if (tails_[s.tpos].sidx != si || tails_[s.tpos].txid != te.txid ||
+                tails_[s.tpos].ready != (te.nonce <= re ? 1u : 0u))
+                return "tails heap entry wrong";
+        }
     }
     if (nsend != nsenders_) return "sender record count wrong";
     if (n != count_) return "count wrong";
@@ -955,8 +1037,9 @@ const char* Pool::check() {
     for (size_t i = 0; i < ready_.size(); i++) {
         const Node& nd = ready_[i];
         const Sender& s = senders_[nd.sidx];
-        if (!(s.flags & F_LIVE) || s.head != nd.txid) return "ready array entry is not a head";
-        if (!same_node(nd, ready_node(nd.sidx))) return "ready array key stale";
+        if (!(s.flags & F_LIVE) || s.count == 0 || q_[s.q].txid != nd.txid)
+            return "ready array entry is not a head";
+        if (!same_node(nd, ready_node(nd.sidx)) || nd.aux != s.q) return "ready array key stale";
         if (i > 0 && !ready_before(ready_[i - 1], nd)) return "ready array not sorted";
     }
     for (uint32_t i = 0; i < tails_.size(); i++) {
