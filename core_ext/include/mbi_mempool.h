@@ -118,7 +118,7 @@ struct Node {
     uint64_t hpre;  // first 8 hash bytes, big-endian: orders like the bytes
     uint32_t sidx;
     uint32_t txid;
-    uint32_t ready;  // tails_: tail is in the ready run; ready_: how many more ready follow
+    uint32_t ready;  // tails_: tail is in the ready run; ready_/select: end of the queue block
     uint32_t aux;    // ready_ and select: offset in q_ of this entry; find_victims: heap
                      // position it came from, NIL for a chain step
 };
@@ -236,12 +236,14 @@ private:
     void release_tx(uint32_t id);  // out of index/counters/arena (not the queue)
     uint32_t q_alloc(uint32_t cls);
     void q_release(Sender& s);     // frees the block of an emptied queue
-    void q_reserve(uint32_t si, uint32_t need);
+    bool q_reserve(uint32_t si, uint32_t need);
+    void q_seal(const Sender& s);
     uint32_t q_find(const Sender& s, int64_t nonce) const;  // first entry >= nonce
     void arrival_push(uint32_t id);
     void ring_compact();
     void recompute_ready(Sender& s);
     void mark(uint32_t si);  // sender changed: its ready_/tails_ entries are stale
+    void mark_tail(uint32_t si);  // only its tails_ entry is stale
     void maybe_drop(uint32_t si);
     void set_nonce(uint32_t si, int64_t nonce, bool monotonic);
     // ordering

@@ -24,6 +24,7 @@ namespace {
 
 constexpr uint32_t ARITY = 4;
 constexpr uint64_t PRESIZE = uint64_t(1) << 20;  // entries the tables are sized for up front
+constexpr size_t FLUSH_MIN = 4096;  // add_batch merges changed senders past this many
 constexpr size_t PF_FAR = 16, PF_NEAR = 6;  // select's prefetch distances
 
 inline uint64_t load64(const uint8_t* p) {
@@ -273,10 +274,11 @@ void Pool::q_release(Sender& s) {
     }
 }
 
-// Make room for `need` entries, moving the queue to a larger block if it must.
-void Pool::q_reserve(uint32_t si, uint32_t need) {
+// Make room for `need` entries, moving the queue to a larger block if it must (then
+// returns true: the sender's entry in the ready array, which points into the block, is stale).
+bool Pool::q_reserve(uint32_t si, uint32_t need) {
     Sender& s = senders_[si];
-    if (s.q != NIL && need <= (uint64_t(4) << s.qcls)) return;
+    if (s.q != NIL && need <= (uint64_t(4) << s.qcls)) return false;
     uint32_t cls = s.q == NIL ? 0 : s.qcls + 1;
     while ((uint64_t(4) << cls) < need) cls++;
     uint32_t off = q_alloc(cls);
@@ -286,6 +288,13 @@ void Pool::q_reserve(uint32_t si, uint32_t need) {
     }
     s.q = off;
     s.qcls = cls;
+    return true;
+}
+
+// The entry after the last one (if the block has room) gets a nonce no successor can
+// have, so select can tell where a sender's run ends from the block alone.
+void Pool::q_seal(const Sender& s) {
+    if (s.q != NIL && s.count < (uint64_t(4) << s.qcls)) q_[s.q + s.count] = QEnt{INT64_MIN, 0, 0};
 }
 
 uint32_t Pool::q_find(const Sender& s, int64_t nonce) const {
@@ -312,6 +321,7 @@ void Pool::unlink_raw(uint32_t id) {
     uint32_t pos = q_find(s, t.nonce);
     std::memmove(e + pos, e + pos + 1, (s.count - pos - 1) * sizeof(QEnt));
     s.count--;
+    q_seal(s);
     // Dropping a transaction inside the ready run leaves a gap: the ones after it wait.
     if (t.nonce > s.exec && t.nonce <= s.ready_end) s.ready_end = t.nonce - 1;
     release_tx(id);
@@ -325,6 +335,14 @@ void Pool::recompute_ready(Sender& s) {
         for (uint32_t j = 0; j < s.count && e[j].nonce == re + 1; j++) re++;
     }
     s.ready_end = re;
+}
+
+void Pool::mark_tail(uint32_t si) {
+    Sender& s = senders_[si];
+    if (!(s.flags & F_TDIRTY)) {
+        s.flags |= F_TDIRTY;
+        tdirty_.push_back(si);
+    }
 }
 
 void Pool::mark(uint32_t si) {
@@ -366,6 +384,7 @@ void Pool::set_nonce(uint32_t si, int64_t nonce, bool monotonic) {
         if (k) {
             std::memmove(e, e + k, (s.count - k) * sizeof(QEnt));
             s.count -= k;
+            q_seal(s);
             n_committed_ += k;
             q_release(s);
         }
@@ -386,15 +405,15 @@ Node Pool::make_node(uint32_t txid, uint32_t si, bool ready) const {
     return Node{t.price, t.arrival, load_be64(t.hash), si, txid, ready ? 1u : 0u, NIL};
 }
 
-// A sender's entry in the ready array: its first transaction, with `ready` holding how
-// many more follow it in the ready run, so select need not read the sender record.
+// A sender's entry in the ready array: its first transaction, where its queue block
+// starts (aux) and ends (`ready`), so select follows the run in the block without reading
+// the sender record. The run is the block's prefix of consecutive nonces, so appending to
+// a queue leaves this entry as it was: only a new head or a moved block changes it.
 Node Pool::ready_node(uint32_t si) const {
     const Sender& s = senders_[si];
-    const QEnt& head = q_[s.q];
-    Node n = make_node(head.txid, si, true);
-    int64_t more = s.ready_end - head.nonce;
-    n.ready = more > 0xFFFFFFFFll ? 0xFFFFFFFFu : static_cast<uint32_t>(more);
-    n.aux = s.q;  // where select finds the rest of the run
+    Node n = make_node(q_[s.q].txid, si, true);
+    n.aux = s.q;
+    n.ready = static_cast<uint32_t>(s.q + (uint64_t(4) << s.qcls));
     return n;
 }
 
@@ -736,13 +755,14 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     t.sidx = si;
     // Insert in nonce order (the usual case appends); eviction above may have shortened
     // this sender's queue, so its place is looked up now.
-    q_reserve(si, senders_[si].count + 1);
+    bool moved = q_reserve(si, senders_[si].count + 1);
     Sender& s = senders_[si];
     QEnt* e = &q_[s.q];
     uint32_t pos = (s.count == 0 || e[s.count - 1].nonce < nonce) ? s.count : q_find(s, nonce);
     std::memmove(e + pos + 1, e + pos, (s.count - pos) * sizeof(QEnt));
     e[pos] = QEnt{nonce, id, 0};
     s.count++;
+    q_seal(s);
     arrival_push(id);
     tx_index_insert(id);
     count_++;
@@ -752,7 +772,10 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
         for (uint32_t j = pos + 1; j < s.count && e[j].nonce == re + 1; j++) re++;
         s.ready_end = re;
     }
-    mark(si);
+    if (moved || pos == 0)
+        mark(si);
+    else
+        mark_tail(si);  // same head, same block: its ready-array entry still holds
     n_accepted_++;
     return ACCEPTED;
 }
@@ -788,6 +811,11 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
         out[i] = r;
     }
     if (ring_.size() - ring_head_ > static_cast<size_t>(2 * count_ + 1024)) ring_compact();
+    // Keep the block order nearly current: once the senders changed since the last merge
+    // reach 1/8 of the ready array, merge them now, so that the next select (the first
+    // after a fill, say) merges at most that many. Geometric: each merge's pass over the
+    // array is paid for by the 1/8 of it that changed.
+    if (rdirty_.size() >= FLUSH_MIN && rdirty_.size() * 8 > ready_.size()) flush_ready();
 }
 
 void Pool::set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n,
@@ -845,9 +873,9 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
             pf_done = i;  // once per array position, not again while chain steps run
             const Node& far = ready_[i + PF_FAR];
             __builtin_prefetch(&txs_[far.txid]);
-            if (far.ready > 0) __builtin_prefetch(&q_[far.aux + 1]);
+            __builtin_prefetch(&q_[far.aux]);
             const Node& near = ready_[i + PF_NEAR];
-            if (near.ready > 0) __builtin_prefetch(&txs_[q_[near.aux + 1].txid]);
+            if (near.aux + 1 < near.ready) __builtin_prefetch(&txs_[q_[near.aux + 1].txid]);
         }
         bool from_array;
         if (i < ready_.size())
@@ -868,14 +896,17 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
         std::memcpy(out + 32 * k, t.hash, 32);
         k++;
         used += t.size;
-        if (v.ready > 0) {  // more of this sender's ready run follows, next in its queue
-            uint32_t off = v.aux + 1;
+        // The sender's run goes on while its block holds the next nonce (the run starts
+        // at the executed nonce + 1, so consecutive nonces are exactly the ready ones).
+        uint32_t off = v.aux + 1;
+        int64_t cur = q_[v.aux].nonce;
+        if (off < v.ready && cur != INT64_MAX && q_[off].nonce == cur + 1) {
             Node chain = make_node(q_[off].txid, v.sidx, true);
-            chain.ready = v.ready - 1;
+            chain.ready = v.ready;
             chain.aux = off;
             aux.push_back(chain);
             std::push_heap(aux.begin(), aux.end(), later);
-            if (chain.ready > 0)  // likely needed when this one is taken
+            if (off + 1 < v.ready)  // likely needed when this one is taken
                 __builtin_prefetch(&txs_[q_[off + 1].txid]);
         }
     }
