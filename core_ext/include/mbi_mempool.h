@@ -88,7 +88,6 @@ struct Tx {
     double arrival;
     uint32_t size;
     uint32_t sidx;  // index into senders_
-    uint32_t gen;   // bumped when freed or replaced: stale arrival entries mismatch
 };
 
 // One entry of a sender's queue (the queue block is sorted by nonce).
@@ -183,6 +182,9 @@ private:
 
     // state
     BigVec<Tx> txs_;
+    // Per arena slot, bumped when its tx is freed or replaced: stale arrival entries
+    // mismatch. Apart from the records, so arrival bookkeeping does not wait for them.
+    BigVec<uint32_t> gen_;
     std::vector<uint32_t> free_tx_;
     BigVec<QEnt> q_;
     std::vector<uint32_t> qfree_[32];  // free queue blocks per size class

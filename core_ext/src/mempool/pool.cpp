@@ -25,7 +25,10 @@ namespace {
 constexpr uint32_t ARITY = 4;
 constexpr uint64_t PRESIZE = uint64_t(1) << 20;  // entries the tables are sized for up front
 constexpr size_t FLUSH_MIN = 4096;  // add_batch merges changed senders past this many
-constexpr size_t PF_FAR = 16, PF_NEAR = 6;  // select's prefetch distances
+constexpr size_t PF_FAR = 32, PF_NEAR = 12;  // select's prefetch distances
+// add_batch's prefetch distances: index slots, sender record, queue block, arena slot
+constexpr int64_t AB_FAR = 24, AB_MID = 12, AB_NEAR = 6;
+constexpr size_t AB_FREE = 8;
 
 inline uint64_t load64(const uint8_t* p) {
     uint64_t v;
@@ -82,6 +85,7 @@ Pool::Pool(int64_t capacity, int64_t capacity_bytes, int64_t per_sender_limit,
     // capacity=2**30 does not claim ~100 GiB before its first transaction.
     uint64_t pre = std::min<uint64_t>(static_cast<uint64_t>(cap_), PRESIZE);
     txs_.reserve(static_cast<size_t>(pre));
+    gen_.reserve(static_cast<size_t>(pre));
     uint64_t tsize = next_pow2(pre * 2);
     tx_index_.assign(tsize, Slot{NIL, 0});
     tx_mask_ = tsize - 1;
@@ -237,17 +241,18 @@ uint32_t Pool::tx_alloc() {
         return id;
     }
     txs_.push_back(Tx{});
+    gen_.push_back(0);
     return static_cast<uint32_t>(txs_.size() - 1);
 }
 
-void Pool::arrival_push(uint32_t id) { ring_.push_back(ArrivalEntry{id, txs_[id].gen}); }
+void Pool::arrival_push(uint32_t id) { ring_.push_back(ArrivalEntry{id, gen_[id]}); }
 
 // Drop stale entries (freed or replaced transactions) and the consumed prefix.
 void Pool::ring_compact() {
     size_t w = 0;
     for (size_t r = ring_head_; r < ring_.size(); r++) {
         const ArrivalEntry& e = ring_[r];
-        if (txs_[e.txid].gen == e.gen) ring_[w++] = e;
+        if (gen_[e.txid] == e.gen) ring_[w++] = e;
     }
     ring_.resize(w);
     ring_head_ = 0;
@@ -307,7 +312,7 @@ uint32_t Pool::q_find(const Sender& s, int64_t nonce) const {
 
 void Pool::release_tx(uint32_t id) {
     Tx& t = txs_[id];
-    t.gen++;  // its arrival entry is now stale
+    gen_[id]++;  // its arrival entry is now stale
     tx_index_erase(t.hash);
     count_--;
     bytes_ -= t.size;
@@ -737,7 +742,7 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
         bytes_ += static_cast<int64_t>(size) - t.size;
         t.size = size;
         t.arrival = arrival;
-        t.gen++;
+        gen_[old]++;
         arrival_push(old);
         tx_index_insert(old);
         mark(t.sidx);
@@ -787,24 +792,28 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
     double arrival = now > last_arrival_ ? now : last_arrival_;
     last_arrival_ = arrival;
     for (int64_t i = 0; i < n; i++) {
-        // Software pipeline: the hash-table slots of transaction i+16, then the sender
-        // record of i+8 and the end of its queue block for i+4, arrive in cache ahead of use.
-        if (i + 16 < n) {
-            __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + 16)) & tx_mask_]);
-            __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
+        // Software pipeline: the hash-table slots of transaction i+AB_FAR, then the sender
+        // record of i+AB_MID and its queue block (first and last line) for i+AB_NEAR,
+        // arrive in cache ahead of use.
+        if (i + AB_FAR < n) {
+            __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + AB_FAR)) & tx_mask_]);
+            __builtin_prefetch(&sender_index_[sender_tag(senders[i + AB_FAR]) & sender_mask_]);
         }
-        if (i + 8 < n) {
-            uint32_t sj = sender_peek(senders[i + 8]);
+        if (i + AB_MID < n) {
+            uint32_t sj = sender_peek(senders[i + AB_MID]);
             if (sj != NIL) __builtin_prefetch(&senders_[sj]);
         }
-        if (i + 4 < n) {
-            uint32_t sj = sender_peek(senders[i + 4]);
-            if (sj != NIL && senders_[sj].q != NIL)
-                __builtin_prefetch(&q_[senders_[sj].q + senders_[sj].count - (senders_[sj].count > 0)]);
+        if (i + AB_NEAR < n) {
+            uint32_t sj = sender_peek(senders[i + AB_NEAR]);
+            if (sj != NIL && senders_[sj].q != NIL) {
+                const Sender& sp = senders_[sj];
+                __builtin_prefetch(&q_[sp.q]);
+                if (sp.count > 4) __builtin_prefetch(&q_[sp.q + sp.count - 1]);
+            }
         }
         // Reused slots come off the free list in random order: fetch the one a few
         // admissions ahead will take (a guess; rejections shift it, harmlessly).
-        if (free_tx_.size() > 4) __builtin_prefetch(&txs_[free_tx_[free_tx_.size() - 5]], 1);
+        if (free_tx_.size() > AB_FREE) __builtin_prefetch(&txs_[free_tx_[free_tx_.size() - AB_FREE - 1]], 1);
         int8_t r = add_one(hashes + 32 * i, senders[i], nonces[i], prices[i],
                            static_cast<uint32_t>(sizes[i]), arrival);
         if (r != ACCEPTED && r != REPLACED) n_rejected_++;
@@ -931,11 +940,11 @@ int64_t Pool::expire(double now) {
     int64_t dropped = 0;
     while (ring_head_ < ring_.size()) {
         const ArrivalEntry e = ring_[ring_head_];
-        const Tx& t = txs_[e.txid];
-        if (t.gen != e.gen) {  // freed or replaced since
+        if (gen_[e.txid] != e.gen) {  // freed or replaced since
             ring_head_++;
             continue;
         }
+        const Tx& t = txs_[e.txid];
         if (!(now - t.arrival > ttl_)) break;
         ring_head_++;
         uint32_t si = t.sidx;
@@ -1009,7 +1018,7 @@ Stats Pool::stats() const {
     size_t qfree_bytes = 0;
     for (const auto& fl : qfree_) qfree_bytes += fl.capacity() * sizeof(uint32_t);
     st.memory_bytes = static_cast<int64_t>(
-        txs_.capacity() * sizeof(Tx) + free_tx_.capacity() * sizeof(uint32_t) +
+        txs_.capacity() * sizeof(Tx) + (free_tx_.capacity() + gen_.capacity()) * sizeof(uint32_t) +
         q_.capacity() * sizeof(QEnt) + qfree_bytes +
         tx_index_.capacity() * sizeof(Slot) + senders_.capacity() * sizeof(Sender) +
         free_sender_.capacity() * sizeof(uint32_t) + sender_index_.capacity() * sizeof(Slot) +
@@ -1083,7 +1092,7 @@ const char* Pool::check() {
     double last_arr = -1.0e308;
     for (size_t r = ring_head_; r < ring_.size(); r++) {
         const ArrivalEntry& e = ring_[r];
-        if (txs_[e.txid].gen != e.gen) continue;
+        if (gen_[e.txid] != e.gen) continue;
         if (txs_[e.txid].arrival < last_arr) return "arrival ring unsorted";
         last_arr = txs_[e.txid].arrival;
         an++;
