@@ -94,7 +94,7 @@ struct Tx {
 struct QEnt {
     int64_t nonce;
     uint32_t txid;
-    uint32_t pad_;
+    uint32_t tag;  // the tx's hash-index tag: commits find its slot without the record
 };
 
 enum : uint32_t { F_LIVE = 1, F_RDIRTY = 2, F_TDIRTY = 4 };
@@ -223,8 +223,10 @@ private:
     uint32_t tx_tag(const uint8_t* h) const;
     uint32_t tx_find(const uint8_t* h) const;
     void tx_index_grow();
-    void tx_index_insert(uint32_t id);
+    uint32_t tx_index_insert(uint32_t id);  // returns the tag
     void tx_index_erase(const uint8_t* h);
+    void tx_index_erase_id(uint32_t tag, uint32_t id);
+    void tx_index_erase_at(uint64_t slot);
     // sender index
     uint32_t sender_tag(uint64_t id) const;
     uint32_t sender_find(uint64_t id) const;
@@ -235,7 +237,7 @@ private:
     // transactions
     uint32_t tx_alloc();
     void unlink_raw(uint32_t id);  // out of queue/index/counters; caller marks sender
-    void release_tx(uint32_t id);  // out of index/counters/arena (not the queue)
+    void release_tx(uint32_t id, uint32_t tag);  // out of index/counters/arena, not queue
     uint32_t q_alloc(uint32_t cls);
     void q_release(Sender& s);     // frees the block of an emptied queue
     bool q_reserve(uint32_t si, uint32_t need);

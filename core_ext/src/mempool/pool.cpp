@@ -125,12 +125,13 @@ void Pool::tx_index_grow() {
     }
 }
 
-void Pool::tx_index_insert(uint32_t id) {
+uint32_t Pool::tx_index_insert(uint32_t id) {
     if (static_cast<uint64_t>(count_ + 1) * 2 > tx_mask_ + 1) tx_index_grow();
     uint32_t tag = tx_tag(txs_[id].hash);
     uint64_t i = tag & tx_mask_;
     while (tx_index_[i].id != NIL) i = (i + 1) & tx_mask_;
     tx_index_[i] = Slot{id, tag};
+    return tag;
 }
 
 void Pool::tx_index_erase(const uint8_t* h) {
@@ -141,6 +142,18 @@ void Pool::tx_index_erase(const uint8_t* h) {
         if (s.id == NIL) return;
         if (s.tag == tag && std::memcmp(txs_[s.id].hash, h, 32) == 0) break;
     }
+    tx_index_erase_at(i);
+}
+
+// The slot of a pooled tx from the tag kept in its queue entry and its id: no hashing and
+// no read of the tx record (a commit drops transactions by sender, not by hash).
+void Pool::tx_index_erase_id(uint32_t tag, uint32_t id) {
+    uint64_t i = tag & tx_mask_;
+    while (tx_index_[i].id != id) i = (i + 1) & tx_mask_;
+    tx_index_erase_at(i);
+}
+
+void Pool::tx_index_erase_at(uint64_t i) {
     // Backward-shift deletion keeps probe chains intact without tombstones.
     uint64_t j = i;
     for (;;) {
@@ -310,10 +323,10 @@ uint32_t Pool::q_find(const Sender& s, int64_t nonce) const {
                          [](const QEnt& a, int64_t n) { return a.nonce < n; }) - e);
 }
 
-void Pool::release_tx(uint32_t id) {
+void Pool::release_tx(uint32_t id, uint32_t tag) {
     Tx& t = txs_[id];
     gen_[id]++;  // its arrival entry is now stale
-    tx_index_erase(t.hash);
+    tx_index_erase_id(tag, id);
     count_--;
     bytes_ -= t.size;
     free_tx_.push_back(id);
@@ -324,12 +337,13 @@ void Pool::unlink_raw(uint32_t id) {
     Sender& s = senders_[t.sidx];
     QEnt* e = &q_[s.q];
     uint32_t pos = q_find(s, t.nonce);
+    uint32_t tag = e[pos].tag;
     std::memmove(e + pos, e + pos + 1, (s.count - pos - 1) * sizeof(QEnt));
     s.count--;
     q_seal(s);
     // Dropping a transaction inside the ready run leaves a gap: the ones after it wait.
     if (t.nonce > s.exec && t.nonce <= s.ready_end) s.ready_end = t.nonce - 1;
-    release_tx(id);
+    release_tx(id, tag);
     q_release(s);
 }
 
@@ -378,14 +392,16 @@ void Pool::set_nonce(uint32_t si, int64_t nonce, bool monotonic) {
     s.exec = (monotonic && s.exec > nonce) ? s.exec : nonce;
     if (s.count) {
         // The entries to drop are a prefix of the queue block: count them there, start
-        // fetching their hash-table slots (the transactions themselves were usually just
-        // read by select), drop them, then close the gap in the block.
+        // fetching their hash-table slots (from the tags kept in the block) and records,
+        // drop them, then close the gap in the block.
         QEnt* e = &q_[s.q];
         uint32_t k = 0;
         while (k < s.count && e[k].nonce <= s.exec) k++;
-        for (uint32_t j = 0; j < k; j++)
-            __builtin_prefetch(&tx_index_[tx_tag(txs_[e[j].txid].hash) & tx_mask_]);
-        for (uint32_t j = 0; j < k; j++) release_tx(e[j].txid);
+        for (uint32_t j = 2; j < k; j++) {  // (the first two were prefetched by set_nonces)
+            __builtin_prefetch(&tx_index_[e[j].tag & tx_mask_]);
+            __builtin_prefetch(&txs_[e[j].txid]);
+        }
+        for (uint32_t j = 0; j < k; j++) release_tx(e[j].txid, e[j].tag);
         if (k) {
             std::memmove(e, e + k, (s.count - k) * sizeof(QEnt));
             s.count -= k;
@@ -744,7 +760,9 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
         t.arrival = arrival;
         gen_[old]++;
         arrival_push(old);
-        tx_index_insert(old);
+        uint32_t tag = tx_index_insert(old);
+        const Sender& os = senders_[t.sidx];
+        q_[os.q + q_find(os, nonce)].tag = tag;
         mark(t.sidx);
         n_replaced_++;
         return REPLACED;
@@ -765,11 +783,11 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     QEnt* e = &q_[s.q];
     uint32_t pos = (s.count == 0 || e[s.count - 1].nonce < nonce) ? s.count : q_find(s, nonce);
     std::memmove(e + pos + 1, e + pos, (s.count - pos) * sizeof(QEnt));
-    e[pos] = QEnt{nonce, id, 0};
+    e[pos] = QEnt{nonce, id, 0};  // tag set below
     s.count++;
     q_seal(s);
     arrival_push(id);
-    tx_index_insert(id);
+    e[pos].tag = tx_index_insert(id);
     count_++;
     bytes_ += size;
     if (nonce - 1 == s.ready_end) {
@@ -830,25 +848,28 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
 void Pool::set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n,
                       bool monotonic) {
     for (int64_t i = 0; i < n; i++) {
-        // Software pipeline as in add_batch: index slot, record, queue block, first
-        // transaction, then that transaction's hash-table slot arrive ahead of use.
-        if (i + 16 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
-        if (i + 12 < n) {
-            uint32_t sj = sender_peek(senders[i + 12]);
+        // Software pipeline as in add_batch: index slot, record, queue block, then the
+        // first two queued transactions and their hash-table slots (from the tags in the
+        // block) arrive ahead of use.
+        if (i + 24 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 24]) & sender_mask_]);
+        if (i + 16 < n) {
+            uint32_t sj = sender_peek(senders[i + 16]);
             if (sj != NIL) __builtin_prefetch(&senders_[sj]);
         }
         if (i + 8 < n) {
             uint32_t sj = sender_peek(senders[i + 8]);
             if (sj != NIL && senders_[sj].q != NIL) __builtin_prefetch(&q_[senders_[sj].q]);
         }
-        if (i + 5 < n) {
-            uint32_t sj = sender_peek(senders[i + 5]);
-            if (sj != NIL && senders_[sj].q != NIL) __builtin_prefetch(&txs_[q_[senders_[sj].q].txid]);
-        }
-        if (i + 2 < n) {
-            uint32_t sj = sender_peek(senders[i + 2]);
-            if (sj != NIL && senders_[sj].q != NIL)
-                __builtin_prefetch(&tx_index_[tx_tag(txs_[q_[senders_[sj].q].txid].hash) & tx_mask_]);
+        if (i + 4 < n) {
+            uint32_t sj = sender_peek(senders[i + 4]);
+            if (sj != NIL && senders_[sj].q != NIL) {
+                const Sender& sp = senders_[sj];
+                const QEnt* e = &q_[sp.q];
+                for (uint32_t j = 0; j < 2 && j < sp.count; j++) {
+                    __builtin_prefetch(&txs_[e[j].txid]);
+                    __builtin_prefetch(&tx_index_[e[j].tag & tx_mask_]);
+                }
+            }
         }
         uint32_t si = sender_find(senders[i]);
         if (si == NIL) {
@@ -1051,6 +1072,7 @@ const char* Pool::check() {
             const Tx& t = txs_[e.txid];
             if (e.nonce <= last) return "sender queue not strictly ascending above exec";
             if (t.nonce != e.nonce) return "queue entry nonce differs from its tx";
+            if (e.tag != tx_tag(t.hash)) return "queue entry tag differs from its hash's";
             if (t.sidx != si) return "tx sidx mismatch";
             if (tx_find(t.hash) != e.txid) return "tx missing from hash index";
             last = e.nonce;
