@@ -296,7 +296,6 @@ cdef class Mempool:
                              f"{max_bytes}")
         cdef int64_t mt = max_txs, mb = max_bytes, k, got = 0
         cdef uint8_t[:, ::1] ov
-        cdef cbool done = False
         while True:
             # The result array is allocated without the lock (an allocation can run a
             # collection, and a finalizer may call this pool); if the pool grew meanwhile,

@@ -3,15 +3,17 @@
 //
 // Layout (all indices are uint32 into flat arrays, no per-transaction heap objects):
 //   txs_      arena of Tx records (free list); ring_ lists them in arrival order (expiry);
-//   q_        each sender's queue: (nonce, tx) pairs in nonce order, one contiguous block
-//             per sender (size classes 4, 8, 16, ... entries, with free lists), so walking
-//             a sender's queue reads one or two cache lines instead of chasing links;
+//   q_        each sender's queue: (nonce, tx, index tag) in nonce order, one contiguous
+//             block per sender (size classes 4, 8, 16, ... entries, with free lists), so
+//             walking a sender's queue reads one or two cache lines instead of chasing
+//             links, and a commit finds index slots from the tags without the records;
 //   tx_index_ open-addressing table hash -> Tx slot (linear probing, backward-shift delete,
 //             keyed with a per-pool random seed so crafted hashes cannot pile up);
-//   senders_  sender records (executed nonce, list ends, end of the ready run), found
+//   senders_  sender records (executed nonce, queue block, end of the ready run), found
 //             through a second open-addressing table keyed by the caller's uint64 id;
-//   ready_    each sender's next ready transaction, sorted in block order, updated in
-//             batches (senders changed since the last select are merged in at once);
+//   ready_    each sender's ready head, sorted in block order, pointing into its queue
+//             block (select follows the run there); updated in batches: senders whose
+//             head changed are merged in at once, by add_batch past 1/8 or by select;
 //   tails_    indexed 4-ary min-heap of each sender's last transaction (eviction order),
 //             also brought up to date lazily, when an eviction needs it.
 // Not thread-safe by itself: the Cython wrapper serialises every call with `mtx`.
