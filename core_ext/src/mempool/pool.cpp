@@ -831,7 +831,11 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
         }
         // Reused slots come off the free list in random order: fetch the one a few
         // admissions ahead will take (a guess; rejections shift it, harmlessly).
-        if (free_tx_.size() > AB_FREE) __builtin_prefetch(&txs_[free_tx_[free_tx_.size() - AB_FREE - 1]], 1);
+        if (free_tx_.size() > AB_FREE) {
+            uint32_t nx = free_tx_[free_tx_.size() - AB_FREE - 1];
+            __builtin_prefetch(&txs_[nx], 1);
+            __builtin_prefetch(&gen_[nx], 1);  // read for its arrival entry
+        }
         int8_t r = add_one(hashes + 32 * i, senders[i], nonces[i], prices[i],
                            static_cast<uint32_t>(sizes[i]), arrival);
         if (r != ACCEPTED && r != REPLACED) n_rejected_++;
