@@ -1,6 +1,9 @@
 """pytest-benchmark benchmarks for core_ext.mempool, each next to the pure-Python reference
 pool (tests/mempool_ref.py). bench/ratio_mempool.py prints the issue's full 1M-transaction
-table with the ratios; these are the same operations at a size that runs in seconds.
+table, medians with the baselines interleaved round by round; these are the same
+operations at a size that runs in seconds (pytest-benchmark reports medians too, but runs
+one test after the other, so the two implementations are not interleaved here).
+Transactions arrive shuffled (a sender's nonces out of order), as in ratio_mempool.py.
 
     .venv/bin/python -m pytest -q bench/bench_mempool.py --benchmark-only
 
@@ -39,10 +42,11 @@ def data_py(data):
             sizes.tolist())
 
 
-def fill(cls, args):
+def fill(cls, args, chunk: int = CHUNK):
     pool = cls(N, 1 << 60)
-    for lo in range(0, N, CHUNK):
-        pool.add_batch(*(a[lo:lo + CHUNK] for a in args), 1.0)
+    for lo in range(0, N, chunk):
+        pool.add_batch(*(a[lo:lo + chunk] for a in args), 1.0)
+    assert len(pool) == N  # every transaction of the scenario is admitted
     return pool
 
 
@@ -52,6 +56,7 @@ def drain(pool, data, native: bool):
         blk = pool.select(R.BLOCK, 1 << 60)
         if not native:
             blk = np.frombuffer(b"".join(blk), dtype=np.uint8).reshape(-1, 32)
+        assert len(blk)
         s, no = R.block_nonces(blk, sid, nonces)
         pool.on_commit(s, no) if native else pool.on_commit(s.tolist(), no.tolist())
 
@@ -75,15 +80,16 @@ def test_select_10000_full_pool(benchmark, impl, data, data_py):
     benchmark(pool.select, R.BLOCK, 1 << 60)
 
 
+@pytest.mark.parametrize("chunk", [CHUNK, N], ids=["batches", "one-batch"])
 @pytest.mark.parametrize("impl", ["native", "reference"])
-def test_insert_select_commit_cycle(benchmark, impl, data, data_py):
+def test_insert_select_commit_cycle(benchmark, impl, chunk, data, data_py):
     """The issue's scenario at size N: fill, then select + on_commit blocks until empty."""
     native = impl == "native"
     args = data if native else data_py
     cls = Mempool if native else RefMempool
 
     def run():
-        drain(fill(cls, args), data, native)
+        drain(fill(cls, args, chunk), data, native)
     benchmark.extra_info["txs"] = N
     benchmark.pedantic(run, rounds=3 if native else 1, iterations=1)
 

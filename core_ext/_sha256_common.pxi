@@ -36,7 +36,7 @@ include "_pool_client.pxi"
 cdef int _threads(object threads) except -1:
     if threads is None:
         return 0  # the shared pool's size at call time (core_ext.set_threads)
-    if isinstance(threads, bool) or not isinstance(threads, int):
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
         raise TypeError(f"threads must be an int or None, not {type(threads).__name__}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")

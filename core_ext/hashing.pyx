@@ -11,6 +11,7 @@ from libc.stdint cimport uint8_t, int64_t
 
 import numpy as np
 
+include "_intargs.pxi"
 include "_sha256_common.pxi"
 
 __all__ = ["sha256", "sha256_many", "backend"]
@@ -58,10 +59,7 @@ cdef object _as_offsets(object offsets):
         if arr.dtype != np.dtype(np.int64):
             raise TypeError(f"offsets must have dtype int64 (native byte order), got {arr.dtype}")
     elif isinstance(offsets, (list, tuple)):
-        try:
-            arr = np.asarray(offsets, dtype=np.int64)
-        except (OverflowError, TypeError, ValueError) as exc:
-            raise TypeError(f"offsets must be a sequence of ints: {exc}") from None
+        arr = _int64_seq(offsets, "offsets")
     else:
         raise TypeError(f"offsets must be an int64 numpy array (or a list of ints), "
                         f"not {type(offsets).__name__}")

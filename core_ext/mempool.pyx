@@ -15,6 +15,9 @@ cimport numpy as cnp
 from libc.stdint cimport int8_t, int64_t, uint8_t, uint64_t
 from libcpp cimport bool as cbool
 
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident()
+
 cnp.import_array()
 
 cdef extern from "<mutex>" namespace "std" nogil:
@@ -71,6 +74,8 @@ cdef Py_ssize_t NOGIL_MIN = 256
 
 cdef int64_t MAX_CAPACITY = 1 << 30
 cdef int64_t MAX_TX_SIZE = 0xFFFFFFFF
+I64_MAX = 0x7FFFFFFFFFFFFFFF
+U64_MAX = 0xFFFFFFFFFFFFFFFF
 
 
 def backend() -> str:
@@ -111,6 +116,22 @@ cdef bytes _hash_bytes(object h):
     return <bytes>h
 
 
+cdef inline bint _is_int(object v):
+    # Only ints and numpy integer scalars: a float or a bool is not silently truncated.
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+cdef object _int_arg(object v, str name, object lo, object hi):
+    """``v`` as a Python int in lo..hi: TypeError if it is not an int, ValueError if out
+    of range (never an OverflowError from the C conversion)."""
+    if not _is_int(v):
+        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    v = int(v)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
+    return v
+
+
 cdef uint64_t _sender_arg(object sender) except? 0:
     if not isinstance(sender, (int, np.integer)) or isinstance(sender, bool):
         raise TypeError(f"sender must be an int, got {type(sender).__name__}")
@@ -135,17 +156,20 @@ cdef class Mempool:
     cdef readonly double ttl
     cdef readonly double replace_bump
 
-    def __cinit__(self, int64_t capacity, int64_t capacity_bytes, int64_t per_sender_limit=64,
-                  int64_t max_nonce_gap=1024, double ttl=600.0, double replace_bump=0.10,
-                  seed=None):
-        if not 1 <= capacity <= MAX_CAPACITY:
-            raise ValueError(f"capacity must be in 1..{MAX_CAPACITY}, got {capacity}")
-        if capacity_bytes < 1:
-            raise ValueError(f"capacity_bytes must be >= 1, got {capacity_bytes}")
-        if per_sender_limit < 1:
-            raise ValueError(f"per_sender_limit must be >= 1, got {per_sender_limit}")
-        if max_nonce_gap < 1:
-            raise ValueError(f"max_nonce_gap must be >= 1, got {max_nonce_gap}")
+    cdef unsigned long owner  # thread holding mtx (valid while `held`); GIL-protected
+    cdef cbool held
+
+    def __cinit__(self, capacity, capacity_bytes, per_sender_limit=64, max_nonce_gap=1024,
+                  double ttl=600.0, double replace_bump=0.10, seed=None):
+        capacity = _int_arg(capacity, "capacity", 1, MAX_CAPACITY)
+        capacity_bytes = _int_arg(capacity_bytes, "capacity_bytes", 1, I64_MAX)
+        per_sender_limit = _int_arg(per_sender_limit, "per_sender_limit", 1, I64_MAX)
+        max_nonce_gap = _int_arg(max_nonce_gap, "max_nonce_gap", 1, I64_MAX)
+        if seed is not None:
+            if not _is_int(seed):
+                raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+            if not 0 <= seed <= U64_MAX:
+                raise ValueError(f"seed must be None or in 0..{U64_MAX}, got {seed}")
         if not (math.isfinite(ttl) and ttl >= 0):
             raise ValueError(f"ttl must be a finite number >= 0, got {ttl}")
         if not (math.isfinite(replace_bump) and 0 <= replace_bump <= 100):
@@ -168,13 +192,25 @@ cdef class Mempool:
             del self.pool
             self.pool = NULL
 
-    cdef inline void _lock(self):
+    cdef inline int _lock(self) except -1:
         # Fast path with the GIL held; otherwise wait without it so the holder can finish.
+        # No Python code runs while the lock is held (results are allocated before it is
+        # taken), but should some ever do so and call back into this pool (a finalizer run
+        # by the garbage collector, say), waiting would deadlock: raise instead. owner and
+        # held are only read and written with the GIL held.
+        cdef unsigned long me = PyThread_get_thread_ident()
         if not self.pool.mtx.try_lock():
+            if self.held and self.owner == me:
+                raise RuntimeError("Mempool re-entered by the thread that holds its lock "
+                                   "(e.g. from a finalizer); the pool is unchanged")
             with nogil:
                 self.pool.mtx.lock()
+        self.owner = me
+        self.held = True
+        return 0
 
     cdef inline void _unlock(self):
+        self.held = False
         self.pool.mtx.unlock()
 
     def add_batch(self, hashes, senders, nonces, gas_prices, sizes, double now):
@@ -250,27 +286,42 @@ cdef class Mempool:
         """After a block: raise executed nonces (never lowers one); drops what is stale."""
         self._nonces(senders, nonces, True)
 
-    def select(self, int64_t max_txs, int64_t max_bytes):
+    def select(self, max_txs, max_bytes):
         """The next block's transaction hashes in order, shape (k, 32); does not mutate."""
-        if max_txs < 0 or max_bytes < 0:
-            raise ValueError(f"max_txs and max_bytes must be >= 0, got {max_txs}, {max_bytes}")
-        self._lock()
-        try:
-            k = min(max_txs, self.pool.size())
+        if not (_is_int(max_txs) and _is_int(max_bytes)):
+            raise TypeError(f"max_txs and max_bytes must be ints, got {type(max_txs).__name__}, "
+                            f"{type(max_bytes).__name__}")
+        if not (0 <= max_txs <= I64_MAX and 0 <= max_bytes <= I64_MAX):
+            raise ValueError(f"max_txs and max_bytes must be in 0..{I64_MAX}, got {max_txs}, "
+                             f"{max_bytes}")
+        cdef int64_t mt = max_txs, mb = max_bytes, k, got = 0
+        cdef uint8_t[:, ::1] ov
+        while True:
+            # The result array is allocated without the lock (an allocation can run a
+            # collection, and a finalizer may call this pool); if the pool grew meanwhile,
+            # allocate again.
+            k = min(mt, self._size())
             out = np.empty((k, 32), dtype=np.uint8)
             if k == 0:
                 return out
-            got = self._select_into(out, max_txs, max_bytes)
-        finally:
+            ov = out
+            self._lock()
+            if min(mt, self.pool.size()) <= k:
+                try:
+                    with nogil:
+                        got = self.pool.select(k, mb, &ov[0, 0])
+                finally:
+                    self._unlock()
+                break
             self._unlock()
         return out[:got] if got != k else out
 
-    cdef int64_t _select_into(self, cnp.ndarray out, int64_t max_txs, int64_t max_bytes) except -1:
-        cdef uint8_t[:, ::1] ov = out
-        cdef int64_t got
-        with nogil:
-            got = self.pool.select(max_txs, max_bytes, &ov[0, 0])
-        return got
+    cdef int64_t _size(self) except -1:
+        cdef int64_t r
+        self._lock()
+        r = self.pool.size()
+        self._unlock()
+        return r
 
     def remove(self, hashes) -> int:
         """Drop the listed transactions that are present; returns how many were."""
@@ -302,11 +353,7 @@ cdef class Mempool:
         return got
 
     def __len__(self):
-        cdef int64_t r
-        self._lock()  # a batch may be running without the GIL in another thread
-        r = self.pool.size()
-        self._unlock()
-        return r
+        return self._size()  # locked: a batch may be running without the GIL elsewhere
 
     def __contains__(self, h):
         cdef bytes b = _hash_bytes(h)
@@ -338,26 +385,30 @@ cdef class Mempool:
     def pending_with_nonces(self, sender):
         """``(hashes (k, 32) uint8, nonces (k,) int64)`` of ``sender`` in nonce order."""
         cdef uint64_t sid = _sender_arg(sender)
-        cdef int64_t k
-        self._lock()
-        try:
+        cdef int64_t k, got
+        cdef uint8_t[:, ::1] ov
+        cdef int64_t[::1] nv
+        while True:
+            # Allocated without the lock, as in select; again if the sender's queue grew.
+            self._lock()
             k = self.pool.pending_count(sid)
-            out = np.empty((k, 32), dtype=np.uint8)
-            nonces = np.empty(k, dtype=np.int64)
-            if k:
-                self._pending_into(sid, out, nonces)
-        finally:
             self._unlock()
-        return out, nonces
-
-    cdef _pending_into(self, uint64_t sender, cnp.ndarray out, cnp.ndarray nonces):
-        cdef uint8_t[:, ::1] ov = out
-        cdef int64_t[::1] nv = nonces
-        self.pool.pending(sender, &ov[0, 0], &nv[0])
+            out = np.empty((max(k, 1), 32), dtype=np.uint8)
+            nonces = np.empty(max(k, 1), dtype=np.int64)
+            ov = out
+            nv = nonces
+            self._lock()
+            if self.pool.pending_count(sid) <= k:
+                got = self.pool.pending(sid, &ov[0, 0], &nv[0])
+                self._unlock()
+                break
+            self._unlock()
+        return out[:got], nonces[:got]
 
     def executed_nonce(self, sender) -> int:
         """The executed nonce the pool holds for ``sender`` (0 if never told)."""
         cdef uint64_t sid = _sender_arg(sender)
+        cdef int64_t r
         self._lock()
         r = self.pool.executed_nonce(sid)
         self._unlock()
@@ -388,6 +439,7 @@ cdef class Mempool:
 
     def _check(self) -> str:
         """Internal consistency check (tests): '' when every invariant holds."""
+        cdef const char* r
         self._lock()
         r = self.pool.check()
         self._unlock()

@@ -19,6 +19,7 @@ import operator
 import numpy as np
 
 
+include "_intargs.pxi"
 include "_sha256_common.pxi"
 
 __all__ = [
@@ -354,10 +355,7 @@ cdef class MerkleTree:
             # turn into a write outside the tree.
             idx = indices.copy()
         elif isinstance(indices, (list, tuple)):
-            try:
-                idx = np.asarray(indices, dtype=np.int64) if len(indices) else np.empty(0, np.int64)
-            except (OverflowError, TypeError, ValueError) as exc:
-                raise TypeError(f"indices must be a sequence of ints: {exc}") from None
+            idx = _int64_seq(indices, "indices")
         else:
             raise TypeError(f"indices must be an integer numpy array or a list of ints, "
                             f"not {type(indices).__name__}")

@@ -222,7 +222,7 @@ def _prepare_batch(public_keys, messages, signatures):
 cdef int _threads_arg(object threads) except -1:
     if threads is None:
         return 0  # the shared pool's size at call time (core_ext.set_threads)
-    if isinstance(threads, bool) or not isinstance(threads, int):
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)):
         raise TypeError(f"threads must be None or an int >= 1, not {type(threads).__name__}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")

@@ -636,3 +636,36 @@ def test_verify_consistency_huge_sizes(old, new):
     assert ref.verify_consistency(old, new, mth(old), mth(new), proof)
     assert merkle.verify_consistency(old, new, mth(old), mth(new), proof)
     assert not merkle.verify_consistency(old, new, mth(old), ref.leaf_hash(mth(new)), proof)
+
+
+# ---------------------------------------------------------------- integer lists (issue 12)
+
+@pytest.mark.parametrize("indices", [[0.7], ["3"], [True], [np.float32(1)], [np.bool_(False)],
+                                     [1, None]])
+def test_update_index_list_takes_ints_only(indices):
+    """A list is not cast: [0.7] would write index 0, ["3"] index 3."""
+    t = merkle.MerkleTree(ENTRIES[:10])
+    before = t.root()
+    with pytest.raises(TypeError, match="indices must be a sequence of ints"):
+        t.update(indices, ENTRIES[20:20 + len(indices)])
+    assert t.root() == before
+
+
+def test_update_index_list_of_numpy_integer_scalars():
+    t = merkle.MerkleTree(ENTRIES[:10])
+    t.update([np.int64(3), np.uint16(7)], ENTRIES[20:22])
+    want = [bytes(r) for r in ENTRIES[:10]]
+    want[3], want[7] = bytes(ENTRIES[20]), bytes(ENTRIES[21])
+    assert t.root() == ref.mth(want)
+    with pytest.raises(ValueError, match="int64 range"):
+        t.update([2**64], ENTRIES[:1])
+
+
+def test_threads_takes_numpy_integers():
+    want = ref.mth(ENTRY_BYTES[:300])
+    assert merkle.merkle_root(ENTRIES[:300], threads=np.int64(2)) == want
+    assert merkle.MerkleTree(ENTRIES[:300], threads=np.int32(2)).root() == want
+    assert [bytes(r) for r in merkle.leaf_hashes(ENTRIES[:3], threads=np.uint8(1))] == \
+        [ref.leaf_hash(e) for e in ENTRY_BYTES[:3]]
+    with pytest.raises(TypeError, match="threads"):
+        merkle.merkle_root(ENTRIES[:3], threads=np.bool_(True))

@@ -2,14 +2,18 @@
 // C++17; used only by core_ext/mempool.pyx. Semantics: docs/mempool.md.
 //
 // Layout (all indices are uint32 into flat arrays, no per-transaction heap objects):
-//   txs_      arena of Tx records (free list), each linked into its sender's nonce-ordered
-//             list; ring_ lists them in arrival order (for expiry);
+//   txs_      arena of Tx records (free list); ring_ lists them in arrival order (expiry);
+//   q_        each sender's queue: (nonce, tx, index tag) in nonce order, one contiguous
+//             block per sender (size classes 4, 8, 16, ... entries, with free lists), so
+//             walking a sender's queue reads one or two cache lines instead of chasing
+//             links, and a commit finds index slots from the tags without the records;
 //   tx_index_ open-addressing table hash -> Tx slot (linear probing, backward-shift delete,
 //             keyed with a per-pool random seed so crafted hashes cannot pile up);
-//   senders_  sender records (executed nonce, list ends, end of the ready run), found
+//   senders_  sender records (executed nonce, queue block, end of the ready run), found
 //             through a second open-addressing table keyed by the caller's uint64 id;
-//   ready_    each sender's next ready transaction, sorted in block order, updated in
-//             batches (senders changed since the last select are merged in at once);
+//   ready_    each sender's ready head, sorted in block order, pointing into its queue
+//             block (select follows the run there); updated in batches: senders whose
+//             head changed are merged in at once, by add_batch past 1/8 or by select;
 //   tails_    indexed 4-ary min-heap of each sender's last transaction (eviction order),
 //             also brought up to date lazily, when an eviction needs it.
 // Not thread-safe by itself: the Cython wrapper serialises every call with `mtx`.
@@ -85,9 +89,14 @@ struct Tx {
     int64_t price;
     double arrival;
     uint32_t size;
-    uint32_t sidx;          // index into senders_
-    uint32_t nprev, nnext;  // sender's list, ascending nonce
-    uint32_t gen;           // bumped when freed or replaced: stale arrival entries mismatch
+    uint32_t sidx;  // index into senders_
+};
+
+// One entry of a sender's queue (the queue block is sorted by nonce).
+struct QEnt {
+    int64_t nonce;
+    uint32_t txid;
+    uint32_t tag;  // the tx's hash-index tag: commits find its slot without the record
 };
 
 enum : uint32_t { F_LIVE = 1, F_RDIRTY = 2, F_TDIRTY = 4 };
@@ -96,9 +105,11 @@ struct Sender {
     uint64_t id;
     int64_t exec;       // executed nonce
     int64_t ready_end;  // last nonce of the contiguous run exec+1.. (== exec if none)
-    uint32_t head, tail, count;
-    uint32_t tpos;   // position in tails_ (NIL if absent)
-    uint32_t flags;  // F_*: live record; ready_/tails_ entry must be recomputed
+    uint32_t q;         // offset of the queue block in q_ (NIL when count == 0)
+    uint32_t qcls;      // the block holds 4 << qcls entries
+    uint32_t count;     // entries in the queue
+    uint32_t tpos;      // position in tails_ (NIL if absent)
+    uint32_t flags;     // F_*: live record; ready_/tails_ entry must be recomputed
 };
 
 // Sort key inline, so ordering touches only the array holding the nodes.
@@ -108,8 +119,9 @@ struct Node {
     uint64_t hpre;  // first 8 hash bytes, big-endian: orders like the bytes
     uint32_t sidx;
     uint32_t txid;
-    uint32_t ready;  // tails_: tail is in the ready run; ready_: how many more ready follow
-    uint32_t aux;    // enumeration: heap position it came from, NIL for a chain step
+    uint32_t ready;  // tails_: tail is in the ready run; ready_/select: end of the queue block
+    uint32_t aux;    // ready_ and select: offset in q_ of this entry; find_victims: heap
+                     // position it came from, NIL for a chain step
 };
 
 struct SortKey {
@@ -172,7 +184,12 @@ private:
 
     // state
     BigVec<Tx> txs_;
+    // Per arena slot, bumped when its tx is freed or replaced: stale arrival entries
+    // mismatch. Apart from the records, so arrival bookkeeping does not wait for them.
+    BigVec<uint32_t> gen_;
     std::vector<uint32_t> free_tx_;
+    BigVec<QEnt> q_;
+    std::vector<uint32_t> qfree_[32];  // free queue blocks per size class
     BigVec<Slot> tx_index_;
     uint64_t tx_mask_;
     BigVec<Sender> senders_;
@@ -207,8 +224,11 @@ private:
     // hash index
     uint32_t tx_tag(const uint8_t* h) const;
     uint32_t tx_find(const uint8_t* h) const;
-    void tx_index_insert(uint32_t id);
+    void tx_index_grow();
+    uint32_t tx_index_insert(uint32_t id);  // returns the tag
     void tx_index_erase(const uint8_t* h);
+    void tx_index_erase_id(uint32_t tag, uint32_t id);
+    void tx_index_erase_at(uint64_t slot);
     // sender index
     uint32_t sender_tag(uint64_t id) const;
     uint32_t sender_find(uint64_t id) const;
@@ -218,11 +238,18 @@ private:
     void sender_index_grow();
     // transactions
     uint32_t tx_alloc();
-    void unlink_raw(uint32_t id);  // out of lists/index/counters; caller marks sender
+    void unlink_raw(uint32_t id);  // out of queue/index/counters; caller marks sender
+    void release_tx(uint32_t id, uint32_t tag);  // out of index/counters/arena, not queue
+    uint32_t q_alloc(uint32_t cls);
+    void q_release(Sender& s);     // frees the block of an emptied queue
+    bool q_reserve(uint32_t si, uint32_t need);
+    void q_seal(const Sender& s);
+    uint32_t q_find(const Sender& s, int64_t nonce) const;  // first entry >= nonce
     void arrival_push(uint32_t id);
     void ring_compact();
     void recompute_ready(Sender& s);
     void mark(uint32_t si);  // sender changed: its ready_/tails_ entries are stale
+    void mark_tail(uint32_t si);  // only its tails_ entry is stale
     void maybe_drop(uint32_t si);
     void set_nonce(uint32_t si, int64_t nonce, bool monotonic);
     // ordering

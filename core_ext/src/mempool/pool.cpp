@@ -23,7 +23,12 @@ namespace mbi_mempool {
 namespace {
 
 constexpr uint32_t ARITY = 4;
-constexpr size_t PF_FAR = 16, PF_NEAR = 6;  // select's prefetch distances
+constexpr uint64_t PRESIZE = uint64_t(1) << 20;  // entries the tables are sized for up front
+constexpr size_t FLUSH_MIN = 4096;  // add_batch merges changed senders past this many
+constexpr size_t PF_FAR = 32, PF_NEAR = 12;  // select's prefetch distances
+// add_batch's prefetch distances: index slots, sender record, queue block, arena slot
+constexpr int64_t AB_FAR = 24, AB_MID = 12, AB_NEAR = 6;
+constexpr size_t AB_FREE = 8;
 
 inline uint64_t load64(const uint8_t* p) {
     uint64_t v;
@@ -75,9 +80,13 @@ Pool::Pool(int64_t capacity, int64_t capacity_bytes, int64_t per_sender_limit,
     seed0_ = next() | 1;
     seed1_ = next() | 1;
     seed2_ = next() | 1;
-    // Reserving does not touch the pages: resident memory follows the live count.
-    txs_.reserve(static_cast<size_t>(cap_));
-    uint64_t tsize = next_pow2(static_cast<uint64_t>(cap_) * 2);
+    // Sized up front for up to PRESIZE entries (reserving the arena does not touch its
+    // pages; the hash table is written once); a larger pool grows as it fills, so that
+    // capacity=2**30 does not claim ~100 GiB before its first transaction.
+    uint64_t pre = std::min<uint64_t>(static_cast<uint64_t>(cap_), PRESIZE);
+    txs_.reserve(static_cast<size_t>(pre));
+    gen_.reserve(static_cast<size_t>(pre));
+    uint64_t tsize = next_pow2(pre * 2);
     tx_index_.assign(tsize, Slot{NIL, 0});
     tx_mask_ = tsize - 1;
     sender_index_.assign(16, Slot{NIL, 0});
@@ -101,11 +110,28 @@ uint32_t Pool::tx_find(const uint8_t* h) const {
     }
 }
 
-void Pool::tx_index_insert(uint32_t id) {
+// Double the hash table (at load 1/2, as the presized table would have been).
+void Pool::tx_index_grow() {
+    BigVec<Slot> old;
+    old.swap(tx_index_);
+    uint64_t size = old.size() * 2;
+    tx_index_.assign(size, Slot{NIL, 0});
+    tx_mask_ = size - 1;
+    for (const Slot& s : old) {
+        if (s.id == NIL) continue;
+        uint64_t i = s.tag & tx_mask_;
+        while (tx_index_[i].id != NIL) i = (i + 1) & tx_mask_;
+        tx_index_[i] = s;
+    }
+}
+
+uint32_t Pool::tx_index_insert(uint32_t id) {
+    if (static_cast<uint64_t>(count_ + 1) * 2 > tx_mask_ + 1) tx_index_grow();
     uint32_t tag = tx_tag(txs_[id].hash);
     uint64_t i = tag & tx_mask_;
     while (tx_index_[i].id != NIL) i = (i + 1) & tx_mask_;
     tx_index_[i] = Slot{id, tag};
+    return tag;
 }
 
 void Pool::tx_index_erase(const uint8_t* h) {
@@ -116,6 +142,18 @@ void Pool::tx_index_erase(const uint8_t* h) {
         if (s.id == NIL) return;
         if (s.tag == tag && std::memcmp(txs_[s.id].hash, h, 32) == 0) break;
     }
+    tx_index_erase_at(i);
+}
+
+// The slot of a pooled tx from the tag kept in its queue entry and its id: no hashing and
+// no read of the tx record (a commit drops transactions by sender, not by hash).
+void Pool::tx_index_erase_id(uint32_t tag, uint32_t id) {
+    uint64_t i = tag & tx_mask_;
+    while (tx_index_[i].id != id) i = (i + 1) & tx_mask_;
+    tx_index_erase_at(i);
+}
+
+void Pool::tx_index_erase_at(uint64_t i) {
     // Backward-shift deletion keeps probe chains intact without tombstones.
     uint64_t j = i;
     for (;;) {
@@ -176,7 +214,7 @@ uint32_t Pool::sender_create(uint64_t id) {
         si = static_cast<uint32_t>(senders_.size());
         senders_.push_back(Sender{});
     }
-    senders_[si] = Sender{id, 0, 0, NIL, NIL, 0, NIL, F_LIVE};
+    senders_[si] = Sender{id, 0, 0, NIL, 0, 0, NIL, F_LIVE};
     if (rdirty_bit_.size() < senders_.size()) rdirty_bit_.resize(senders_.size(), 0);
     uint32_t tag = sender_tag(id);
     uint64_t i = tag & sender_mask_;
@@ -216,47 +254,114 @@ uint32_t Pool::tx_alloc() {
         return id;
     }
     txs_.push_back(Tx{});
+    gen_.push_back(0);
     return static_cast<uint32_t>(txs_.size() - 1);
 }
 
-void Pool::arrival_push(uint32_t id) { ring_.push_back(ArrivalEntry{id, txs_[id].gen}); }
+void Pool::arrival_push(uint32_t id) { ring_.push_back(ArrivalEntry{id, gen_[id]}); }
 
 // Drop stale entries (freed or replaced transactions) and the consumed prefix.
 void Pool::ring_compact() {
     size_t w = 0;
     for (size_t r = ring_head_; r < ring_.size(); r++) {
         const ArrivalEntry& e = ring_[r];
-        if (txs_[e.txid].gen == e.gen) ring_[w++] = e;
+        if (gen_[e.txid] == e.gen) ring_[w++] = e;
     }
     ring_.resize(w);
     ring_head_ = 0;
 }
 
-void Pool::unlink_raw(uint32_t id) {
+// Queue blocks: size classes of 4 << cls entries, each with a free list; offsets (not
+// pointers) into q_, so growing q_ invalidates nothing stored.
+uint32_t Pool::q_alloc(uint32_t cls) {
+    std::vector<uint32_t>& fl = qfree_[cls];
+    if (!fl.empty()) {
+        uint32_t off = fl.back();
+        fl.pop_back();
+        return off;
+    }
+    size_t off = q_.size();
+    q_.resize(off + (size_t(4) << cls));
+    return static_cast<uint32_t>(off);
+}
+
+void Pool::q_release(Sender& s) {
+    if (s.count == 0 && s.q != NIL) {
+        qfree_[s.qcls].push_back(s.q);
+        s.q = NIL;
+    }
+}
+
+// Make room for `need` entries, moving the queue to a larger block if it must (then
+// returns true: the sender's entry in the ready array, which points into the block, is stale).
+bool Pool::q_reserve(uint32_t si, uint32_t need) {
+    Sender& s = senders_[si];
+    if (s.q != NIL && need <= (uint64_t(4) << s.qcls)) return false;
+    uint32_t cls = s.q == NIL ? 0 : s.qcls + 1;
+    while ((uint64_t(4) << cls) < need) cls++;
+    uint32_t off = q_alloc(cls);
+    if (s.q != NIL) {
+        std::memcpy(&q_[off], &q_[s.q], s.count * sizeof(QEnt));
+        qfree_[s.qcls].push_back(s.q);
+    }
+    s.q = off;
+    s.qcls = cls;
+    return true;
+}
+
+// The entry after the last one (if the block has room) gets a nonce no successor can
+// have, so select can tell where a sender's run ends from the block alone.
+void Pool::q_seal(const Sender& s) {
+    if (s.q != NIL && s.count < (uint64_t(4) << s.qcls)) q_[s.q + s.count] = QEnt{INT64_MIN, 0, 0};
+}
+
+uint32_t Pool::q_find(const Sender& s, int64_t nonce) const {
+    if (s.count == 0) return 0;
+    const QEnt* e = &q_[s.q];
+    return static_cast<uint32_t>(
+        std::lower_bound(e, e + s.count, nonce,
+                         [](const QEnt& a, int64_t n) { return a.nonce < n; }) - e);
+}
+
+void Pool::release_tx(uint32_t id, uint32_t tag) {
     Tx& t = txs_[id];
-    Sender& s = senders_[t.sidx];
-    if (t.nprev != NIL)
-        txs_[t.nprev].nnext = t.nnext;
-    else
-        s.head = t.nnext;
-    if (t.nnext != NIL)
-        txs_[t.nnext].nprev = t.nprev;
-    else
-        s.tail = t.nprev;
-    s.count--;
-    // Dropping a transaction inside the ready run leaves a gap: the ones after it wait.
-    if (t.nonce > s.exec && t.nonce <= s.ready_end) s.ready_end = t.nonce - 1;
-    t.gen++;  // its arrival entry is now stale
-    tx_index_erase(t.hash);
+    gen_[id]++;  // its arrival entry is now stale
+    tx_index_erase_id(tag, id);
     count_--;
     bytes_ -= t.size;
     free_tx_.push_back(id);
 }
 
+void Pool::unlink_raw(uint32_t id) {
+    Tx& t = txs_[id];
+    Sender& s = senders_[t.sidx];
+    QEnt* e = &q_[s.q];
+    uint32_t pos = q_find(s, t.nonce);
+    uint32_t tag = e[pos].tag;
+    std::memmove(e + pos, e + pos + 1, (s.count - pos - 1) * sizeof(QEnt));
+    s.count--;
+    q_seal(s);
+    // Dropping a transaction inside the ready run leaves a gap: the ones after it wait.
+    if (t.nonce > s.exec && t.nonce <= s.ready_end) s.ready_end = t.nonce - 1;
+    release_tx(id, tag);
+    q_release(s);
+}
+
 void Pool::recompute_ready(Sender& s) {
     int64_t re = s.exec;
-    for (uint32_t q = s.head; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
+    if (s.count) {
+        const QEnt* e = &q_[s.q];
+        for (uint32_t j = 0; j < s.count && e[j].nonce == re + 1; j++) re++;
+    }
     s.ready_end = re;
+}
+
+void Pool::mark_tail(uint32_t si) {
+    Sender& s = senders_[si];
+    if (!(s.flags & F_TDIRTY)) {
+        s.flags |= F_TDIRTY;
+        tdirty_.push_back(si);
+    }
 }
 
 void Pool::mark(uint32_t si) {
@@ -285,13 +390,25 @@ void Pool::set_nonce(uint32_t si, int64_t nonce, bool monotonic) {
     Sender& s = senders_[si];
     int64_t old_exec = s.exec, old_re = s.ready_end;
     s.exec = (monotonic && s.exec > nonce) ? s.exec : nonce;
-    // Start fetching the hash-table slots of everything about to go (the entries were
-    // usually just read by select, so this walk itself hits the cache).
-    for (uint32_t q = s.head; q != NIL && txs_[q].nonce <= s.exec; q = txs_[q].nnext)
-        __builtin_prefetch(&tx_index_[tx_tag(txs_[q].hash) & tx_mask_]);
-    while (s.head != NIL && txs_[s.head].nonce <= s.exec) {
-        unlink_raw(s.head);
-        n_committed_++;
+    if (s.count) {
+        // The entries to drop are a prefix of the queue block: count them there, start
+        // fetching their hash-table slots (from the tags kept in the block) and records,
+        // drop them, then close the gap in the block.
+        QEnt* e = &q_[s.q];
+        uint32_t k = 0;
+        while (k < s.count && e[k].nonce <= s.exec) k++;
+        for (uint32_t j = 2; j < k; j++) {  // (the first two were prefetched by set_nonces)
+            __builtin_prefetch(&tx_index_[e[j].tag & tx_mask_]);
+            __builtin_prefetch(&txs_[e[j].txid]);
+        }
+        for (uint32_t j = 0; j < k; j++) release_tx(e[j].txid, e[j].tag);
+        if (k) {
+            std::memmove(e, e + k, (s.count - k) * sizeof(QEnt));
+            s.count -= k;
+            q_seal(s);
+            n_committed_ += k;
+            q_release(s);
+        }
     }
     // A commit inside the ready run leaves the rest of the run as it was; otherwise
     // (beyond the run, or a lowered nonce) walk the list again.
@@ -309,13 +426,15 @@ Node Pool::make_node(uint32_t txid, uint32_t si, bool ready) const {
     return Node{t.price, t.arrival, load_be64(t.hash), si, txid, ready ? 1u : 0u, NIL};
 }
 
-// A sender's entry in the ready array: its first transaction, with `ready` holding how
-// many more follow it in the ready run, so select need not read the sender record.
+// A sender's entry in the ready array: its first transaction, where its queue block
+// starts (aux) and ends (`ready`), so select follows the run in the block without reading
+// the sender record. The run is the block's prefix of consecutive nonces, so appending to
+// a queue leaves this entry as it was: only a new head or a moved block changes it.
 Node Pool::ready_node(uint32_t si) const {
     const Sender& s = senders_[si];
-    Node n = make_node(s.head, si, true);
-    int64_t more = s.ready_end - txs_[s.head].nonce;
-    n.ready = more > 0xFFFFFFFFll ? 0xFFFFFFFFu : static_cast<uint32_t>(more);
+    Node n = make_node(q_[s.q].txid, si, true);
+    n.aux = s.q;
+    n.ready = static_cast<uint32_t>(s.q + (uint64_t(4) << s.qcls));
     return n;
 }
 
@@ -347,27 +466,41 @@ void Pool::flush_ready() {
     fresh_.clear();
     const size_t nd = rdirty_.size();
     for (size_t j = 0; j < nd; j++) {
+        // Pipeline: sender record 12 ahead, its queue block 8 ahead, the head tx 4 ahead.
         if (j + 12 < nd) __builtin_prefetch(&senders_[rdirty_[j + 12]]);
-        if (j + 6 < nd && senders_[rdirty_[j + 6]].head != NIL)
-            __builtin_prefetch(&txs_[senders_[rdirty_[j + 6]].head]);
+        if (j + 8 < nd && senders_[rdirty_[j + 8]].q != NIL)
+            __builtin_prefetch(&q_[senders_[rdirty_[j + 8]].q]);
+        if (j + 4 < nd && senders_[rdirty_[j + 4]].q != NIL)
+            __builtin_prefetch(&txs_[q_[senders_[rdirty_[j + 4]].q].txid]);
         uint32_t si = rdirty_[j];
         Sender& s = senders_[si];
-        if (s.count > 0 && txs_[s.head].nonce == s.exec + 1) fresh_.push_back(ready_node(si));
+        if (s.count > 0 && q_[s.q].nonce == s.exec + 1) fresh_.push_back(ready_node(si));
     }
-    auto before = [this](const Node& a, const Node& b) { return ready_before(a, b); };
     sort_block_order(fresh_);
-    size_t w = 0;
-    for (size_t r = 0; r < ready_.size(); r++)
-        if (!rdirty_bit_[ready_[r].sidx]) ready_[w++] = ready_[r];
-    ready_.resize(w);
-    if (ready_.empty()) {
-        ready_.swap(fresh_);
-    } else if (!fresh_.empty()) {
-        merged_.resize(ready_.size() + fresh_.size());
-        std::merge(ready_.begin(), ready_.end(), fresh_.begin(), fresh_.end(), merged_.begin(),
-                   before);
-        ready_.swap(merged_);
+    // One pass over the array: drop the changed senders' old entries while merging the
+    // fresh ones in (a sender is never in both, and the order is total: no ties).
+    const size_t nr = ready_.size(), nf = fresh_.size();
+    merged_.resize(nr + nf);
+    size_t w = 0, r = 0, f = 0;
+    Node* out = merged_.data();
+    const Node* in = ready_.data();
+    const Node* fr = fresh_.data();
+    const uint8_t* dirty = rdirty_bit_.data();
+    while (r < nr) {
+        if (r + 16 < nr) __builtin_prefetch(&dirty[in[r + 16].sidx]);
+        const Node& a = in[r];
+        if (dirty[a.sidx]) {
+            r++;
+        } else if (f < nf && ready_before(fr[f], a)) {
+            out[w++] = fr[f++];
+        } else {
+            out[w++] = a;
+            r++;
+        }
     }
+    while (f < nf) out[w++] = fr[f++];
+    merged_.resize(w);
+    ready_.swap(merged_);
     for (uint32_t si : rdirty_) {
         senders_[si].flags &= ~F_RDIRTY;
         rdirty_bit_[si] = 0;
@@ -485,7 +618,8 @@ void Pool::flush_tails() {
             Sender& s = senders_[si];
             s.tpos = NIL;
             if (!(s.flags & F_LIVE) || s.count == 0) continue;
-            tails_.push_back(make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end));
+            const QEnt& t = q_[s.q + s.count - 1];
+            tails_.push_back(make_node(t.txid, si, t.nonce <= s.ready_end));
         }
         // Floyd's heap construction for the 4-ary heap (std::make_heap is binary).
         for (uint32_t i = 0; i < tails_.size(); i++) senders_[tails_[i].sidx].tpos = i;
@@ -498,7 +632,8 @@ void Pool::flush_tails() {
             if (s.count == 0) {
                 tails_set(si, nullptr);
             } else {
-                Node n = make_node(s.tail, si, txs_[s.tail].nonce <= s.ready_end);
+                const QEnt& t = q_[s.q + s.count - 1];
+                Node n = make_node(t.txid, si, t.nonce <= s.ready_end);
                 tails_set(si, &n);
             }
         }
@@ -563,9 +698,11 @@ bool Pool::find_victims(uint32_t si, int64_t nonce, int64_t price, bool t_ready,
                 std::push_heap(aux.begin(), aux.end(), later);
             }
         }
-        if (vt.nprev != NIL) {
-            const Sender& s = senders_[v.sidx];
-            Node n = make_node(vt.nprev, v.sidx, txs_[vt.nprev].nonce <= s.ready_end);
+        const Sender& s = senders_[v.sidx];
+        uint32_t pos = q_find(s, vt.nonce);  // v's place in its queue: expose the one before
+        if (pos > 0) {
+            const QEnt& pe = q_[s.q + pos - 1];
+            Node n = make_node(pe.txid, v.sidx, pe.nonce <= s.ready_end);
             aux.push_back(n);
             std::push_heap(aux.begin(), aux.end(), later);
         }
@@ -585,11 +722,9 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     if (si != NIL) {
         const Sender& s = senders_[si];
         ready_end = s.ready_end;
-        for (uint32_t id = s.tail; id != NIL && txs_[id].nonce >= nonce; id = txs_[id].nprev) {
-            if (txs_[id].nonce == nonce) {
-                old = id;
-                break;
-            }
+        if (s.count && q_[s.q + s.count - 1].nonce >= nonce) {  // not a plain append
+            uint32_t pos = q_find(s, nonce);
+            if (q_[s.q + pos].nonce == nonce) old = q_[s.q + pos].txid;
         }
         if (old == NIL && s.count >= per_sender_) return SENDER_FULL;
     }
@@ -623,9 +758,11 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
         bytes_ += static_cast<int64_t>(size) - t.size;
         t.size = size;
         t.arrival = arrival;
-        t.gen++;
+        gen_[old]++;
         arrival_push(old);
-        tx_index_insert(old);
+        uint32_t tag = tx_index_insert(old);
+        const Sender& os = senders_[t.sidx];
+        q_[os.q + q_find(os, nonce)].tag = tag;
         mark(t.sidx);
         n_replaced_++;
         return REPLACED;
@@ -639,33 +776,29 @@ int8_t Pool::add_one(const uint8_t* hash, uint64_t sid, int64_t nonce, int64_t p
     t.arrival = arrival;
     t.size = size;
     t.sidx = si;
+    // Insert in nonce order (the usual case appends); eviction above may have shortened
+    // this sender's queue, so its place is looked up now.
+    bool moved = q_reserve(si, senders_[si].count + 1);
     Sender& s = senders_[si];
-    // Insert in nonce order; scanning from the tail makes the usual append O(1).
-    uint32_t p = s.tail;
-    while (p != NIL && txs_[p].nonce > nonce) p = txs_[p].nprev;
-    t.nprev = p;
-    if (p == NIL) {
-        t.nnext = s.head;
-        s.head = id;
-    } else {
-        t.nnext = txs_[p].nnext;
-        txs_[p].nnext = id;
-    }
-    if (t.nnext != NIL)
-        txs_[t.nnext].nprev = id;
-    else
-        s.tail = id;
+    QEnt* e = &q_[s.q];
+    uint32_t pos = (s.count == 0 || e[s.count - 1].nonce < nonce) ? s.count : q_find(s, nonce);
+    std::memmove(e + pos + 1, e + pos, (s.count - pos) * sizeof(QEnt));
+    e[pos] = QEnt{nonce, id, 0};  // tag set below
     s.count++;
+    q_seal(s);
     arrival_push(id);
-    tx_index_insert(id);
+    e[pos].tag = tx_index_insert(id);
     count_++;
     bytes_ += size;
     if (nonce - 1 == s.ready_end) {
         int64_t re = nonce;
-        for (uint32_t q = t.nnext; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
+        for (uint32_t j = pos + 1; j < s.count && e[j].nonce == re + 1; j++) re++;
         s.ready_end = re;
     }
-    mark(si);
+    if (moved || pos == 0)
+        mark(si);
+    else
+        mark_tail(si);  // same head, same block: its ready-array entry still holds
     n_accepted_++;
     return ACCEPTED;
 }
@@ -677,51 +810,69 @@ void Pool::add_batch(const uint8_t* hashes, const uint64_t* senders, const int64
     double arrival = now > last_arrival_ ? now : last_arrival_;
     last_arrival_ = arrival;
     for (int64_t i = 0; i < n; i++) {
-        // Software pipeline: the hash-table slots of transaction i+16, then the sender
-        // record of i+8 and its last transaction for i+4, arrive in cache ahead of use.
-        if (i + 16 < n) {
-            __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + 16)) & tx_mask_]);
-            __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
+        // Software pipeline: the hash-table slots of transaction i+AB_FAR, then the sender
+        // record of i+AB_MID and its queue block (first and last line) for i+AB_NEAR,
+        // arrive in cache ahead of use.
+        if (i + AB_FAR < n) {
+            __builtin_prefetch(&tx_index_[tx_tag(hashes + 32 * (i + AB_FAR)) & tx_mask_]);
+            __builtin_prefetch(&sender_index_[sender_tag(senders[i + AB_FAR]) & sender_mask_]);
         }
-        if (i + 8 < n) {
-            uint32_t sj = sender_peek(senders[i + 8]);
+        if (i + AB_MID < n) {
+            uint32_t sj = sender_peek(senders[i + AB_MID]);
             if (sj != NIL) __builtin_prefetch(&senders_[sj]);
         }
-        if (i + 4 < n) {
-            uint32_t sj = sender_peek(senders[i + 4]);
-            if (sj != NIL && senders_[sj].tail != NIL) __builtin_prefetch(&txs_[senders_[sj].tail]);
+        if (i + AB_NEAR < n) {
+            uint32_t sj = sender_peek(senders[i + AB_NEAR]);
+            if (sj != NIL && senders_[sj].q != NIL) {
+                const Sender& sp = senders_[sj];
+                __builtin_prefetch(&q_[sp.q]);
+                if (sp.count > 4) __builtin_prefetch(&q_[sp.q + sp.count - 1]);
+            }
         }
         // Reused slots come off the free list in random order: fetch the one a few
         // admissions ahead will take (a guess; rejections shift it, harmlessly).
-        if (free_tx_.size() > 4) __builtin_prefetch(&txs_[free_tx_[free_tx_.size() - 5]], 1);
+        if (free_tx_.size() > AB_FREE) {
+            uint32_t nx = free_tx_[free_tx_.size() - AB_FREE - 1];
+            __builtin_prefetch(&txs_[nx], 1);
+            __builtin_prefetch(&gen_[nx], 1);  // read for its arrival entry
+        }
         int8_t r = add_one(hashes + 32 * i, senders[i], nonces[i], prices[i],
                            static_cast<uint32_t>(sizes[i]), arrival);
         if (r != ACCEPTED && r != REPLACED) n_rejected_++;
         out[i] = r;
     }
     if (ring_.size() - ring_head_ > static_cast<size_t>(2 * count_ + 1024)) ring_compact();
+    // Keep the block order nearly current: once the senders changed since the last merge
+    // reach 1/8 of the ready array, merge them now, so that the next select (the first
+    // after a fill, say) merges at most that many. Geometric: each merge's pass over the
+    // array is paid for by the 1/8 of it that changed.
+    if (rdirty_.size() >= FLUSH_MIN && rdirty_.size() * 8 > ready_.size()) flush_ready();
 }
 
 void Pool::set_nonces(const uint64_t* senders, const int64_t* nonces, int64_t n,
                       bool monotonic) {
     for (int64_t i = 0; i < n; i++) {
-        // Software pipeline as in add_batch: index slot, record, first transaction, then
-        // that transaction's hash-table slot and successor arrive ahead of use.
-        if (i + 16 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 16]) & sender_mask_]);
-        if (i + 10 < n) {
-            uint32_t sj = sender_peek(senders[i + 10]);
+        // Software pipeline as in add_batch: index slot, record, queue block, then the
+        // first two queued transactions and their hash-table slots (from the tags in the
+        // block) arrive ahead of use.
+        if (i + 24 < n) __builtin_prefetch(&sender_index_[sender_tag(senders[i + 24]) & sender_mask_]);
+        if (i + 16 < n) {
+            uint32_t sj = sender_peek(senders[i + 16]);
             if (sj != NIL) __builtin_prefetch(&senders_[sj]);
         }
-        if (i + 6 < n) {
-            uint32_t sj = sender_peek(senders[i + 6]);
-            if (sj != NIL && senders_[sj].head != NIL) __builtin_prefetch(&txs_[senders_[sj].head]);
+        if (i + 8 < n) {
+            uint32_t sj = sender_peek(senders[i + 8]);
+            if (sj != NIL && senders_[sj].q != NIL) __builtin_prefetch(&q_[senders_[sj].q]);
         }
-        if (i + 3 < n) {
-            uint32_t sj = sender_peek(senders[i + 3]);
-            if (sj != NIL && senders_[sj].head != NIL) {
-                const Tx& h = txs_[senders_[sj].head];
-                __builtin_prefetch(&tx_index_[tx_tag(h.hash) & tx_mask_]);
-                if (h.nnext != NIL) __builtin_prefetch(&txs_[h.nnext]);
+        if (i + 4 < n) {
+            uint32_t sj = sender_peek(senders[i + 4]);
+            if (sj != NIL && senders_[sj].q != NIL) {
+                const Sender& sp = senders_[sj];
+                const QEnt* e = &q_[sp.q];
+                for (uint32_t j = 0; j < 2 && j < sp.count; j++) {
+                    __builtin_prefetch(&txs_[e[j].txid]);
+                    __builtin_prefetch(&tx_index_[e[j].tag & tx_mask_]);
+                }
             }
         }
         uint32_t si = sender_find(senders[i]);
@@ -749,13 +900,16 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
     size_t i = 0, pf_done = SIZE_MAX;
     int64_t k = 0, used = 0;
     while (k < max_txs) {
-        // Two-stage prefetch down the sorted array: the head transaction and its sender
-        // 16 ahead, then (once that head is in cache) the transaction after it 6 ahead.
+        // Two-stage prefetch down the sorted array: the head transaction and its queue
+        // block PF_FAR ahead, then (once that block is in cache) the transaction after the
+        // head PF_NEAR ahead, for the senders whose run goes on.
         if (i != pf_done && i + PF_FAR < ready_.size()) {
             pf_done = i;  // once per array position, not again while chain steps run
-            __builtin_prefetch(&txs_[ready_[i + PF_FAR].txid]);
-            uint32_t nx = txs_[ready_[i + PF_NEAR].txid].nnext;
-            if (nx != NIL) __builtin_prefetch(&txs_[nx]);
+            const Node& far = ready_[i + PF_FAR];
+            __builtin_prefetch(&txs_[far.txid]);
+            __builtin_prefetch(&q_[far.aux]);
+            const Node& near = ready_[i + PF_NEAR];
+            if (near.aux + 1 < near.ready) __builtin_prefetch(&txs_[q_[near.aux + 1].txid]);
         }
         bool from_array;
         if (i < ready_.size())
@@ -776,13 +930,18 @@ int64_t Pool::select(int64_t max_txs, int64_t max_bytes, uint8_t* out) {
         std::memcpy(out + 32 * k, t.hash, 32);
         k++;
         used += t.size;
-        if (v.ready > 0) {  // more of this sender's ready run follows
-            Node chain = make_node(t.nnext, v.sidx, true);
-            chain.ready = v.ready - 1;
+        // The sender's run goes on while its block holds the next nonce (the run starts
+        // at the executed nonce + 1, so consecutive nonces are exactly the ready ones).
+        uint32_t off = v.aux + 1;
+        int64_t cur = q_[v.aux].nonce;
+        if (off < v.ready && cur != INT64_MAX && q_[off].nonce == cur + 1) {
+            Node chain = make_node(q_[off].txid, v.sidx, true);
+            chain.ready = v.ready;
+            chain.aux = off;
             aux.push_back(chain);
             std::push_heap(aux.begin(), aux.end(), later);
-            uint32_t nx = txs_[t.nnext].nnext;  // likely needed when this one is taken
-            if (nx != NIL) __builtin_prefetch(&txs_[nx]);
+            if (off + 1 < v.ready)  // likely needed when this one is taken
+                __builtin_prefetch(&txs_[q_[off + 1].txid]);
         }
     }
     return k;
@@ -806,11 +965,11 @@ int64_t Pool::expire(double now) {
     int64_t dropped = 0;
     while (ring_head_ < ring_.size()) {
         const ArrivalEntry e = ring_[ring_head_];
-        const Tx& t = txs_[e.txid];
-        if (t.gen != e.gen) {  // freed or replaced since
+        if (gen_[e.txid] != e.gen) {  // freed or replaced since
             ring_head_++;
             continue;
         }
+        const Tx& t = txs_[e.txid];
         if (!(now - t.arrival > ttl_)) break;
         ring_head_++;
         uint32_t si = t.sidx;
@@ -848,12 +1007,13 @@ int64_t Pool::pending_count(uint64_t sender) const {
 int64_t Pool::pending(uint64_t sender, uint8_t* out, int64_t* nonces_out) const {
     uint32_t si = sender_find(sender);
     if (si == NIL) return 0;
-    int64_t k = 0;
-    for (uint32_t q = senders_[si].head; q != NIL; q = txs_[q].nnext, k++) {
-        std::memcpy(out + 32 * k, txs_[q].hash, 32);
-        if (nonces_out) nonces_out[k] = txs_[q].nonce;
+    const Sender& s = senders_[si];
+    for (uint32_t k = 0; k < s.count; k++) {
+        const QEnt& e = q_[s.q + k];
+        std::memcpy(out + 32 * k, txs_[e.txid].hash, 32);
+        if (nonces_out) nonces_out[k] = e.nonce;
     }
-    return k;
+    return s.count;
 }
 
 int64_t Pool::executed_nonce(uint64_t sender) const {
@@ -880,8 +1040,11 @@ Stats Pool::stats() const {
     st.expired = n_expired_;
     st.removed = n_removed_;
     st.committed = n_committed_;
+    size_t qfree_bytes = 0;
+    for (const auto& fl : qfree_) qfree_bytes += fl.capacity() * sizeof(uint32_t);
     st.memory_bytes = static_cast<int64_t>(
-        txs_.capacity() * sizeof(Tx) + free_tx_.capacity() * sizeof(uint32_t) +
+        txs_.capacity() * sizeof(Tx) + (free_tx_.capacity() + gen_.capacity()) * sizeof(uint32_t) +
+        q_.capacity() * sizeof(QEnt) + qfree_bytes +
         tx_index_.capacity() * sizeof(Slot) + senders_.capacity() * sizeof(Sender) +
         free_sender_.capacity() * sizeof(uint32_t) + sender_index_.capacity() * sizeof(Slot) +
         rdirty_bit_.capacity() + (rdirty_.capacity() + tdirty_.capacity()) * sizeof(uint32_t) +
@@ -903,29 +1066,34 @@ const char* Pool::check() {
         if (sender_find(s.id) != si) return "live sender record not indexed";
         nsend++;
         if (s.count == 0 && s.exec == 0) return "empty sender record with exec 0 kept";
-        uint32_t cnt = 0, prev = NIL;
+        if ((s.count == 0) != (s.q == NIL)) return "queue block held by an empty queue";
+        if (s.q != NIL && (s.qcls >= 32 || s.count > (uint64_t(4) << s.qcls) ||
+                           s.q + (uint64_t(4) << s.qcls) > q_.size()))
+            return "queue block out of bounds";
         int64_t last = s.exec;
-        for (uint32_t q = s.head; q != NIL; prev = q, q = txs_[q].nnext) {
-            const Tx& t = txs_[q];
-            if (t.nprev != prev) return "sender list back link broken";
-            if (t.nonce <= last) return "sender list not strictly ascending above exec";
+        for (uint32_t k = 0; k < s.count; k++) {
+            const QEnt& e = q_[s.q + k];
+            const Tx& t = txs_[e.txid];
+            if (e.nonce <= last) return "sender queue not strictly ascending above exec";
+            if (t.nonce != e.nonce) return "queue entry nonce differs from its tx";
+            if (e.tag != tx_tag(t.hash)) return "queue entry tag differs from its hash's";
             if (t.sidx != si) return "tx sidx mismatch";
-            if (tx_find(t.hash) != q) return "tx missing from hash index";
-            last = t.nonce;
-            cnt++;
+            if (tx_find(t.hash) != e.txid) return "tx missing from hash index";
+            last = e.nonce;
             b += t.size;
         }
-        if (prev != s.tail) return "sender tail wrong";
-        if (cnt != s.count) return "sender count wrong";
-        n += cnt;
+        n += s.count;
         int64_t re = s.exec;
-        for (uint32_t q = s.head; q != NIL && txs_[q].nonce == re + 1; q = txs_[q].nnext) re++;
+        for (uint32_t k = 0; k < s.count && q_[s.q + k].nonce == re + 1; k++) re++;
         if (re != s.ready_end) return "ready_end wrong";
         if (s.count > 0 && re > s.exec) nready++;
         if ((s.count > 0) != (s.tpos != NIL)) return "tails heap membership wrong";
-        if (s.tpos != NIL && (tails_[s.tpos].sidx != si || tails_[s.tpos].txid != s.tail ||
-                              tails_[s.tpos].ready != (txs_[s.tail].nonce <= re ? 1u : 0u)))
-            return "tails heap entry wrong";
+        if (s.tpos != NIL) {
+            const QEnt& te = q_[s.q + s.count - 1];
+            if (tails_[s.tpos].sidx != si || tails_[s.tpos].txid != te.txid ||
+                tails_[s.tpos].ready != (te.nonce <= re ? 1u : 0u))
+                return "tails heap entry wrong";
+        }
     }
     if (nsend != nsenders_) return "sender record count wrong";
     if (n != count_) return "count wrong";
@@ -935,8 +1103,9 @@ const char* Pool::check() {
     for (size_t i = 0; i < ready_.size(); i++) {
         const Node& nd = ready_[i];
         const Sender& s = senders_[nd.sidx];
-        if (!(s.flags & F_LIVE) || s.head != nd.txid) return "ready array entry is not a head";
-        if (!same_node(nd, ready_node(nd.sidx))) return "ready array key stale";
+        if (!(s.flags & F_LIVE) || s.count == 0 || q_[s.q].txid != nd.txid)
+            return "ready array entry is not a head";
+        if (!same_node(nd, ready_node(nd.sidx)) || nd.aux != s.q) return "ready array key stale";
         if (i > 0 && !ready_before(ready_[i - 1], nd)) return "ready array not sorted";
     }
     for (uint32_t i = 0; i < tails_.size(); i++) {
@@ -949,7 +1118,7 @@ const char* Pool::check() {
     double last_arr = -1.0e308;
     for (size_t r = ring_head_; r < ring_.size(); r++) {
         const ArrivalEntry& e = ring_[r];
-        if (txs_[e.txid].gen != e.gen) continue;
+        if (gen_[e.txid] != e.gen) continue;
         if (txs_[e.txid].arrival < last_arr) return "arrival ring unsorted";
         last_arr = txs_[e.txid].arrival;
         an++;
