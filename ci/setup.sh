@@ -49,7 +49,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 # Editable install: builds every native kernel in place (core_ext/*.so).
-.venv/bin/python -m pip install -q -e '.[test,bench]'
+.venv/bin/python -m pip install -q -e '.[test,bench,fuzz]'
 
 if [ -f tests/js/package.json ]; then
   (cd tests/js && npm install --no-audit --no-fund --loglevel=error)
