@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mbi import argtypes as A
+
 
 def _repo_root() -> Path | None:
     root = Path(__file__).resolve().parent.parent
@@ -30,77 +32,37 @@ def _cmd_e2e(args: argparse.Namespace) -> int:
     return main(args)
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {v}")
-    return v
-
-
-def _pos_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
-
-
-def _pos_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
-
-
 def register(sub: Any) -> None:
     bench = sub.add_parser("bench", help="benchmarks of a whole network (needs a source checkout)")
     bsub = bench.add_subparsers(dest="bench_command", required=True)
     p = bsub.add_parser("e2e", help="N validators on this machine under PAY_COIN load: committed TPS, "
                                     "submit→commit latency, loss, CPU")
-    p.add_argument("--validators", type=_pos_int, default=4, help="validators to start (default 4)")
+    p.add_argument("--validators", type=A.positive_int, default=4, help="validators to start (default 4)")
     p.add_argument("--single-node", action="store_true", help="one validator (the per-node ceiling)")
-    p.add_argument("--duration", type=_pos_float, default=60.0, help="measured window in seconds (default 60)")
-    p.add_argument("--rate", type=_nonneg_float, default=0.0,
+    p.add_argument("--duration", type=A.positive_float, default=60.0, help="measured window in seconds (default 60)")
+    p.add_argument("--rate", type=A.nonneg_float, default=0.0,
                    help="target submitted tx/s over all generators (default 0: open loop, as fast as answered)")
-    p.add_argument("--accounts", type=_pos_int, default=2000, help="funded sender accounts (default 2000)")
+    p.add_argument("--accounts", type=A.positive_int, default=2000, help="funded sender accounts (default 2000)")
     p.add_argument("--json", metavar="PATH", help="write the JSON report here")
     p.add_argument("--results", metavar="DIR", help="write report.json, tps.png and latency.png here")
-    p.add_argument("--kill-at", type=_pos_float, metavar="SECONDS",
+    p.add_argument("--kill-at", type=A.positive_float, metavar="SECONDS",
                    help="SIGKILL the last validator this far into the window")
-    p.add_argument("--restart-after", type=_pos_float, default=10.0, metavar="SECONDS",
+    p.add_argument("--restart-after", type=A.positive_float, default=10.0, metavar="SECONDS",
                    help="restart the killed validator this long after the kill (default 10)")
-    p.add_argument("--invalid-rate", type=_fraction, default=0.0, metavar="P",
+    p.add_argument("--invalid-rate", type=A.fraction, default=0.0, metavar="P",
                    help="this fraction of submitted transactions carry a bad signature")
-    p.add_argument("--batch", type=_pos_int, default=200, help="items per /submitTransaction (default 200)")
-    p.add_argument("--concurrency", type=_pos_int, default=2,
+    p.add_argument("--batch", type=A.positive_int, default=200, help="items per /submitTransaction (default 200)")
+    p.add_argument("--concurrency", type=A.positive_int, default=2,
                    help="requests in flight per node per generator (default 2)")
-    p.add_argument("--generators", type=_pos_int, default=1, help="generator processes (default 1)")
-    p.add_argument("--signers", type=_pos_int, default=2, help="processes signing before the window (default 2)")
-    p.add_argument("--presign", type=_pos_int, metavar="N",
+    p.add_argument("--generators", type=A.positive_int, default=1, help="generator processes (default 1)")
+    p.add_argument("--signers", type=A.positive_int, default=2, help="processes signing before the window (default 2)")
+    p.add_argument("--presign", type=A.positive_int, metavar="N",
                    help="honest transactions to sign for an open-loop run (default 5000 per second of window)")
-    p.add_argument("--drain", type=_pos_float, default=60.0,
+    p.add_argument("--drain", type=A.positive_float, default=60.0,
                    help="after the window, wait at most this long for the pools to empty (default 60)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="node config override for every validator, e.g. verify.threads=1 (repeatable)")
-    p.add_argument("--profile", type=_pos_float, metavar="SECONDS",
+    p.add_argument("--profile", type=A.positive_float, metavar="SECONDS",
                    help="py-spy record one validator for this long, 5 s into the window (raw format)")
     p.add_argument("--profile-node", type=int, default=0, help="which validator --profile records (default 0)")
     p.add_argument("--home", help="work folder (made fresh; kept). Default: a temporary folder, removed")

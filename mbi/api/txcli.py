@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from mbi import argtypes as A
 from mbi.types.zetrix_protocol_pb2 import Operation, Transaction
 
 
@@ -155,13 +156,6 @@ def _cmd_tx(args: argparse.Namespace) -> int:
         return 2
 
 
-def _positive(s: str) -> int:
-    v = int(s)
-    if v <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return v
-
-
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("tx", help="build, sign, submit and follow a transaction over the HTTP API")
     tsub = p.add_subparsers(dest="tx_command", required=True)
@@ -170,26 +164,26 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         q.add_argument("--url", default="http://127.0.0.1:18002", help="the node's HTTP address")
         if signing:
             q.add_argument("--key", required=True, help="key file (mbi keys new --out / node_key.json)")
-            q.add_argument("--fee-limit", type=_positive, help="default: the node's /testTransaction quote")
-            q.add_argument("--gas-price", type=_positive)
-            q.add_argument("--nonce", type=_positive, help="default: the account's nonce + 1")
+            q.add_argument("--fee-limit", type=A.positive_int, help="default: the node's /testTransaction quote")
+            q.add_argument("--gas-price", type=A.positive_int)
+            q.add_argument("--nonce", type=A.positive_int, help="default: the account's nonce + 1")
             q.add_argument("--no-wait", action="store_true", help="print the hash and return once admitted")
             q.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the result")
         q.set_defaults(fn=_cmd_tx)
 
     q = tsub.add_parser("pay", help="pay coin (ZETA)")
     q.add_argument("--to", required=True)
-    q.add_argument("--amount", type=_positive, required=True, help="ZETA (1 ZETRIX = 1,000,000 ZETA)")
+    q.add_argument("--amount", type=A.positive_int, required=True, help="ZETA (1 ZETRIX = 1,000,000 ZETA)")
     common(q)
     q = tsub.add_parser("issue", help="issue an asset")
     q.add_argument("--code", required=True)
-    q.add_argument("--amount", type=_positive, required=True)
+    q.add_argument("--amount", type=A.positive_int, required=True)
     common(q)
     q = tsub.add_parser("send-asset", help="pay an asset")
     q.add_argument("--to", required=True)
     q.add_argument("--code", required=True)
     q.add_argument("--issuer", required=True)
-    q.add_argument("--amount", type=_positive, required=True)
+    q.add_argument("--amount", type=A.positive_int, required=True)
     common(q)
     q = tsub.add_parser("get", help="show a transaction (executed or pending)")
     q.add_argument("hash")

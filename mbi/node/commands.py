@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from mbi import argtypes as A
+
 
 def _fail(msg: str, code: int = 1) -> int:
     print(f"mbi: {msg}", file=sys.stderr)
@@ -135,51 +137,31 @@ def _cmd_devnet(args: argparse.Namespace) -> int:
         return _fail(str(e))
 
 
-def _port(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= v <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {v}")
-    return v
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("init", help="write a node home: config.toml, node key (0600) and genesis.json")
     p.add_argument("--home", required=True, help="the home directory to create")
     p.add_argument("--genesis", help="import this genesis.json instead of making a new one")
-    p.add_argument("--validators", type=_positive, help="make N validator homes HOME/node0.. sharing a new genesis")
-    p.add_argument("--chain-id", type=_positive, default=1, help="chain id of a new genesis (default 1)")
-    p.add_argument("--p2p-port", type=_port)
-    p.add_argument("--api-port", type=_port)
+    p.add_argument("--validators", type=A.positive_int, help="make N validator homes HOME/node0.. sharing a new genesis")
+    p.add_argument("--chain-id", type=A.positive_int, default=1, help="chain id of a new genesis (default 1)")
+    p.add_argument("--p2p-port", type=A.port)
+    p.add_argument("--api-port", type=A.port)
     p.add_argument("--force", action="store_true", help="overwrite an existing home")
     p.set_defaults(fn=_cmd_init)
 
     p = sub.add_parser("start", help="run a node from its home until SIGINT/SIGTERM")
     p.add_argument("--home", required=True)
-    p.add_argument("--p2p-port", type=_port)
-    p.add_argument("--api-port", type=_port)
+    p.add_argument("--p2p-port", type=A.port)
+    p.add_argument("--api-port", type=A.port)
     p.add_argument("--log-format", choices=("text", "json"))
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     p.set_defaults(fn=_cmd_start)
 
     p = sub.add_parser("devnet", help="run N validators on loopback with live status; Ctrl-C stops them")
-    p.add_argument("--validators", type=_positive, default=4)
+    p.add_argument("--validators", type=A.positive_int, default=4)
     p.add_argument("--home", required=True, help="folder for the devnet (made fresh each run)")
     p.add_argument("--load", type=float, default=0.0, metavar="RATE",
                    help="send this many signed PAY_COIN transactions per second")
-    p.add_argument("--accounts", type=_positive, default=200, help="accounts the load generator pays between")
+    p.add_argument("--accounts", type=A.positive_int, default=200, help="accounts the load generator pays between")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
     p.add_argument("--plain", action="store_true", help="print a status line per second instead of a live table")
     p.set_defaults(fn=_cmd_devnet)
