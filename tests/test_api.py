@@ -270,7 +270,9 @@ def test_concurrent_requests_share_batches(net, funded):
     # b: no transaction of b is queued ahead (test_pending_transaction_in_cache queues one of a)
     start = net.get(f"/getAccount?address={b.address}")["result"]["nonce"] + 1
     stxs = [make_tx(b, start + i, [T.pay_coin(a.address, 1)], chain_id=1, fee_limit=100_000) for i in range(16)]
-    ingress = net.node.api_runner.app["mbi_ingress"]
+    from mbi.api.routes import INGRESS
+
+    ingress = net.node.api_runner.app[INGRESS]
     before = (ingress.batches, ingress.items)
     results: list = [None] * len(stxs)
     go = threading.Barrier(len(stxs))

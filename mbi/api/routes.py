@@ -114,9 +114,12 @@ def quote(tx: Transaction, signature_number: int, gas_price: int) -> tuple[int, 
     raise ApiError(E.INTERNAL_ERROR, "fee quote did not converge")  # pragma: no cover
 
 
+INGRESS: web.AppKey[ApiIngress] = web.AppKey("mbi_ingress", ApiIngress)  # the app's batched ingress
+
+
 def add_routes(app: web.Application, node: "Node") -> None:
     ingress = ApiIngress(node)
-    app["mbi_ingress"] = ingress
+    app[INGRESS] = ingress
     r = app.router
     g = node.genesis
 
