@@ -56,7 +56,9 @@ if grep -E ' -c ' "$OUT/build.log" | grep -Ev -- '-fno-wrapv' | grep -q . ||
 fi
 echo "sanitize: built in $(( $(date +%s) - t0 )) s ($OUT/src/core_ext)"
 for so in "$OUT"/src/core_ext/*.so; do
-  ldd "$so" | grep -q libasan || { echo "sanitize: $so is not instrumented" >&2; exit 1; }
+  # Not `ldd | grep -q`: under pipefail, grep -q quitting early can SIGPIPE ldd and fail the check.
+  deps=$(ldd "$so")
+  grep -q libasan <<<"$deps" || { echo "sanitize: $so is not instrumented" >&2; exit 1; }
 done
 
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
