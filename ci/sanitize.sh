@@ -50,8 +50,9 @@ t0=$(date +%s)
     || { tail -50 "$OUT/build.log"; exit 1; }
 )
 # Every compile must end with -fno-wrapv in force (the last of -fwrapv / -fno-wrapv wins).
-if grep -E ' -c ' "$OUT/build.log" | grep -Ev -- '-fno-wrapv' | grep -q . ||
-   grep -E ' -c ' "$OUT/build.log" | grep -E -- '-fno-wrapv.* -fwrapv' | grep -q .; then
+compiles=$(grep -E ' -c ' "$OUT/build.log" || true)
+if [ -z "$compiles" ] || [ "$(grep -Ecv -- '-fno-wrapv' <<<"$compiles")" != 0 ] ||
+   [ "$(grep -Ec -- '-fno-wrapv.* -fwrapv' <<<"$compiles")" != 0 ]; then
   echo "sanitize: a compile ran without -fno-wrapv in force (see $OUT/build.log)" >&2; exit 1
 fi
 echo "sanitize: built in $(( $(date +%s) - t0 )) s ($OUT/src/core_ext)"
