@@ -22,7 +22,7 @@ from mbi.node.chain import Chain, Executed
 from mbi.node.config import NodeConfig
 from mbi.node.driver import CONSENSUS_KINDS, BlockLimits, ConsensusDriver
 from mbi.node.metrics import NodeMetrics
-from mbi.node.txs import TxCache, TxPool, decode_and_verify
+from mbi.node.txs import Group, InvalidRates, TxCache, TxPool, admit_groups, verify_groups
 from mbi.p2p.gossip import TxGossip
 from mbi.p2p.kinds import Kind, Role
 from mbi.p2p.network import Network
@@ -79,7 +79,10 @@ class Node:
         self._recent_latency: deque[float] = deque(maxlen=256)
         self.verified_sigs = 0
         self.started_at = time.time()
-        self._ingress: list[tuple[bytes | None, bytes]] = []
+        self.invalid_rates = InvalidRates()
+        self.bad_relays = 0  # gossiped transactions without a valid signature (their peers were reported)
+        self._ingress: list[Group] = []
+        self._ingress_n = 0  # envelopes queued in _ingress
         self._ingress_scheduled = False
         self._ingress_busy = False
         self._stop = asyncio.Event()
@@ -141,9 +144,9 @@ class Node:
         if kind in CONSENSUS_KINDS:
             self.driver.on_message(peer, kind, payload)
         elif kind == Kind.TX_BATCH:
-            blobs = self.gossip.on_batch(peer, payload)
+            blobs, hashes = self.gossip.receive(peer, payload)
             if blobs:
-                self.submit(blobs, peer)
+                self.submit(blobs, peer, hashes)
         elif kind == Kind.STATUS:
             if len(payload) == 8:
                 self.peer_heights[peer] = _U64.unpack(payload)[0]
@@ -159,38 +162,70 @@ class Node:
 
     # ------------------------------------------------------------------ transactions in
 
-    def submit(self, envelopes: list[bytes], origin: bytes | None = None) -> None:
-        """Queue envelopes for batched decode + verify + admission (gossip or local)."""
-        self._ingress.extend((origin, e) for e in envelopes)
+    def submit(self, envelopes: list[bytes], origin: bytes | None = None, hashes: list[bytes] | None = None) -> None:
+        """Queue envelopes for batched decode + verify + admission (gossip or local).
+        ``hashes``: their gossip hashes (SHA-256 of each envelope) where already known."""
+        if not envelopes:
+            return
+        for g in self._ingress:  # a handful of groups: one per origin with work queued
+            if g[0] == origin and (hashes is None) == (g[2] is None):
+                g[1].extend(envelopes)  # the same origin again: one group, one signature batch
+                if hashes is not None:
+                    g[2].extend(hashes)  # type: ignore[union-attr]
+                break
+        else:
+            self._ingress.append((origin, list(envelopes), None if hashes is None else list(hashes)))
+        self._ingress_n += len(envelopes)
         if not self._ingress_scheduled and not self._ingress_busy:
             self._ingress_scheduled = True
             asyncio.get_running_loop().call_later(self.cfg.verify.max_delay, self._drain_ingress)
+
+    def _take_ingress(self, limit: int) -> list[Group]:
+        """Up to ``limit`` queued envelopes, oldest first, still grouped by origin."""
+        out: list[Group] = []
+        n = 0
+        q = self._ingress
+        while q and n < limit:
+            origin, envs, hs = q[0]
+            room = limit - n
+            if len(envs) <= room:
+                q.pop(0)
+                out.append((origin, envs, hs))
+                n += len(envs)
+            else:
+                out.append((origin, envs[:room], None if hs is None else hs[:room]))
+                del envs[:room]
+                if hs is not None:
+                    del hs[:room]
+                n += room
+        self._ingress_n -= n
+        return out
 
     def _drain_ingress(self) -> None:
         self._ingress_scheduled = False
         if self._ingress_busy or not self._ingress:
             return
-        batch = self._ingress[: self.cfg.verify.batch_size]
-        del self._ingress[: len(batch)]
+        batch = self._take_ingress(max(1, self.cfg.verify.batch_size))
         self._ingress_busy = True
         task = asyncio.get_running_loop().create_task(self._admit(batch))
         task.add_done_callback(lambda t: t.exception() and log.error("ingress failed: %r", t.exception()))
 
-    async def _admit(self, batch: list[tuple[bytes | None, bytes]]) -> list[AddResult | str]:
+    async def _admit(self, batch: list[Group]) -> list[AddResult]:
+        """Decode and verify each origin's envelopes as its own signature batch (worker
+        thread), then admit, relay and report bad relays (loop)."""
         loop = asyncio.get_running_loop()
         try:
-            envs = [e for _, e in batch]
-            d = await loop.run_in_executor(self._verify_pool, decode_and_verify, self.cache, envs)
-            self.verified_sigs += d.verified
-            if d.verified:
-                self.metrics.verify_batch.observe(d.verified)
-            ok = [t for t in d.txs if t is not None and t.valid_signers]
-            results = self.pool.admit(ok, time.time())
-            fresh = [t for t, r in zip(ok, results) if r in (AddResult.ACCEPTED, AddResult.REPLACED)]
-            if fresh:
-                self.gossip.broadcast([t.envelope for t in fresh], [t.hash for t in fresh])
+            decoded = await loop.run_in_executor(self._verify_pool, verify_groups, self.cache, batch,
+                                                 self.invalid_rates)
+            a = admit_groups(self.pool, self.gossip, batch, decoded, time.time())
+            self.verified_sigs += a.verified
+            for d in decoded:
+                if d.verified:
+                    self.metrics.verify_batch.observe(d.verified)
+            self.bad_relays += sum(a.bad_relays.values())
+            if a.fresh:
                 self.driver.on_transactions()
-            return list(results)
+            return a.results
         finally:
             self._ingress_busy = False
             if self._ingress and not self._ingress_scheduled:

@@ -1,32 +1,61 @@
 """Transactions in: decode in batches, verify once, admit to the pool, remember for blocks.
 
-Every envelope that reaches the node (gossip now, HTTP later, block payloads from other
-leaders) goes through `TxIngress.decode_and_verify`, which runs on a worker thread: decode
-each envelope, then one `verify_signatures` call (the native batch verifier, GIL released)
-for all not yet verified. The resulting `SignedTransaction` objects, with their signature
-results, are kept by envelope bytes in `TxCache`, so no transaction is verified twice on
-this node and execution reuses the results.
+Every envelope that reaches the node (gossip, HTTP, block payloads from other leaders)
+goes through `decode_and_verify`, which runs on a worker thread: decode each envelope,
+then one `verify_signatures` call (the native batch verifier, GIL released) for all not
+yet verified. The resulting `SignedTransaction` objects, with their signature results,
+are kept by envelope bytes in `TxCache`, so no transaction is verified twice on this node
+and execution reuses the results.
+
+Gossip ingress is verified per origin (`verify_groups`): one peer's bad signatures make
+only its own batch take the verifier's slow path (a failed batch check, then splitting),
+and the verifier's strategy, which adapts to the recent invalid rate, is run with that
+origin's own rate (`InvalidRates`). `admit_groups` then admits, relays what the pool
+took, and names each peer that relayed a transaction without one valid signature (an
+honest node verifies before it relays, so that peer is faulty or hostile).
 """
 from __future__ import annotations
 
 import hashlib
 import struct
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
 import numpy as np
 
+from core_ext import sigverify as _sv
 from core_ext.mempool import AddResult, Mempool
 from mbi.ledger.execute import verify_signatures
 from mbi.types.envelope import EnvelopeError, SignedTransaction
 
+if TYPE_CHECKING:
+    from mbi.p2p.gossip import TxGossip
+
 _U64 = struct.Struct("<Q")
+# Score penalty (docs/p2p.md) per relayed transaction that no valid signature covers, or
+# that does not decode; at most PENALTY_BAD_RELAY_MAX per batch.
+PENALTY_BAD_RELAY = 20.0
+PENALTY_BAD_RELAY_MAX = 100.0
+
+# address -> pool sender id. Senders repeat, so each address is hashed once (bounded).
+_SENDER_IDS: dict[str, int] = {}
+_SENDER_IDS_MAX = 1 << 20
+
+
+def _sender_id_of(address: str) -> int:
+    return _U64.unpack_from(hashlib.sha256(address.encode()).digest())[0]
 
 
 def sender_id(address: str) -> int:
     """The pool's uint64 for an address: 8 bytes of SHA-256 (a collision needs 2^64 work)."""
-    return _U64.unpack_from(hashlib.sha256(address.encode()).digest())[0]
+    s = _SENDER_IDS.get(address)
+    if s is None:
+        s = _sender_id_of(address)
+        if len(_SENDER_IDS) >= _SENDER_IDS_MAX:
+            _SENDER_IDS.clear()
+        _SENDER_IDS[address] = s
+    return s
 
 
 class TxCache:
@@ -64,9 +93,95 @@ class Decoded:
     verified: int  # signatures checked by this call (cache misses)
 
 
-def decode_and_verify(cache: TxCache, envelopes: Sequence[bytes]) -> Decoded:
+# address -> frozenset((address,)): the valid_signers of a transaction with one good signature
+_SIGNER_SETS: dict[str, frozenset[str]] = {}
+
+
+def verify_single_signed(txs: Sequence[SignedTransaction]) -> list[SignedTransaction]:
+    """Verify, in one native batch, the unchecked transactions that carry exactly one
+    well-formed signature (what clients send), and return the rest unchanged for
+    `verify_signatures`: those with other signature counts or malformed keys, and those
+    whose signature failed here (the ledger's function then decides them again and
+    writes its own `sig_error`, so every verdict and field is what it would write).
+
+    For a transaction whose one signature verifies this sets exactly what
+    `verify_signatures` sets: ``valid_signers = {its address}``, ``sig_ok = True``.
+    It avoids that function's per-item Python (index bookkeeping, per-transaction sets).
+    """
+    keys: list[bytes] = []
+    msgs: list[bytes] = []
+    sigs: list[bytes] = []
+    one: list[SignedTransaction] = []
+    rest: list[SignedTransaction] = []
+    for t in txs:
+        if t.sig_ok is not None:
+            continue
+        s = t.signatures
+        if len(s) == 1:
+            _pk, raw, _addr, sd = s[0]
+            if raw is not None and len(raw) == 32 and len(sd) == 64:
+                keys.append(raw)
+                msgs.append(t.tx_bytes)
+                sigs.append(sd)
+                one.append(t)
+                continue
+        rest.append(t)
+    if one:
+        # Lengths are checked above (raw keys are 32 bytes by construction), so the kernel
+        # gets the joined buffers directly; results are written only after it returns.
+        ok = _sv.verify_batch(b"".join(keys), msgs, b"".join(sigs)).tolist()
+        sets = _SIGNER_SETS
+        for t, v in zip(one, ok):
+            if v:
+                addr = t.signatures[0][2]
+                fs = sets.get(addr)  # type: ignore[arg-type]
+                if fs is None:
+                    if len(sets) >= _SENDER_IDS_MAX:
+                        sets.clear()
+                    fs = sets[addr] = frozenset((addr,))  # type: ignore[index,arg-type]
+                t.valid_signers = fs
+                t.sig_ok = True
+            else:
+                rest.append(t)
+    return rest
+
+
+class InvalidRates:
+    """The batch verifier's recent invalid rate, remembered per origin (speed only).
+
+    `core_ext.sigverify` keeps one moving average of the invalid fraction and starts a
+    batch from small parts (or exact single checks) when failures are expected. Left
+    global, one origin's bad signatures would slow every honest batch too; here each
+    origin's batch runs with that origin's own average. Verdicts never depend on it, so
+    races with other threads verifying at the same moment only blur the figure.
+    """
+
+    __slots__ = ("_rates", "max_origins")
+
+    def __init__(self, max_origins: int = 4096) -> None:
+        self._rates: dict[Hashable, float] = {}
+        self.max_origins = max_origins
+
+    def verify(self, origin: Hashable, txs: Sequence[SignedTransaction]) -> None:
+        """`verify_signatures(txs)` with ``origin``'s rate in place, then remember it."""
+        _sv._recent_invalid_rate(self._rates.get(origin, 0.0))
+        rest = verify_single_signed(txs)
+        r = _sv._recent_invalid_rate()  # before the re-check of the bad ones moves it
+        if rest:
+            verify_signatures(rest)
+        if origin not in self._rates and len(self._rates) >= self.max_origins:
+            self._rates.clear()
+        self._rates[origin] = r
+
+    def rate(self, origin: Hashable) -> float:
+        return self._rates.get(origin, 0.0)
+
+
+def decode_and_verify(cache: TxCache, envelopes: Sequence[bytes], rates: InvalidRates | None = None,
+                      origin: Hashable = None) -> Decoded:
     """Decode envelopes and batch-verify the new ones. Thread-safe enough for one worker:
-    the cache is only written here and read on the loop between batches."""
+    the cache is only written here and read on the loop between batches. With ``rates``,
+    the batch is verified with ``origin``'s recent invalid rate (`InvalidRates`)."""
     txs: list[SignedTransaction | None] = []
     errors: list[str | None] = []
     fresh: list[SignedTransaction] = []
@@ -89,10 +204,86 @@ def decode_and_verify(cache: TxCache, envelopes: Sequence[bytes]) -> Decoded:
         txs.append(stx)
         errors.append(None)
     if fresh:
-        verify_signatures(fresh)  # one native batch, GIL released inside
+        if rates is not None:
+            rates.verify(origin, fresh)  # one native batch, GIL released inside
+        else:
+            rest = verify_single_signed(fresh)
+            if rest:
+                verify_signatures(rest)
         for stx in fresh:
             cache.put(stx)
     return Decoded(txs, errors, len(fresh))
+
+
+# One ingress group: (origin peer key, or None for local; envelopes; their gossip hashes
+# (SHA-256 of each envelope) where known, else None).
+Group = tuple["bytes | None", list[bytes], "list[bytes] | None"]
+
+
+def verify_groups(cache: TxCache, groups: Sequence[Group], rates: InvalidRates | None = None) -> list[Decoded]:
+    """`decode_and_verify` for each origin's envelopes on its own (worker thread)."""
+    return [decode_and_verify(cache, envs, rates, origin) for origin, envs, _ in groups]
+
+
+@dataclass(slots=True)
+class Admitted:
+    fresh: list[SignedTransaction]  # what the pool took (and was relayed)
+    results: list[AddResult] = field(default_factory=list)  # per decoded, well-signed transaction
+    bad_relays: dict[bytes, int] = field(default_factory=dict)  # peer -> transactions it should not have sent
+    verified: int = 0
+
+
+def admit_groups(pool: "TxPool", gossip: "TxGossip | None", groups: Sequence[Group], decoded: Sequence[Decoded],
+                 now: float) -> Admitted:
+    """On the loop, after `verify_groups`: admit every well-signed transaction in one
+    `add_batch`, relay what the pool took (with its gossip hash where known) and report
+    each peer that relayed a transaction no valid signature covers or that does not
+    decode (`PENALTY_BAD_RELAY` each, at most `PENALTY_BAD_RELAY_MAX` per batch)."""
+    ok: list[SignedTransaction] = []
+    ok_h: list[bytes | None] = []
+    bad: dict[bytes, int] = {}
+    verified = 0
+    for (origin, _envs, hashes), d in zip(groups, decoded):
+        verified += d.verified
+        n_bad = 0
+        hs = hashes if hashes is not None else [None] * len(d.txs)
+        for t, h in zip(d.txs, hs):
+            if t is not None and t.valid_signers:
+                ok.append(t)
+                ok_h.append(h)
+            else:
+                n_bad += 1
+        if n_bad and origin is not None:
+            bad[origin] = n_bad
+    if gossip is not None:
+        for peer, n in bad.items():
+            gossip.net.report(peer, min(PENALTY_BAD_RELAY * n, PENALTY_BAD_RELAY_MAX),
+                              f"relayed {n} transaction(s) without a valid signature")
+    results = pool.admit(ok, now)
+    fresh: list[SignedTransaction] = []
+    fresh_h: list[bytes | None] = []
+    for t, h, r in zip(ok, ok_h, results):
+        if r is AddResult.ACCEPTED or r is AddResult.REPLACED:
+            fresh.append(t)
+            fresh_h.append(h)
+    if fresh and gossip is not None:
+        envs = [t.envelope for t in fresh]
+        if any(h is None for h in fresh_h):
+            from mbi.p2p.gossip import sha256_each
+
+            fresh_h = sha256_each(envs)
+        gossip.broadcast(envs, fresh_h)  # type: ignore[arg-type]
+    return Admitted(fresh, results, bad, verified)
+
+
+def ingest_batch(cache: TxCache, pool: "TxPool", gossip: "TxGossip | None", groups: Sequence[Group], now: float,
+                 rates: InvalidRates | None = None) -> Admitted:
+    """`verify_groups` then `admit_groups` in one call (what Node._admit does across a
+    worker thread and the loop; benchmarks and tests)."""
+    return admit_groups(pool, gossip, groups, verify_groups(cache, groups, rates), now)
+
+
+_RESULTS = {int(r): r for r in AddResult}
 
 
 class TxPool:
@@ -115,24 +306,33 @@ class TxPool:
         """Add verified transactions in one add_batch call; returns one result per item."""
         if not txs:
             return []
-        senders = np.fromiter((sender_id(t.tx.source_address) for t in txs), dtype=np.uint64, count=len(txs))
-        new = [(int(s), t.tx.source_address) for s, t in zip(senders.tolist(), txs) if s not in self._seeded]
+        n = len(txs)
+        sid = _SENDER_IDS.get
+        ptx = [t.tx for t in txs]
+        addrs = [x.source_address for x in ptx]
+        ids = [sid(a) for a in addrs]
+        if None in ids:
+            ids = [sender_id(a) if s is None else s for a, s in zip(addrs, ids)]
+        seeded = self._seeded
+        new = {s: a for s, a in zip(ids, addrs) if s not in seeded}
         if new:
-            uniq = dict(new)
-            ids = np.fromiter(uniq.keys(), dtype=np.uint64, count=len(uniq))
-            nonces = np.fromiter((self._nonce_of(a) for a in uniq.values()), dtype=np.int64, count=len(uniq))
-            self.pool.set_nonces(ids, nonces)
-            self._seeded.update(uniq.keys())
-        hashes = np.frombuffer(b"".join(t.hash for t in txs), dtype=np.uint8).reshape(len(txs), 32)
-        nonces = np.fromiter((t.tx.nonce for t in txs), dtype=np.int64, count=len(txs))
-        prices = np.fromiter((t.tx.gas_price for t in txs), dtype=np.int64, count=len(txs))
-        sizes = np.fromiter((len(t.envelope) for t in txs), dtype=np.int64, count=len(txs))
+            nids = np.fromiter(new.keys(), dtype=np.uint64, count=len(new))
+            nonces = np.fromiter(map(self._nonce_of, new.values()), dtype=np.int64, count=len(new))
+            self.pool.set_nonces(nids, nonces)
+            seeded.update(new.keys())
+        senders = np.array(ids, dtype=np.uint64)
+        hashes = np.frombuffer(b"".join([t.hash for t in txs]), dtype=np.uint8).reshape(n, 32)
+        nonces = np.array([x.nonce for x in ptx], dtype=np.int64)
+        prices = np.array([x.gas_price for x in ptx], dtype=np.int64)
+        sizes = np.array([len(t.envelope) for t in txs], dtype=np.int64)
         res = self.pool.add_batch(hashes, senders, nonces, prices, sizes, now)
-        out = [AddResult(int(r)) for r in res.tolist()]
+        out = [_RESULTS[r] for r in res.tolist()]
+        counts = self.results
+        by_hash = self.by_hash
         for t, r in zip(txs, out):
-            self.results[r.name] += 1
+            counts[r.name] += 1
             if r is AddResult.ACCEPTED or r is AddResult.REPLACED:
-                self.by_hash[t.hash] = t
+                by_hash[t.hash] = t
         return out
 
     def select(self, max_txs: int, max_bytes: int, exclude: set[bytes]) -> list[SignedTransaction]:
@@ -154,11 +354,13 @@ class TxPool:
     def on_commit(self, applied: Sequence[SignedTransaction], dropped: Sequence[bytes]) -> None:
         """After a block executed: raise nonces, drop what it used and what it refused."""
         last: dict[int, int] = {}
+        pop = self.by_hash.pop
         for t in applied:
-            s = sender_id(t.tx.source_address)
-            if t.tx.nonce > last.get(s, -1):
-                last[s] = t.tx.nonce
-            self.by_hash.pop(t.hash, None)
+            x = t.tx
+            s = sender_id(x.source_address)
+            if x.nonce > last.get(s, -1):
+                last[s] = x.nonce
+            pop(t.hash, None)
         if last:
             self.pool.on_commit(np.fromiter(last.keys(), dtype=np.uint64, count=len(last)),
                                 np.fromiter(last.values(), dtype=np.int64, count=len(last)))

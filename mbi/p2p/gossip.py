@@ -1,9 +1,11 @@
 """Transaction gossip: TX_BATCH frames of opaque transaction blobs, duplicate suppression.
 
 TX_BATCH payload (big-endian): count u32, then count × (length u32, blob). A transaction
-is identified by SHA-256 of its blob. ``seen`` remembers recent hashes (bounded LRU) so a
-transaction is handed to the node once; each peer has a bounded ``known`` set of hashes
-it sent us or we sent it, so a transaction is never sent back to a peer that has it.
+is identified by SHA-256 of its blob (the whole envelope, hashed in one native batch per
+frame). ``seen`` remembers recent hashes (bounded, `HashGenerations`) so a transaction is
+handed to the node once; each peer has a bounded ``known`` set of hashes it sent us or we
+sent it, so a transaction is never sent back to a peer that has it. Callers that relay
+pass the blob hashes that `receive` returned, so the two sides use the same identity.
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ import struct
 from collections import OrderedDict
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
+
+from core_ext.hashing import sha256_many
 from mbi.p2p.kinds import Kind
 from mbi.p2p.network import Network
 
@@ -84,6 +89,69 @@ class HashLRU:
         return len(self._d)
 
 
+class HashGenerations:
+    """A bounded set of hashes kept as two generations of plain sets.
+
+    New hashes go into the current generation; when it holds ``capacity // 2`` it becomes
+    the old one and the previous old generation is forgotten whole. A hash found only in
+    the old generation is copied into the current one when added again, so what is still
+    being seen stays remembered (approximately least-recently-used). It always remembers
+    at least the ``capacity // 2`` most recently added hashes and holds at most
+    ``capacity`` plus one call's worth. Batch methods are set operations in C: no Python
+    work per hash as with an ordered dict.
+    """
+
+    __slots__ = ("capacity", "_half", "_cur", "_old")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._half = max(1, capacity // 2)
+        self._cur: set[bytes] = set()
+        self._old: set[bytes] = set()
+
+    def _rotate(self) -> None:
+        if len(self._cur) >= self._half:
+            self._old = self._cur
+            self._cur = set()
+
+    def add(self, h: bytes) -> bool:
+        """Insert; False when it was already there (it is remembered afresh)."""
+        cur = self._cur
+        if h in cur:
+            return False
+        new = h not in self._old
+        cur.add(h)
+        self._rotate()
+        return new
+
+    def update(self, hs: Iterable[bytes]) -> None:
+        self._cur.update(hs)
+        self._rotate()
+
+    def missing(self, hs: Iterable[bytes]) -> set[bytes]:
+        """The hashes of ``hs`` that are not in the set."""
+        return set(hs).difference(self._cur, self._old)
+
+    def __contains__(self, h: object) -> bool:
+        return h in self._cur or h in self._old
+
+    def __len__(self) -> int:
+        return len(self._cur) + len(self._old - self._cur) if self._old else len(self._cur)
+
+
+def sha256_each(blobs: Sequence[bytes]) -> list[bytes]:
+    """SHA-256 of every blob, in one native batch (core_ext.hashing.sha256_many)."""
+    n = len(blobs)
+    if n == 0:
+        return []
+    if n == 1:
+        return [hashlib.sha256(blobs[0]).digest()]
+    off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=n), out=off[1:])
+    out = sha256_many(b"".join(blobs), off, threads=1).tobytes()
+    return [out[i:i + 32] for i in range(0, 32 * n, 32)]
+
+
 class TxGossip:
     """Batches transactions to peers and filters the ones we have already seen.
 
@@ -97,20 +165,23 @@ class TxGossip:
                  hash_fn: Callable[[bytes], bytes] | None = None) -> None:
         cfg = network.config
         self.net = network
-        self.seen = HashLRU(seen_capacity or cfg.gossip_seen_capacity)
+        self.seen = HashGenerations(seen_capacity or cfg.gossip_seen_capacity)
         self.known_capacity = known_capacity or cfg.gossip_known_capacity
         self.batch_max_txs = batch_max_txs or cfg.gossip_batch_max_txs
-        self._hash = hash_fn or (lambda b: hashlib.sha256(b).digest())
-        self._known: dict[bytes, HashLRU] = {}
+        if hash_fn is None:
+            self._hash_many: Callable[[Sequence[bytes]], list[bytes]] = sha256_each
+        else:
+            self._hash_many = lambda blobs: [hash_fn(b) for b in blobs]
+        self._known: dict[bytes, HashGenerations] = {}
         self.received = 0  # transactions received
         self.duplicates = 0  # of those, already seen
         self.sent = 0  # transactions sent (summed over peers)
         self.malformed = 0
 
-    def known(self, peer_key: bytes) -> HashLRU:
+    def known(self, peer_key: bytes) -> HashGenerations:
         k = self._known.get(peer_key)
         if k is None:
-            k = self._known[peer_key] = HashLRU(self.known_capacity)
+            k = self._known[peer_key] = HashGenerations(self.known_capacity)
         return k
 
     def on_peer_down(self, peer_key: bytes) -> None:
@@ -119,59 +190,85 @@ class TxGossip:
     def on_batch(self, peer_key: bytes, payload: bytes) -> list[bytes]:
         """A TX_BATCH from ``peer_key``: the blobs not seen before (now marked seen). A
         malformed batch lowers the peer's score and yields nothing."""
+        return self.receive(peer_key, payload)[0]
+
+    def receive(self, peer_key: bytes, payload: bytes) -> tuple[list[bytes], list[bytes]]:
+        """`on_batch`, also returning the new blobs' hashes (for `broadcast`)."""
         try:
             blobs = decode_tx_batch(payload, self.batch_max_txs)
         except BatchError as e:
             self.malformed += 1
             self.net.report(peer_key, PENALTY_BAD_BATCH, str(e))
-            return []
-        known = self.known(peer_key)
+            return [], []
+        hs = self._hash_many(blobs)
+        self.known(peer_key).update(hs)
         seen = self.seen
-        h = self._hash
-        new = []
-        for b in blobs:
-            d = h(b)
-            known.add(d)
-            if seen.add(d):
-                new.append(b)
+        fresh = seen.missing(hs)
         self.received += len(blobs)
+        if not fresh:
+            self.duplicates += len(blobs)
+            seen.update(hs)
+            return [], []
+        new: list[bytes] = []
+        new_h: list[bytes] = []
+        if len(fresh) == len(hs):
+            new, new_h = blobs, hs  # the usual case: all new, no repeats inside the frame
+        else:
+            for b, d in zip(blobs, hs):
+                if d in fresh:
+                    fresh.discard(d)  # a repeat inside the frame counts once
+                    new.append(b)
+                    new_h.append(d)
+        seen.update(hs)
         self.duplicates += len(blobs) - len(new)
-        return new
+        return new, new_h
 
     def submit(self, blobs: Iterable[bytes]) -> list[bytes]:
         """Local transactions: mark seen, send the new ones to every peer; returns them."""
-        h = self._hash
-        new = [b for b in blobs if self.seen.add(h(b))]
+        blobs = list(blobs)
+        hs = self._hash_many(blobs)
+        fresh = self.seen.missing(hs)
+        new: list[bytes] = []
+        new_h: list[bytes] = []
+        for b, d in zip(blobs, hs):
+            if d in fresh:
+                fresh.discard(d)
+                new.append(b)
+                new_h.append(d)
         if new:
-            self.broadcast(new)
+            self.broadcast(new, new_h)
         return new
 
     def broadcast(self, blobs: Sequence[bytes], hashes: Sequence[bytes] | None = None) -> int:
-        """Send transactions to each peer that does not know them; returns frames queued."""
+        """Send transactions to each peer that does not know them; returns frames queued.
+
+        ``hashes`` are the blobs' gossip hashes (SHA-256 of each blob, as `receive`
+        returns them); computed here when not given."""
         if not blobs:
             return 0
-        hs = list(hashes) if hashes is not None else [self._hash(b) for b in blobs]
-        for d in hs:
-            self.seen.add(d)
+        hs = list(hashes) if hashes is not None else self._hash_many(blobs)
+        self.seen.update(hs)
         frames = 0
         shared: list[bytes] | None = None  # encoded once for peers that know none of them
         for key in self.net.peer_keys():
             known = self.known(key)
-            fresh = [i for i, d in enumerate(hs) if d not in known]
-            if not fresh:
+            lacking = known.missing(hs)
+            if not lacking:
                 continue
-            for i in fresh:
-                known.add(hs[i])
-            if len(fresh) == len(blobs):
+            known.update(lacking)
+            if len(lacking) == len(hs):
                 if shared is None:
                     shared = self._encode(blobs)
                 payloads = shared
+                count = len(blobs)
             else:
-                payloads = self._encode([blobs[i] for i in fresh])
+                sub = [b for b, d in zip(blobs, hs) if d in lacking]
+                payloads = self._encode(sub)
+                count = len(sub)
             for p in payloads:
                 if self.net.send(key, Kind.TX_BATCH, p):
                     frames += 1
-            self.sent += len(fresh)
+            self.sent += count
         return frames
 
     def _encode(self, blobs: Sequence[bytes]) -> list[bytes]:
@@ -194,4 +291,5 @@ class TxGossip:
         return out
 
 
-__all__ = ["BatchError", "HashLRU", "TxGossip", "decode_tx_batch", "encode_tx_batch"]
+__all__ = ["BatchError", "HashGenerations", "HashLRU", "TxGossip", "decode_tx_batch", "encode_tx_batch",
+           "sha256_each"]

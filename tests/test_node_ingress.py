@@ -1,0 +1,232 @@
+"""Transaction ingress of a node: gossip identity and dedupe, per-origin verification, bad
+relays reported, the single-signature fast path against the ledger's verify_signatures,
+pool admission and the ingress queue's grouping by origin."""
+from __future__ import annotations
+
+import hashlib
+import random
+import struct
+import types
+
+import pysodium
+import pytest
+
+from core_ext import sigverify as sv
+from core_ext.mempool import AddResult, Mempool
+from mbi.crypto import KeyPair
+from mbi.ledger import testing as T
+from mbi.ledger.execute import verify_signatures
+from mbi.node import txs as X
+from mbi.node.node import Node
+from mbi.p2p.config import P2PConfig
+from mbi.p2p.gossip import HashGenerations, TxGossip, decode_tx_batch, encode_tx_batch, sha256_each
+from mbi.p2p.kinds import Kind
+from mbi.types import SignedTransaction, Transaction
+
+CHAIN = 5
+A, B, C = b"\x0a" * 32, b"\x0b" * 32, b"\x0c" * 32
+KEYS = [KeyPair.from_seed(i.to_bytes(32, "big")) for i in range(1, 41)]
+
+
+def envelope(k: int, nonce: int, *, bad: bool = False, sigs: list[tuple[str, bytes]] | None = None) -> bytes:
+    key = KEYS[k]
+    blob = Transaction(source_address=key.address, nonce=nonce, fee_limit=10**8, gas_price=100, chain_id=CHAIN,
+                       operations=[T.pay_coin(KEYS[(k + 1) % len(KEYS)].address, 7)]).SerializeToString()
+    if sigs is None:
+        sig = key.sign(blob)
+        if bad:
+            sig = sig[:40] + bytes([sig[40] ^ 4]) + sig[41:]
+        sigs = [(key.encoded_public_key, sig)]
+    else:
+        sigs = [(pk, key.sign(blob) if sd == b"sign" else sd) for pk, sd in sigs]
+    return SignedTransaction.from_parts(blob, sigs).envelope
+
+
+def libsodium_ok(env: bytes) -> bool:
+    st = SignedTransaction.from_envelope(env)
+    _, raw, _, sd = st.signatures[0]
+    try:
+        pysodium.crypto_sign_verify_detached(sd, st.tx_bytes, raw)
+        return True
+    except ValueError:
+        return False
+
+
+class RecNet:
+    def __init__(self, peers: list[bytes]) -> None:
+        self.config = P2PConfig()
+        self.peers = peers
+        self.sent: dict[bytes, list[bytes]] = {k: [] for k in peers}
+        self.reports: list[tuple[bytes, float, str]] = []
+
+    def peer_keys(self) -> list[bytes]:
+        return list(self.peers)
+
+    def send(self, key: bytes, kind: int, payload: bytes) -> bool:
+        assert kind == Kind.TX_BATCH
+        self.sent[key].append(payload)
+        return True
+
+    def report(self, key: bytes, penalty: float, reason: str) -> bool:
+        self.reports.append((key, penalty, reason))
+        return False
+
+    def relayed(self, key: bytes) -> list[bytes]:
+        return [b for p in self.sent[key] for b in decode_tx_batch(p, 1 << 16)]
+
+
+def node_parts() -> tuple[RecNet, TxGossip, X.TxCache, X.TxPool]:
+    net = RecNet([A, B, C])
+    return net, TxGossip(net), X.TxCache(4096), X.TxPool(Mempool(4096, 1 << 24), lambda a: 0)
+
+
+def test_hash_generations_bounded_and_remembers_the_recent_half() -> None:
+    s = HashGenerations(8)
+    hs = [bytes([i]) * 32 for i in range(40)]
+    for i, h in enumerate(hs):
+        assert s.add(h)
+        assert len(s) <= 8
+        for old in hs[max(0, i - 3):i + 1]:  # the last capacity // 2 are always there
+            assert old in s
+    assert hs[0] not in s and len(s) <= 8
+    assert not s.add(hs[-1])
+    assert s.missing([hs[-1], hs[0], hs[-2]]) == {hs[0]}
+    # a hash seen again while in the old generation is kept through the next rotation
+    t = HashGenerations(4)
+    a, b, c, d = (bytes([x]) * 32 for x in b"abcd")
+    t.update([a, b])  # rotates: {a, b} is now the old generation
+    assert not t.add(a)  # found (old), copied to the current one
+    t.update([c, d])  # rotates again: {b} is forgotten, a stays
+    assert a in t and b not in t and c in t
+
+
+def test_receive_identity_is_sha256_of_each_blob_and_repeats_count_once() -> None:
+    net = RecNet([A, B])
+    g = TxGossip(net)
+    blobs = [b"tx-%03d" % i + bytes(i) for i in range(50)]
+    got, hs = g.receive(A, encode_tx_batch(blobs + blobs[:5]))
+    assert got == blobs
+    assert hs == [hashlib.sha256(b).digest() for b in blobs]
+    assert sha256_each(blobs[:1]) == [hashlib.sha256(blobs[0]).digest()]
+    assert g.received == 55 and g.duplicates == 5
+    assert g.receive(B, encode_tx_batch(blobs[10:20])) == ([], [])
+    got, _ = g.receive(B, encode_tx_batch(blobs[45:] + [b"fresh"]))
+    assert got == [b"fresh"]
+    # broadcast: A sent all of them, B sent 10..19 and 45..49: only the rest go to B
+    assert g.broadcast(blobs, hs) == 1
+    assert net.sent[A] == []
+    assert net.relayed(B) == blobs[:10] + blobs[20:45]
+    assert g.on_batch(A, b"\x00\x00") == [] and net.reports and net.reports[0][0] == A
+
+
+def test_ingest_relays_to_the_peer_that_lacks_it_only_and_reports_a_bad_relay() -> None:
+    net, g, cache, pool = node_parts()
+    honest = [envelope(k, 1) for k in range(10)]
+    poisoned = [envelope(k, 1) for k in range(10, 19)] + [envelope(19, 1, bad=True)]
+    assert all(libsodium_ok(e) for e in honest + poisoned[:-1]) and not libsodium_ok(poisoned[-1])
+    ha, hb = g.receive(A, encode_tx_batch(honest)), g.receive(B, encode_tx_batch(poisoned))
+    rates = X.InvalidRates()
+    r = X.ingest_batch(cache, pool, g, [(A, *ha), (B, *hb)], 1000.0, rates)
+    want = set(honest + poisoned[:-1])
+    assert {t.envelope for t in r.fresh} == want and len(pool) == 19
+    assert r.bad_relays == {B: 1}
+    assert [(k, p) for k, p, _ in net.reports] == [(B, X.PENALTY_BAD_RELAY)]
+    assert rates.rate(A) == 0.0 and rates.rate(B) > 0.0
+    # never relayed back to where it came from; C lacks everything valid; the bad one goes nowhere
+    assert set(net.relayed(A)) == set(poisoned[:-1])
+    assert set(net.relayed(B)) == set(honest)
+    assert set(net.relayed(C)) == want
+    bad = cache.get(poisoned[-1])
+    assert bad is not None and bad.sig_ok is False and not bad.valid_signers
+    assert bad.hash not in pool.pool
+    # the same bad envelope relayed again (a cache hit) is still charged; nothing changes
+    before = len(pool)
+    r2 = X.ingest_batch(cache, pool, g, [(C, [poisoned[-1]], None)], 1001.0, rates)
+    assert r2.fresh == [] and r2.bad_relays == {C: 1} and len(pool) == before
+    # undecodable envelopes from a peer count too, capped per batch
+    r3 = X.ingest_batch(cache, pool, g, [(A, [b"\xff" * 40] * 9, None)], 1002.0, rates)
+    assert r3.bad_relays == {A: 9} and net.reports[-1][:2] == (A, X.PENALTY_BAD_RELAY_MAX)
+    # local submissions (origin None) are not anyone's fault
+    r4 = X.ingest_batch(cache, pool, g, [(None, [b"\xff" * 40], None)], 1003.0, rates)
+    assert r4.bad_relays == {} and len(net.reports) == 3
+
+
+def fields(t: SignedTransaction) -> tuple:
+    return t.sig_ok, t.valid_signers, t.sig_error
+
+
+def test_single_signature_fast_path_matches_verify_signatures() -> None:
+    rng = random.Random(5)
+    envs = []
+    for i in range(120):
+        k = rng.randrange(len(KEYS))
+        kind = rng.randrange(7)
+        if kind == 0:
+            envs.append(envelope(k, i, bad=True))
+        elif kind == 1:  # malformed key
+            envs.append(envelope(k, i, sigs=[("b001" + "00" * 36, b"sign")]))
+        elif kind == 2:  # short sign_data
+            envs.append(envelope(k, i, sigs=[(KEYS[k].encoded_public_key, b"\x01" * 63)]))
+        elif kind == 3:  # two signers, the second key's signature over another message
+            envs.append(envelope(k, i, sigs=[(KEYS[k].encoded_public_key, b"sign"),
+                                             (KEYS[(k + 2) % 40].encoded_public_key, KEYS[k].sign(b"x"))]))
+        elif kind == 4:
+            envs.append(envelope(k, i, sigs=[]))
+        else:
+            envs.append(envelope(k, i))
+    ours = [SignedTransaction.from_envelope(e) for e in envs]
+    ref = [SignedTransaction.from_envelope(e) for e in envs]
+    sv._recent_invalid_rate(0.0)
+    rest = X.verify_single_signed(ours)
+    verify_signatures(rest)
+    verify_signatures(ref)
+    assert [fields(t) for t in ours] == [fields(t) for t in ref]
+    n_ok = sum(1 for t in ours if t.sig_ok)
+    assert 0 < n_ok < len(ours)
+    # and the verdicts of single well-formed signatures are libsodium's
+    for e, t in zip(envs, ours):
+        s = t.signatures
+        if len(s) == 1 and s[0][1] is not None and len(s[0][3]) == 64:
+            assert bool(t.sig_ok) == libsodium_ok(e)
+    # already decided transactions are left alone
+    assert X.verify_single_signed(ours) == []
+
+
+def test_sender_id_is_eight_bytes_of_sha256_and_admission_results() -> None:
+    addr = KEYS[3].address
+    want = struct.unpack("<Q", hashlib.sha256(addr.encode()).digest()[:8])[0]
+    assert X.sender_id(addr) == want and X.sender_id(addr) == want  # cached the second time
+    pool = X.TxPool(Mempool(64, 1 << 20), lambda a: 4 if a == KEYS[0].address else 0)
+    txs = [SignedTransaction.from_envelope(envelope(k, n)) for k, n in ((0, 5), (1, 1), (0, 4), (1, 1), (2, 2))]
+    verify_signatures(txs)
+    res = pool.admit(txs, 10.0)
+    assert res == [AddResult.ACCEPTED, AddResult.ACCEPTED, AddResult.NONCE_TOO_LOW, AddResult.DUPLICATE,
+                   AddResult.ACCEPTED]
+    assert pool.results["ACCEPTED"] == 3 and len(pool) == 3
+    pool.on_commit([txs[1]], [])
+    assert txs[1].hash not in pool.pool and len(pool) == 2
+
+
+def test_ingress_queue_groups_by_origin_and_splits_at_the_batch_size() -> None:
+    q = types.SimpleNamespace(_ingress=[], _ingress_n=0, _ingress_scheduled=True, _ingress_busy=False)
+    Node.submit(q, [b"a1", b"a2"], A, [b"ha1", b"ha2"])  # type: ignore[arg-type]
+    Node.submit(q, [b"l1"], None)  # type: ignore[arg-type]
+    Node.submit(q, [b"b1"], B, [b"hb1"])  # type: ignore[arg-type]
+    Node.submit(q, [b"a3"], A, [b"ha3"])  # type: ignore[arg-type]
+    assert q._ingress_n == 5
+    first = Node._take_ingress(q, 2)  # type: ignore[arg-type]
+    assert first == [(A, [b"a1", b"a2"], [b"ha1", b"ha2"])]
+    rest = Node._take_ingress(q, 10)  # type: ignore[arg-type]
+    # A's later envelopes joined A's group (one signature batch per origin)
+    assert rest == [(A, [b"a3"], [b"ha3"]), (None, [b"l1"], None), (B, [b"b1"], [b"hb1"])]
+    assert q._ingress == [] and q._ingress_n == 0
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_ingress_queue_partial_group(n: int) -> None:
+    q = types.SimpleNamespace(_ingress=[], _ingress_n=0, _ingress_scheduled=True, _ingress_busy=False)
+    Node.submit(q, [b"x%d" % i for i in range(5)], A, [b"h%d" % i for i in range(5)])  # type: ignore[arg-type]
+    got = Node._take_ingress(q, n)  # type: ignore[arg-type]
+    assert got == [(A, [b"x%d" % i for i in range(n)], [b"h%d" % i for i in range(n)])]
+    assert q._ingress == [(A, [b"x%d" % i for i in range(n, 5)], [b"h%d" % i for i in range(n, 5)])]
+    assert q._ingress_n == 5 - n
