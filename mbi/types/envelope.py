@@ -228,9 +228,37 @@ class SignedTransaction:
                 data = bytes(data)
             else:
                 raise TypeError(f"envelope must be bytes, got {type(data).__name__}")
-        if len(data) > MAX_ENVELOPE_SIZE:
-            raise EnvelopeError(f"envelope is {len(data)} bytes; the limit is {MAX_ENVELOPE_SIZE}",
+        n = len(data)
+        if n > MAX_ENVELOPE_SIZE:
+            raise EnvelopeError(f"envelope is {n} bytes; the limit is {MAX_ENVELOPE_SIZE}",
                                 ERR_TX_SIZE_TOO_BIG)
+        # Fast path for what every client sends: the transaction (field 1, length < 2**14)
+        # then one 144-byte signature `12 90 01 | 0A 4C <76 ASCII> 12 40 <64>` ending the
+        # envelope. The same bytes through walk_envelope + _parse_signature give the same
+        # parts; anything else takes that general route.
+        if n > 150 and data[0] == 0x0A:
+            c = data[1]
+            if c < 0x80:
+                e = 2 + c
+                start = 2
+            else:
+                c2 = data[2]
+                e = 3 + ((c & 0x7F) | (c2 << 7)) if c2 < 0x80 else 0
+                start = 3
+            if e + 147 == n and data[e] == 0x12 and data[e + 1] == 0x90 and data[e + 2] == 0x01 \
+                    and data[e + 3] == 0x0A and data[e + 4] == 76 and data[e + 81] == 0x12 and data[e + 82] == 64:
+                pk_b = data[e + 5:e + 81]
+                if pk_b.isascii():
+                    tx_bytes = data[start:e]
+                    try:
+                        tx = _from_tx(tx_bytes)
+                    except DecodeError as exc:
+                        raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
+                    pk = pk_b.decode("ascii")
+                    parsed = _PK_CACHE[pk] if pk in _PK_CACHE else parse_public_key(pk)
+                    sd = data[e + 83:]
+                    sig = (pk, None, None, sd) if parsed is None else (pk, parsed[0], parsed[1], sd)
+                    return cls(data, tx_bytes, tx, (sig,))
         tx_bytes, sig_parts, trig = walk_envelope(data)
         if len(sig_parts) > MAX_SIGNATURES:
             raise EnvelopeError(f"{len(sig_parts)} signatures; at most {MAX_SIGNATURES} are allowed")
@@ -261,21 +289,36 @@ class SignedTransaction:
             raise TypeError(f"transaction blob must be bytes, got {type(tx_bytes).__name__}")
         tx_bytes = bytes(tx_bytes)
         try:
-            _from_tx(tx_bytes)
+            tx = _from_tx(tx_bytes)
         except DecodeError as exc:
             raise EnvelopeError(f"transaction blob does not decode: {exc}") from None
         parts = [_len_field(1, tx_bytes)]
+        sigs: list[tuple[str, bytes]] = []
         for j, pair in enumerate(signatures):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2 \
                     or not isinstance(pair[0], str) or not isinstance(pair[1], (bytes, bytearray)):
                 raise TypeError("signatures must be (public_key str, sign_data bytes) pairs")
             pk, sd = pair
+            sd = bytes(sd)
             try:
-                sig = Signature(public_key=pk, sign_data=bytes(sd)).SerializeToString()
+                sig = Signature(public_key=pk, sign_data=sd).SerializeToString()
             except ValueError:  # UnicodeEncodeError: lone surrogates (JSON "\ud800") are not UTF-8
                 raise EnvelopeError(f"signature {j}: public key is not valid UTF-8 text") from None
             parts.append(_len_field(2, sig))
-        return cls.from_envelope(b"".join(parts))
+            sigs.append((pk, sd))
+        data = b"".join(parts)
+        # What from_envelope(data) would return, without walking and parsing again what
+        # was just assembled from these very parts (same limits, same errors).
+        if len(data) > MAX_ENVELOPE_SIZE:
+            raise EnvelopeError(f"envelope is {len(data)} bytes; the limit is {MAX_ENVELOPE_SIZE}",
+                                ERR_TX_SIZE_TOO_BIG)
+        if len(sigs) > MAX_SIGNATURES:
+            raise EnvelopeError(f"{len(sigs)} signatures; at most {MAX_SIGNATURES} are allowed")
+        out: list[tuple[str, bytes | None, str | None, bytes]] = []
+        for pk, sd in sigs:
+            parsed = _PK_CACHE[pk] if pk in _PK_CACHE else parse_public_key(pk)
+            out.append((pk, None, None, sd) if parsed is None else (pk, parsed[0], parsed[1], sd))
+        return cls(data, tx_bytes, tx, tuple(out))
 
     @property
     def hash_hex(self) -> str:
