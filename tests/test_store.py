@@ -6,7 +6,7 @@ import os
 import threading
 
 import pytest
-from rocksdict import Options, Rdict
+from rocksdict import Options, Rdict, ReadOptions
 
 from mbi.store import (
     AccountWrite,
@@ -56,7 +56,9 @@ def block(seq: int, txs: int = 0, accounts=(), assets=(), metadata=()) -> BlockC
 
 def dump(store: Store) -> dict:
     """Every key/value in every family: to prove a rejected commit wrote nothing."""
-    return {name: dict(cf.items()) for name, cf in zip(K.COLUMN_FAMILIES, store._cfs)}
+    ro = ReadOptions()
+    ro.set_total_order_seek(True)  # the tx family's hash memtable iterates in order only so
+    return {name: dict(cf.items(read_opt=ro)) for name, cf in zip(K.COLUMN_FAMILIES, store._cfs)}
 
 
 @pytest.fixture
