@@ -63,6 +63,10 @@ class ConsensusConfig:
     round_timeout_max: float = setting(30.0, min=0.01, doc="longest round timeout (seconds)")
     heartbeat_interval: float = setting(0.5, min=0.001,
                                         doc="an idle leader proposes an empty block after this long")
+    block_time_budget: float = setting(0.5, min=0.0, max=1.0,
+                                       doc="a leader caps its block at what this node measured fits in this "
+                                           "fraction of round_timeout_base (0: only the [block] caps)")
+    block_time_min_txs: int = setting(500, min=1, doc="the time cap never goes below this many transactions")
     vote_journal: bool = setting(False, doc="append every vote received from a peer (voter, round, block id, "
                                             "commit id, signature) to DATA/votes.log, for fault drills")
 

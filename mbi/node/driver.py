@@ -6,6 +6,9 @@
 - Payload requests are answered from the pool, at once when a certified block with
   transactions is waiting to commit or the pool has transactions, else when the first
   transaction arrives or the heartbeat passes (no stream of empty blocks when idle).
+- A proposal holds at most what this node measured fits in `block_time_budget` of the
+  round timeout (`mbi.node.pacing`, docs/consensus.md §3.7): round durations, payload
+  checks and executions are timed here and fed to the pacer.
 - Before the safety data, every block the engine holds above the executed height (the
   ones it voted for included) is stored; on restart the node gives them back to the
   engine (`Core(certified=...)`, docs/consensus.md §4.3), so a leader whose high QC names
@@ -36,6 +39,7 @@ from mbi.consensus.events import (
 )
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, Executed
+from mbi.node.pacing import BlockPacer
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
 from mbi.p2p.kinds import Kind
@@ -56,6 +60,10 @@ class BlockLimits:
     max_block_txs: int = 10_000
     max_block_bytes: int = 8 << 20
     heartbeat: float = 0.5
+    # Pacing (docs/consensus.md §3.7); the same defaults as [consensus] block_time_budget
+    # and block_time_min_txs.
+    time_budget: float = 0.5  # fraction of the base round timeout a block's pipeline may take; 0: off
+    min_paced_txs: int = 500  # the pacer never caps a proposal below this
 
 
 @dataclass(slots=True)
@@ -72,6 +80,7 @@ class DriverStats:
     last_commit_time: float = 0.0
     execute_seconds: float = 0.0
     halted: str = ""
+    block_cap: int = 0  # the transaction cap of our last proposal (pacing)
 
 
 class ConsensusDriver:
@@ -90,6 +99,9 @@ class ConsensusDriver:
         self._exec_pool = exec_pool
         self.on_executed = on_executed
         self.stats = DriverStats()
+        self.pacer = BlockPacer(limits.time_budget * core.cfg.round_timeout, limits.min_paced_txs)
+        self._round_entered = 0                     # the round of the last SetTimer
+        self._block_seen: dict[bytes, float] = {}   # block id -> monotonic time we proposed or got it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._payload_wait: tuple[RequestPayload, asyncio.TimerHandle] | None = None
@@ -222,8 +234,29 @@ class ConsensusDriver:
         assert self._loop is not None
         if self._timer is not None:
             self._timer.cancel()
+        self._note_round(a.round)
         delay = max(0.0, a.deadline - time.time())
         self._timer = self._loop.call_later(delay, self._fire, a.round)
+
+    def _note_round(self, round: int) -> None:
+        """A SetTimer for a new round. When it was entered by the QC on the previous
+        round's block, time that block: from when we proposed or received it to its QC
+        (a leader's wait for transactions before proposing is not the block's cost). A
+        round that timed out (e.g. the next leader is down) says nothing about its block."""
+        prev, self._round_entered = self._round_entered, max(self._round_entered, round)
+        if round != prev + 1:
+            return  # the same round re-armed (timeout retransmission), or a jump (sync)
+        qc = self.core.high_qc
+        seen = self._block_seen.pop(qc.block_id, None)
+        txs = self._block_txs.get(qc.block_id)
+        if qc.round == prev and seen is not None and txs is not None:
+            self.pacer.observe_round(len(txs), time.monotonic() - seen)
+
+    def _saw_block(self, block_id: bytes, at: float | None = None) -> None:
+        self._block_seen.setdefault(block_id, time.monotonic() if at is None else at)
+        if len(self._block_seen) > 256:
+            for k in list(self._block_seen)[:128]:
+                del self._block_seen[k]
 
     def _fire(self, round: int) -> None:
         self._timer = None
@@ -280,7 +313,10 @@ class ConsensusDriver:
     def _propose(self, req: RequestPayload) -> None:
         if req.round != self.core.round:
             return
-        txs = self.pool.select(self.limits.max_block_txs, self.limits.max_block_bytes, self._in_flight(req.parent_id))
+        t0 = time.monotonic()  # building the block (select, encode) is part of its cost
+        cap = self.pacer.cap(self.limits.max_block_txs)
+        self.stats.block_cap = cap
+        txs = self.pool.select(cap, self.limits.max_block_bytes, self._in_flight(req.parent_id))
         payload = encode_tx_batch([t.envelope for t in txs]) if txs else b""
         actions = self.core.handle(PayloadReady(req.round, payload), time.time())
         for a in actions:
@@ -289,6 +325,7 @@ class ConsensusDriver:
                 b = self.core._proposals.get(req.round)
                 if b is not None:
                     self._block_txs[b.block.id] = txs
+                    self._saw_block(b.block.id, t0)
                     self.proposed_at[b.block.id] = time.monotonic()
         self._run(actions)
 
@@ -312,12 +349,18 @@ class ConsensusDriver:
         self.stats.verified_sigs += d.verified
         return txs, ""
 
+    def _timed_check(self, block: Block) -> tuple[list[SignedTransaction] | None, str, float]:
+        t0 = time.perf_counter()
+        txs, why = self._decode_payload(block)
+        return txs, why, time.perf_counter() - t0
+
     def _verify_payload(self, block: Block) -> None:
         assert self._loop is not None
         if len(block.payload) > self.limits.max_block_bytes:
             self.feed(PayloadVerified(block.id, False))
             return
-        fut = self._loop.run_in_executor(self._verify_pool, self._decode_payload, block)
+        self._saw_block(block.id)
+        fut = self._loop.run_in_executor(self._verify_pool, self._timed_check, block)
 
         def done(f: asyncio.Future) -> None:
             if self._stopping:
@@ -327,7 +370,9 @@ class ConsensusDriver:
                 log.error("payload check of block %s failed: %r", block.id.hex()[:16], exc)
                 self.feed(PayloadVerified(block.id, False))
                 return
-            txs, why = f.result()
+            txs, why, seconds = f.result()
+            if txs is not None:
+                self.pacer.observe_check(len(txs), seconds)
             if txs is None:
                 log.warning("invalid payload in block of round %d: %s", block.round, why, extra={"round": block.round})
                 self.feed(PayloadVerified(block.id, False))
@@ -365,19 +410,24 @@ class ConsensusDriver:
             if block.height <= self.chain.height:
                 self._pending.pop(block.height, None)
                 continue
-            txs = self._block_txs.pop(block.id, None)
+            # Kept in _block_txs until the pool has dropped them: a leader proposing meanwhile
+            # must still see them in flight (_in_flight), or it proposes them a second time.
+            txs = self._block_txs.get(block.id)
             if txs is None:
                 txs, why = await self._loop.run_in_executor(self._verify_pool, self._decode_payload, block)
                 if txs is None:  # a quorum certified it, so it is executed as far as it decodes
                     log.error("committed block %d has an undecodable payload (%s); executing it empty",
                               block.height, why, extra={"height": block.height})
                     txs = []
+                self._block_txs[block.id] = txs
             ex = await self._loop.run_in_executor(self._exec_pool, self.chain.execute, block, qc, txs)
             self._pending.pop(block.height, None)
             self.pool.on_commit(ex.applied, ex.dropped)
+            self._block_txs.pop(block.id, None)
             self.cache.discard([t.envelope for t in txs])
             self.stats.executed += 1
             self.stats.execute_seconds += ex.seconds
+            self.pacer.observe_execute(len(txs), ex.seconds)
             self.feed(BlockExecuted(ex.height, bytes(ex.header.hash)))
             if self.on_executed is not None:
                 self.on_executed(ex, ex.seconds)

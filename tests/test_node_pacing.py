@@ -1,0 +1,177 @@
+"""Block pacing (mbi/node/pacing.py, docs/consensus.md §3.7): the sizing rule with its
+values written out, and a live validator whose execution is slowed proposing smaller
+blocks."""
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+
+import pytest
+
+from api_util import LiveNode, make_tx
+from mbi.crypto.keys import KeyPair
+from mbi.ledger import testing as T
+from mbi.node import config as C
+from mbi.node.chain import ChainError
+from mbi.node.driver import BlockLimits
+from mbi.node.pacing import MIN_SAMPLE_TXS, BlockPacer, Ewma
+from mbi.p2p.gossip import decode_tx_batch
+
+
+def test_no_sample_means_no_time_cap():
+    p = BlockPacer(0.5, 500)
+    assert p.seconds_per_tx() is None
+    assert p.cap(10_000) == 10_000
+
+
+def test_cap_is_budget_over_measured_seconds_per_tx():
+    p = BlockPacer(0.5, 500)
+    p.observe_execute(2000, 0.4)              # 200 µs per transaction
+    assert p.cap(10_000) == 2500              # 0.5 s / 200 µs
+    p.observe_execute(1000, 0.5)              # 500 µs: EWMA 200 + 0.3 × 300 = 290 µs
+    assert p.seconds_per_tx() == pytest.approx(290e-6)
+    assert p.cap(10_000) == 1724              # 0.5 / 290e-6 = 1724.1
+    assert p.cap(1000) == 1000                # max_block_txs stays a hard cap
+
+
+def test_check_and_execute_add_and_the_round_measure_wins_when_larger():
+    p = BlockPacer(0.3, 100)
+    p.observe_check(1000, 0.1)                # 100 µs
+    p.observe_execute(1000, 0.2)              # 200 µs
+    assert p.seconds_per_tx() == pytest.approx(300e-6)
+    assert p.cap(10_000) == 1000              # 0.3 / 300e-6
+    p.observe_round(600, 0.3)                 # 500 µs per transaction of the round's block
+    assert p.seconds_per_tx() == pytest.approx(500e-6)
+    assert p.cap(10_000) == 600
+    q = BlockPacer(0.3, 100)
+    q.observe_round(3000, 0.3)                # 100 µs, below check + execute
+    q.observe_check(1000, 0.1)
+    q.observe_execute(1000, 0.2)
+    assert q.cap(10_000) == 1000
+
+
+def test_floor_and_small_blocks():
+    p = BlockPacer(0.5, 500)
+    p.observe_execute(MIN_SAMPLE_TXS - 1, 10.0)  # too small to say anything per transaction
+    assert p.execute.value is None and p.cap(10_000) == 10_000
+    p.observe_execute(MIN_SAMPLE_TXS, 1.0)       # 10 ms per transaction: 50 would fit
+    assert p.cap(10_000) == 500                  # never below the floor
+    assert p.cap(300) == 300                     # ... unless max_block_txs is lower
+
+
+def test_budget_zero_turns_pacing_off_and_bad_arguments_are_refused():
+    p = BlockPacer(0.0, 500)
+    p.observe_execute(1000, 100.0)
+    assert p.cap(10_000) == 10_000
+    with pytest.raises(ValueError):
+        BlockPacer(-0.1, 500)
+    with pytest.raises(ValueError):
+        BlockPacer(0.5, 0)
+    with pytest.raises(ValueError):
+        Ewma(0.0)
+
+
+def test_ewma():
+    e = Ewma(0.5)
+    e.add(4.0)
+    e.add(8.0)
+    e.add(0.0)
+    assert e.value == 3.0                     # 4 → 6 → 3
+
+
+def test_driver_defaults_match_the_config_defaults():
+    """node.py builds BlockLimits from [consensus]; the driver's own defaults are the same."""
+    d = {f.name: f.default for f in fields(BlockLimits)}
+    c = C.ConsensusConfig()
+    assert d["time_budget"] == c.block_time_budget == 0.5
+    assert d["min_paced_txs"] == c.block_time_min_txs == 500
+
+
+def test_config_keys_are_checked():
+    with pytest.raises(C.ConfigError, match="consensus.block_time_budget"):
+        C.loads("[consensus]\nblock_time_budget = 1.5\n")
+    with pytest.raises(C.ConfigError, match="consensus.block_time_min_txs"):
+        C.loads("[consensus]\nblock_time_min_txs = 0\n")
+    assert C.loads("[consensus]\nblock_time_budget = 0\n").consensus.block_time_budget == 0.0
+
+
+SLOW_PER_TX = 2e-4  # seconds added to each executed transaction
+
+
+def _block_sizes(node, start: int) -> list[int]:
+    """Transactions of the stored blocks from `start` (read from another thread: the ledger
+    may be a block ahead of the store)."""
+    out = []
+    for h in range(start, node.chain.height + 1):
+        try:
+            payload = node.chain.block_at(h).payload
+        except ChainError:
+            break
+        out.append(len(decode_tx_batch(payload, 1 << 20)) if payload else 0)
+    return out
+
+
+def _wait(cond, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_validator_with_slow_execution_proposes_smaller_blocks(tmp_path):
+    """One validator, round timeout 0.5 s, so a budget of 0.25 s (the default fraction
+    0.5). Its execution is slowed by 200 µs per transaction; once that has been measured,
+    3,000 transactions arriving at once must go out in proposals of at most
+    0.25 / 200e-6 = 1250 transactions (unpaced, the first would take all 3,000), and they
+    all commit."""
+    with LiveNode(str(tmp_path), validators=1, **{"api.max_items": 5000}) as net:
+        node = net.node
+        assert net.cfg.consensus.round_timeout_base == 0.5
+        accounts = [KeyPair.generate() for _ in range(60)]
+        fund = make_tx(net.faucet, 1, [T.create_account(k.address, 10**9) for k in accounts], chain_id=1)
+        assert net.submit(fund)["results"][0]["error_code"] == 0
+        net.wait_tx(fund.hash_hex)
+        dest = net.faucet.address
+
+        def pays(nonces: range) -> list:
+            return [make_tx(k, n, [T.pay_coin(dest, 1)], chain_id=1, fee_limit=100_000)
+                    for n in nonces for k in accounts]
+
+        warm, load = pays(range(1, 11)), pays(range(11, 61))  # 600, then 3,000 (50 per account)
+        ledger = node.chain.ledger
+        real_close = ledger.close
+
+        def slow_close(txs, close_time):  # inside Chain.execute's timing
+            time.sleep(SLOW_PER_TX * len(txs))
+            return real_close(txs, close_time)
+
+        calls: list[tuple[int, bool]] = []  # (cap asked of the pool, execution measured yet)
+        pool = node.driver.pool
+        real_select = pool.select
+
+        def recording_select(max_txs, max_bytes, exclude):
+            calls.append((max_txs, node.driver.pacer.execute.value is not None))
+            return real_select(max_txs, max_bytes, exclude)
+
+        def patch() -> None:
+            ledger.close = slow_close
+            pool.select = recording_select
+
+        net.call(patch)
+        h0 = node.chain.height + 1
+        assert all(r["error_code"] == 0 for r in net.submit(*warm)["results"])
+        _wait(lambda: sum(_block_sizes(node, h0)) == 600 and node.driver.pacer.execute.value is not None)
+        measured = node.driver.pacer.execute.value
+        assert measured is not None and measured >= SLOW_PER_TX  # the warm-up block was timed
+        start = node.chain.height + 1
+        res = net.submit(*load)["results"]
+        assert all(r["error_code"] == 0 for r in res), res[:3]
+        _wait(lambda: sum(_block_sizes(node, start)) >= 3000)
+
+        assert all(cap == 10_000 for cap, m in calls if not m)  # unpaced before the first measure
+        after = [cap for cap, m in calls if m]
+        assert after and all(500 <= cap <= 1250 for cap in after), after
+        sizes = [n for n in _block_sizes(node, start) if n]
+        assert max(sizes) <= 1250 and len(sizes) >= 3, sizes
+        assert sum(sizes) == 3000, sizes  # no transaction proposed twice (one executing is still in flight)
+        assert sum(node.chain.nonce_of(k.address) for k in accounts) == 60 * 60
