@@ -230,3 +230,12 @@ def test_ingress_queue_partial_group(n: int) -> None:
     assert got == [(A, [b"x%d" % i for i in range(n)], [b"h%d" % i for i in range(n)])]
     assert q._ingress == [(A, [b"x%d" % i for i in range(n, 5)], [b"h%d" % i for i in range(n, 5)])]
     assert q._ingress_n == 5 - n
+
+
+def test_tx_cache_put_many_keeps_the_newest_within_capacity() -> None:
+    c = X.TxCache(4)
+    sts = [SignedTransaction.from_envelope(envelope(k, 1)) for k in range(6)]
+    c.put_many(sts[:3])
+    c.put_many(sts[3:])
+    assert len(c) == 4
+    assert [c.get(t.envelope) for t in sts] == [None, None] + sts[2:]

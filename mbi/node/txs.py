@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
@@ -76,6 +76,15 @@ class TxCache:
         self._items[stx.envelope] = stx
         if len(self._items) > self.capacity:
             self._items.popitem(last=False)
+
+    def put_many(self, stxs: Sequence[SignedTransaction]) -> None:
+        items = self._items
+        items.update([(t.envelope, t) for t in stxs])
+        over = len(items) - self.capacity
+        if over > 0:
+            pop = items.popitem
+            for _ in range(over):
+                pop(last=False)
 
     def discard(self, envelopes: Sequence[bytes]) -> None:
         pop = self._items.pop
@@ -210,8 +219,7 @@ def decode_and_verify(cache: TxCache, envelopes: Sequence[bytes], rates: Invalid
             rest = verify_single_signed(fresh)
             if rest:
                 verify_signatures(rest)
-        for stx in fresh:
-            cache.put(stx)
+        cache.put_many(fresh)
     return Decoded(txs, errors, len(fresh))
 
 
@@ -284,6 +292,7 @@ def ingest_batch(cache: TxCache, pool: "TxPool", gossip: "TxGossip | None", grou
 
 
 _RESULTS = {int(r): r for r in AddResult}
+_ACCEPTED, _REPLACED = int(AddResult.ACCEPTED), int(AddResult.REPLACED)
 
 
 class TxPool:
@@ -314,7 +323,8 @@ class TxPool:
         if None in ids:
             ids = [sender_id(a) if s is None else s for a, s in zip(addrs, ids)]
         seeded = self._seeded
-        new = {s: a for s, a in zip(ids, addrs) if s not in seeded}
+        unseeded = set(ids).difference(seeded)
+        new = {s: a for s, a in zip(ids, addrs) if s in unseeded} if unseeded else None
         if new:
             nids = np.fromiter(new.keys(), dtype=np.uint64, count=len(new))
             nonces = np.fromiter(map(self._nonce_of, new.values()), dtype=np.int64, count=len(new))
@@ -326,14 +336,15 @@ class TxPool:
         prices = np.array([x.gas_price for x in ptx], dtype=np.int64)
         sizes = np.array([len(t.envelope) for t in txs], dtype=np.int64)
         res = self.pool.add_batch(hashes, senders, nonces, prices, sizes, now)
-        out = [_RESULTS[r] for r in res.tolist()]
+        codes = res.tolist()
         counts = self.results
+        for code, k in Counter(codes).items():
+            counts[_RESULTS[code].name] += k
         by_hash = self.by_hash
-        for t, r in zip(txs, out):
-            counts[r.name] += 1
-            if r is AddResult.ACCEPTED or r is AddResult.REPLACED:
+        for t, code in zip(txs, codes):
+            if code == _ACCEPTED or code == _REPLACED:
                 by_hash[t.hash] = t
-        return out
+        return [_RESULTS[c] for c in codes]
 
     def select(self, max_txs: int, max_bytes: int, exclude: set[bytes]) -> list[SignedTransaction]:
         """The next block's transactions, leaving out those already in uncommitted blocks."""
