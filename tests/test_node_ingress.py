@@ -239,3 +239,16 @@ def test_tx_cache_put_many_keeps_the_newest_within_capacity() -> None:
     c.put_many(sts[3:])
     assert len(c) == 4
     assert [c.get(t.envelope) for t in sts] == [None, None] + sts[2:]
+
+
+def test_select_returns_pooled_transactions_in_pool_order_minus_excluded() -> None:
+    pool = X.TxPool(Mempool(64, 1 << 20), lambda a: 0)
+    txs = [SignedTransaction.from_envelope(envelope(k, n)) for k in range(6) for n in (1, 2)]
+    verify_signatures(txs)
+    assert all(r is AddResult.ACCEPTED for r in pool.admit(txs, 10.0))
+    order = [bytes(r) for r in pool.pool.select(100, 1 << 20)]
+    assert sorted(order) == sorted(t.hash for t in txs)
+    skip = {order[0], order[3]}
+    got = pool.select(5, 1 << 20, skip)
+    assert [t.hash for t in got] == [h for h in order if h not in skip][:5]
+    assert all(isinstance(t, SignedTransaction) for t in got)

@@ -351,8 +351,9 @@ class TxPool:
         got = self.pool.select(max_txs + len(exclude), max_bytes)
         out: list[SignedTransaction] = []
         by_hash = self.by_hash
-        for row in got:
-            h = row.tobytes()
+        buf = got.tobytes()  # one copy, then 32-byte slices: no numpy row object per hash
+        for i in range(0, len(buf), 32):
+            h = buf[i:i + 32]
             if h in exclude:
                 continue
             t = by_hash.get(h)
