@@ -4,9 +4,15 @@
 index and bitmap is checked against the validator set and the limits before a value is
 built (docs/consensus.md §7). Anything wrong raises `WireError` with a specific reason.
 Signatures are not checked here; the core checks them, in batches.
+
+A block is encoded once: `encode_block` keeps the bytes of the last few blocks it encoded
+(`BlockBytesCache`), and a proposal's encoding embeds them, so the broadcast, the
+block-tree write and the store write of one block share one serialization.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
@@ -64,14 +70,38 @@ def _block_pb(b: Block, out: pb.Block) -> None:
     out.exec_root = b.exec_root
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _encode_proposal(p: Proposal) -> bytes:
+    """ConsensusMessage{proposal: Proposal{block, tc, signature}} framed by hand around the
+    cached block bytes: the same bytes as protobuf's serializer (fields in number order,
+    empty ones left out; a test checks), with one copy of the block instead of two."""
+    block = encode_block(p.block)
+    rest = b""
+    if p.tc is not None:
+        t = pb.TimeoutCert()
+        _tc_pb(p.tc, t)
+        tc = t.SerializeToString()
+        rest += b"\x12" + _varint(len(tc)) + tc
+    if p.signature:
+        rest += b"\x1a" + _varint(len(p.signature)) + p.signature
+    head = b"\x0a" + _varint(len(block))
+    inner = len(head) + len(block) + len(rest)
+    return b"".join((b"\x0a", _varint(inner), head, block, rest))
+
+
 def encode_message(msg: Message) -> bytes:
-    m = pb.ConsensusMessage()
     if isinstance(msg, Proposal):
-        _block_pb(msg.block, m.proposal.block)
-        if msg.tc is not None:
-            _tc_pb(msg.tc, m.proposal.tc)
-        m.proposal.signature = msg.signature
-    elif isinstance(msg, Vote):
+        return _encode_proposal(msg)
+    m = pb.ConsensusMessage()
+    if isinstance(msg, Vote):
         v = m.vote
         v.block_id, v.round, v.commit_id, v.voter, v.signature = (
             msg.block_id, msg.round, msg.commit_id, msg.voter, msg.signature)
@@ -122,10 +152,65 @@ def encode_qc(qc: QuorumCert) -> bytes:
     return m.SerializeToString()
 
 
+class BlockBytesCache:
+    """The encodings of the last blocks encoded, by block id, bounded in count and bytes.
+
+    A hit needs the same block, not only the same id: the id leaves out the QC's
+    signatures (§6), so two blocks with one id can differ there. The comparison is by
+    identity first (the usual case: the engine's own Block object), else by value.
+    Thread-safe: the node encodes on its loop (tree writes) and its execution thread."""
+
+    def __init__(self, max_entries: int = 16, max_bytes: int = 64 << 20) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._d: OrderedDict[bytes, tuple[Block, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, b: Block) -> bytes | None:
+        with self._lock:
+            e = self._d.get(b.id)
+            if e is None or not (e[0] is b or e[0] == b):
+                return None
+            self._d.move_to_end(b.id)
+            self.hits += 1
+            return e[1]
+
+    def put(self, b: Block, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._d.pop(b.id, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._d[b.id] = (b, data)
+            self._bytes += len(data)
+            while len(self._d) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, gone) = self._d.popitem(last=False)
+                self._bytes -= len(gone)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+BLOCK_BYTES = BlockBytesCache()
+
+
 def encode_block(b: Block) -> bytes:
+    if b.id:
+        hit = BLOCK_BYTES.get(b)
+        if hit is not None:
+            return hit
     m = pb.Block()
     _block_pb(b, m)
-    return m.SerializeToString()
+    data = m.SerializeToString()
+    if b.id:  # a Block built without its id (tests) is not cached: ids key the cache
+        BLOCK_BYTES.put(b, data)
+    return data
 
 
 # ---------------------------------------------------------------- checked decoding
