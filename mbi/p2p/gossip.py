@@ -37,6 +37,8 @@ def encode_tx_batch(blobs: Sequence[bytes]) -> bytes:
 
 
 def decode_tx_batch(payload: bytes, max_txs: int) -> list[bytes]:
+    if not isinstance(payload, bytes):
+        payload = bytes(payload)
     n = len(payload)
     if n < 4:
         raise BatchError("TX_BATCH shorter than its count")
@@ -46,17 +48,19 @@ def decode_tx_batch(payload: bytes, max_txs: int) -> list[bytes]:
     if count * 4 > n - 4:
         raise BatchError(f"TX_BATCH count {count} does not fit {n} bytes")
     out: list[bytes] = []
+    append = out.append
+    unpack = _U32.unpack_from
     pos = 4
-    mv = memoryview(payload)
     for _ in range(count):
         if pos + 4 > n:
             raise BatchError("TX_BATCH truncated in a length")
-        ln = _U32.unpack_from(payload, pos)[0]
+        ln = unpack(payload, pos)[0]
         pos += 4
-        if ln == 0 or pos + ln > n:
+        end = pos + ln
+        if ln == 0 or end > n:
             raise BatchError("TX_BATCH transaction empty or truncated")
-        out.append(bytes(mv[pos:pos + ln]))
-        pos += ln
+        append(payload[pos:end])  # a bytes slice: one copy, no memoryview in between
+        pos = end
     if pos != n:
         raise BatchError(f"TX_BATCH has {n - pos} trailing bytes")
     return out
