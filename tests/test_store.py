@@ -719,7 +719,7 @@ def test_corrupt_state_rows_are_reported(path: str) -> None:
 
     def put(key: bytes, value: bytes | None) -> bytes | None:
         db = _raw_open(path)
-        state = db.get_column_family(K.CF_STATE)
+        state = db.get_column_family(K.CF_ACCOUNTS if key.startswith(K.P_ACCOUNT) else K.CF_STATE)
         old = state.get(key)
         if value is None:
             del state[key]

@@ -54,7 +54,7 @@ __all__ = ["Store", "StoreSnapshot", "StoreTuning"]
 log = logging.getLogger("mbi.store")
 
 # Indexes into the per-family lists below; order of keys.COLUMN_FAMILIES.
-_META, _BLOCKS, _TXS, _STATE = range(4)
+_META, _BLOCKS, _TXS, _STATE, _ACCOUNTS = range(5)
 
 # How many recent blocks' deleted asset/metadata keys are kept in memory for snapshot
 # iteration (see StoreSnapshot); a snapshot older than this cannot iterate them.
@@ -92,19 +92,20 @@ def _cf_options(name: str, cache: Cache, tuning: StoreTuning) -> Options:
         return o
     t = BlockBasedOptions()
     t.set_block_cache(cache)
-    if name in (K.CF_TXS, K.CF_STATE):
+    if name in (K.CF_TXS, K.CF_STATE, K.CF_ACCOUNTS):
         # Point lookups by hash / address: a bloom filter skips SST files that cannot
         # hold the key.
         t.set_bloom_filter(10, False)
     o.set_block_based_table_factory(t)
-    if name == K.CF_TXS:
-        # Transaction records are only ever read by hash (never scanned), and their keys
-        # are random: in the default skiplist memtable every insert walks ~20 levels of
-        # cache-missing pointers (about half of commit_block's time at 5,000 records a
-        # block). A hash of the first 4 hash bytes into small per-bucket skiplists makes
-        # an insert (and a point read) about one miss; bench/ratio_close.py measures it.
-        o.set_prefix_extractor(SliceTransform.create_fixed_prefix(len(K.P_TX) + 4))
-        buckets = max(1 << 12, tuning.write_buffer_mb * _MiB // 256)  # ~one record a bucket
+    if name in K.POINT_READ_FAMILIES:
+        # Tx records and accounts are only ever read by key (never scanned), and their
+        # keys are random: in the default skiplist memtable every insert walks ~20 levels
+        # of cache-missing pointers (most of commit_block's time at 5,000 transactions a
+        # block). Hashing a key prefix into small per-bucket skiplists makes an insert
+        # (and a point read) about one miss; bench/ratio_close.py measures it. Iteration
+        # then needs total_order_seek (Store.__init__ sets it).
+        o.set_prefix_extractor(SliceTransform.create_max_len_prefix(12))
+        buckets = max(1 << 12, tuning.write_buffer_mb * _MiB // 256)  # ~one entry a bucket
         o.set_memtable_factory(MemtableFactory.hash_skip_list(buckets, 4, 4))
     # A 10,000-tx block writes ~3 MB of tx records and ~2 MB of account state; big
     # memtables keep flushes (and write stalls) rare at that rate.
@@ -271,7 +272,7 @@ class _Reader:
     def get_account_entry(self, address: str) -> tuple[int, bytes] | None:
         """(creation index, canonical encoding) of an account."""
         self._check()
-        v = self._get(_STATE, K.account_key(address))
+        v = self._get(_ACCOUNTS, K.account_key(address))
         if v is None:
             return None
         if len(v) < 8:
@@ -282,7 +283,7 @@ class _Reader:
         """(creation index, encoding) of several accounts in one multi-get: the ledger's
         prefetch of every account a block touches."""
         self._check()
-        vals = self._multi_get(_STATE, [K.account_key(a) for a in addresses])
+        vals = self._multi_get(_ACCOUNTS, [K.account_key(a) for a in addresses])
         out: list[tuple[int, bytes] | None] = []
         for a, v in zip(addresses, vals):
             if v is None:
@@ -395,11 +396,12 @@ class Store(_Reader):
         self._path = path
         self._chain_id = chain_id
         self._db: Rdict | None = db
-        # The tx family's hash memtable (see _cf_options) iterates in key order only when
-        # asked to: nothing here scans it, but an iteration must still see every record.
+        # The point-read families' hash memtables (see _cf_options) iterate in key order
+        # only when asked to: nothing here scans them, but an iteration must see all.
         ro = ReadOptions()
         ro.set_total_order_seek(True)
-        cfs[_TXS].set_read_options(ro)
+        for i in (_TXS, _ACCOUNTS):
+            cfs[i].set_read_options(ro)
         self._cfs = cfs
         self._gets = [cf.get for cf in cfs]
         self._handles = handles
@@ -684,7 +686,7 @@ class Store(_Reader):
             yield from self._resolve_accounts(batch)
 
     def _resolve_accounts(self, batch: list[tuple[int, bytes]]) -> Iterator[tuple[int, str, bytes]]:
-        vals = self._multi_get(_STATE, [K.P_ACCOUNT + a for _, a in batch])  # one per 1024
+        vals = self._multi_get(_ACCOUNTS, [K.P_ACCOUNT + a for _, a in batch])  # one per 1024
         for (i, a), v in zip(batch, vals):
             if v is None or len(v) < 8 or _unpack_u64(v[:8])[0] != i:
                 raise CorruptDatabaseError(f"account index {i} names {a!r}, whose entry "
@@ -740,7 +742,7 @@ class Store(_Reader):
             self._trim_deleted()
 
     def _build_batch(self, c: BlockCommit, seq: int, bkey: bytes) -> tuple[WriteBatch, int, list[bytes]]:
-        h_meta, h_blocks, h_txs, h_state = self._handles
+        h_meta, h_blocks, h_txs, h_state, h_accounts = self._handles
         seq8 = _pack_u64(seq)
         wb = WriteBatch(raw_mode=True)
         put = wb.put
@@ -768,9 +770,10 @@ class Store(_Reader):
             raise ValueError(f"invalid TxRecord at position {i}: {e}") from e
 
         # Accounts: address -> (creation index, encoding); index -> address for new ones.
-        wb.set_default_column_family(h_state)
+        wb.set_default_column_family(h_accounts)
         count = self._account_count
         new: dict[int, bytes] = {}  # creation index -> address, for accounts created here
+        index_rows: list[tuple[bytes, bytes]] = []
         p_acc, p_idx = K.P_ACCOUNT, K.P_ACCOUNT_INDEX
         a: AccountWrite | None = None
         try:
@@ -784,11 +787,14 @@ class Store(_Reader):
                 if idx >= count:
                     prev = new.setdefault(idx, ab)
                     if prev is ab:
-                        put(p_idx + i8, ab)
+                        index_rows.append((p_idx + i8, ab))
                     elif prev != ab:
                         raise ValueError(f"index {idx} given to both {prev.decode()} and {a.address}")
         except (struct.error, TypeError, AttributeError, UnicodeEncodeError, ValueError) as e:
             raise ValueError(f"invalid AccountWrite {a!r:.120}: {e}") from e
+        wb.set_default_column_family(h_state)
+        for k, v in index_rows:
+            put(k, v)
         if new:
             got = sorted(new)
             if got != list(range(count, count + len(new))):
@@ -974,7 +980,7 @@ class StoreSnapshot(_Reader):
             i = _unpack_u64(k[1:])[0]
             if i >= n:  # created after the snapshot
                 break
-            v = self._get(_STATE, K.P_ACCOUNT + addr)
+            v = self._get(_ACCOUNTS, K.P_ACCOUNT + addr)
             if v is None or len(v) < 8 or _unpack_u64(v[:8])[0] != i:
                 raise CorruptDatabaseError(f"account index {i} names {addr!r}, whose entry "
                                            "is missing, truncated or has another index")

@@ -19,7 +19,7 @@ import struct
 from typing import Final
 
 # Bump when any key layout or framing below changes; an older/newer DB refuses to open.
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2  # 2: accounts moved from mbi_state to their own family
 # Stored under META_MAGIC; a RocksDB without it is not ours.
 MAGIC: Final = b"MBI-CORE-STORE\x00v1"
 
@@ -29,8 +29,12 @@ MAGIC: Final = b"MBI-CORE-STORE\x00v1"
 CF_META: Final = "mbi_meta"  # magic, format, chain id, tip, counters, user metadata
 CF_BLOCKS: Final = "mbi_blocks"  # headers, per-ledger tx lists, header-hash index
 CF_TXS: Final = "mbi_txs"  # transaction records by hash
-CF_STATE: Final = "mbi_state"  # accounts, account index, assets, metadata
-COLUMN_FAMILIES: Final = (CF_META, CF_BLOCKS, CF_TXS, CF_STATE)
+CF_STATE: Final = "mbi_state"  # account index, assets, metadata
+# Accounts by address: only ever read by key (never scanned), like tx records, so both
+# families can use a hash memtable (db._cf_options), which the scanned ones cannot.
+CF_ACCOUNTS: Final = "mbi_accounts"
+COLUMN_FAMILIES: Final = (CF_META, CF_BLOCKS, CF_TXS, CF_STATE, CF_ACCOUNTS)
+POINT_READ_FAMILIES: Final = (CF_TXS, CF_ACCOUNTS)
 
 # --- prefix bytes -----------------------------------------------------------------
 # CF_META
@@ -42,8 +46,9 @@ P_LEDGER_TXS: Final = b"L"  # + seq u64  -> concatenated 32-byte tx hashes, in o
 P_BLOCK_HASH: Final = b"B"  # + hash32   -> seq u64
 # CF_TXS
 P_TX: Final = b"T"  # + hash32 -> TX_HEAD + error_desc + envelope
-# CF_STATE
+# CF_ACCOUNTS
 P_ACCOUNT: Final = b"A"  # + address         -> index u64 + encoded account
+# CF_STATE
 P_ACCOUNT_INDEX: Final = b"I"  # + index u64 -> address
 P_ASSET: Final = b"S"  # + len8 address + len8 issuer + code -> amount i64
 P_METADATA: Final = b"M"  # + len8 address + key            -> version i64 + value
