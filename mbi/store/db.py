@@ -773,7 +773,10 @@ class Store(_Reader):
         wb.set_default_column_family(h_accounts)
         count = self._account_count
         new: dict[int, bytes] = {}  # creation index -> address, for accounts created here
-        index_rows: list[tuple[bytes, bytes]] = []
+        # index rows as two flat lists: no tuple per row (tuples are GC-tracked, and enough
+        # of them start a collection over the node's whole heap mid-commit)
+        index_keys: list[bytes] = []
+        index_addrs: list[bytes] = []
         p_acc, p_idx = K.P_ACCOUNT, K.P_ACCOUNT_INDEX
         a: AccountWrite | None = None
         try:
@@ -787,13 +790,14 @@ class Store(_Reader):
                 if idx >= count:
                     prev = new.setdefault(idx, ab)
                     if prev is ab:
-                        index_rows.append((p_idx + i8, ab))
+                        index_keys.append(p_idx + i8)
+                        index_addrs.append(ab)
                     elif prev != ab:
                         raise ValueError(f"index {idx} given to both {prev.decode()} and {a.address}")
         except (struct.error, TypeError, AttributeError, UnicodeEncodeError, ValueError) as e:
             raise ValueError(f"invalid AccountWrite {a!r:.120}: {e}") from e
         wb.set_default_column_family(h_state)
-        for k, v in index_rows:
+        for k, v in zip(index_keys, index_addrs):
             put(k, v)
         if new:
             got = sorted(new)
