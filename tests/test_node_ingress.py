@@ -207,24 +207,45 @@ def test_sender_id_is_eight_bytes_of_sha256_and_admission_results() -> None:
     assert txs[1].hash not in pool.pool and len(pool) == 2
 
 
-def test_ingress_queue_groups_by_origin_and_splits_at_the_batch_size() -> None:
-    q = types.SimpleNamespace(_ingress=[], _ingress_n=0, _ingress_scheduled=True, _ingress_busy=False)
+def queue() -> types.SimpleNamespace:
+    return types.SimpleNamespace(_ingress=[], _ingress_n=0, _ingress_scheduled=True, _ingress_busy=False)
+
+
+def test_ingress_queue_groups_by_origin() -> None:
+    q = queue()
     Node.submit(q, [b"a1", b"a2"], A, [b"ha1", b"ha2"])  # type: ignore[arg-type]
     Node.submit(q, [b"l1"], None)  # type: ignore[arg-type]
     Node.submit(q, [b"b1"], B, [b"hb1"])  # type: ignore[arg-type]
     Node.submit(q, [b"a3"], A, [b"ha3"])  # type: ignore[arg-type]
     assert q._ingress_n == 5
-    first = Node._take_ingress(q, 2)  # type: ignore[arg-type]
-    assert first == [(A, [b"a1", b"a2"], [b"ha1", b"ha2"])]
-    rest = Node._take_ingress(q, 10)  # type: ignore[arg-type]
-    # A's later envelopes joined A's group (one signature batch per origin)
-    assert rest == [(A, [b"a3"], [b"ha3"]), (None, [b"l1"], None), (B, [b"b1"], [b"hb1"])]
+    # A's later envelope joined A's group (one signature batch per origin)
+    assert Node._take_ingress(q, 10) == [(A, [b"a1", b"a2", b"a3"], [b"ha1", b"ha2", b"ha3"]),  # type: ignore[arg-type]
+                                         (None, [b"l1"], None), (B, [b"b1"], [b"hb1"])]
     assert q._ingress == [] and q._ingress_n == 0
+
+
+def test_ingress_queue_over_the_limit_gives_each_origin_a_fair_share() -> None:
+    q = queue()
+    flood = [b"f%d" % i for i in range(100)]
+    Node.submit(q, flood, A, [b"h" + e for e in flood])  # type: ignore[arg-type]
+    Node.submit(q, [b"b1", b"b2"], B, [b"hb1", b"hb2"])  # type: ignore[arg-type]
+    Node.submit(q, [b"c%d" % i for i in range(10)], C, [b"hc%d" % i for i in range(10)])  # type: ignore[arg-type]
+    got = Node._take_ingress(q, 12)  # type: ignore[arg-type]
+    # shares of 4: B needs only 2, so A and C get 5 each
+    assert got == [(A, flood[:5], [b"h" + e for e in flood[:5]]), (B, [b"b1", b"b2"], [b"hb1", b"hb2"]),
+                   (C, [b"c%d" % i for i in range(5)], [b"hc%d" % i for i in range(5)])]
+    assert q._ingress_n == 100 + 2 + 10 - 12
+    assert q._ingress == [(A, flood[5:], [b"h" + e for e in flood[5:]]),
+                          (C, [b"c%d" % i for i in range(5, 10)], [b"hc%d" % i for i in range(5, 10)])]
+    got = Node._take_ingress(q, 3)  # type: ignore[arg-type]
+    assert got == [(A, flood[5:7], [b"h" + e for e in flood[5:7]]), (C, [b"c5"], [b"hc5"])]
+    rest = Node._take_ingress(q, 1000)  # type: ignore[arg-type]
+    assert sum(len(g[1]) for g in rest) == 100 - 7 + 4 and q._ingress == [] and q._ingress_n == 0
 
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_ingress_queue_partial_group(n: int) -> None:
-    q = types.SimpleNamespace(_ingress=[], _ingress_n=0, _ingress_scheduled=True, _ingress_busy=False)
+    q = queue()
     Node.submit(q, [b"x%d" % i for i in range(5)], A, [b"h%d" % i for i in range(5)])  # type: ignore[arg-type]
     got = Node._take_ingress(q, n)  # type: ignore[arg-type]
     assert got == [(A, [b"x%d" % i for i in range(n)], [b"h%d" % i for i in range(n)])]

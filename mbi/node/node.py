@@ -79,6 +79,7 @@ class Node:
         self._recent_latency: deque[float] = deque(maxlen=256)
         self.verified_sigs = 0
         self.started_at = time.time()
+        self._early: list[tuple[bytes, int, bytes]] | None = []  # None once the driver has started
         self.invalid_rates = InvalidRates()
         self.bad_relays = 0  # gossiped transactions without a valid signature (their peers were reported)
         self._ingress: list[Group] = []
@@ -101,6 +102,15 @@ class Node:
 
         self.api_runner, self.api_port = await start_http(self, self.cfg.api.host, self.cfg.api.port)
         self.driver.start(on_fatal=self._fatal)
+        early, self._early = self._early, None  # consensus messages from peers faster than our start
+        for peer, kind, payload in early or ():
+            if not self.net.is_connected(peer):
+                continue
+            try:
+                self.driver.on_message(peer, kind, payload)
+            except Exception as e:  # noqa: BLE001 - as Network._deliver treats a handler error
+                log.warning("early message kind %d from %s raised: %r", kind, peer.hex()[:16], e)
+                self.net.report(peer, 10.0, "the node's handler raised on the peer's message")
         self._tasks.append(loop.create_task(self._status_loop()))
         self._tasks.append(loop.create_task(self._housekeeping()))
         log.info("node %s started: %s, chain %d, height %d, p2p %d, api %d", self.name,
@@ -142,6 +152,12 @@ class Node:
 
     def _on_message(self, peer: bytes, kind: int, payload: bytes) -> None:
         if kind in CONSENSUS_KINDS:
+            if self._early is not None:
+                # The network is up before the driver (HTTP starts in between): hold the
+                # first messages until the driver runs, a bounded few.
+                if len(self._early) < 1024:
+                    self._early.append((peer, kind, payload))
+                return
             self.driver.on_message(peer, kind, payload)
         elif kind == Kind.TX_BATCH:
             blobs, hashes = self.gossip.receive(peer, payload)
@@ -181,24 +197,44 @@ class Node:
             asyncio.get_running_loop().call_later(self.cfg.verify.max_delay, self._drain_ingress)
 
     def _take_ingress(self, limit: int) -> list[Group]:
-        """Up to ``limit`` queued envelopes, oldest first, still grouped by origin."""
-        out: list[Group] = []
-        n = 0
+        """Up to ``limit`` queued envelopes, still grouped by origin, oldest first within
+        each. Over the limit, every origin gets an equal share (what one leaves unused
+        goes to the others), so a peer that floods cannot hold back the rest."""
         q = self._ingress
-        while q and n < limit:
-            origin, envs, hs = q[0]
-            room = limit - n
-            if len(envs) <= room:
-                q.pop(0)
+        if self._ingress_n <= limit:
+            self._ingress = []
+            self._ingress_n = 0
+            return q
+        sizes = [len(g[1]) for g in q]
+        take = [0] * len(q)
+        left = limit
+        active = list(range(len(q)))
+        while left > 0 and active:
+            share = max(1, left // len(active))
+            nxt = []
+            for i in active:
+                k = min(share, sizes[i] - take[i], left)
+                take[i] += k
+                left -= k
+                if take[i] < sizes[i]:
+                    nxt.append(i)
+                if left == 0:
+                    break
+            active = nxt
+        out: list[Group] = []
+        keep: list[Group] = []
+        for (origin, envs, hs), k in zip(q, take):
+            if k == len(envs):
                 out.append((origin, envs, hs))
-                n += len(envs)
-            else:
-                out.append((origin, envs[:room], None if hs is None else hs[:room]))
-                del envs[:room]
+                continue
+            if k:
+                out.append((origin, envs[:k], None if hs is None else hs[:k]))
+                del envs[:k]
                 if hs is not None:
-                    del hs[:room]
-                n += room
-        self._ingress_n -= n
+                    del hs[:k]
+            keep.append((origin, envs, hs))
+        self._ingress = keep
+        self._ingress_n -= limit - left
         return out
 
     def _drain_ingress(self) -> None:
