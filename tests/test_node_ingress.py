@@ -273,3 +273,17 @@ def test_select_returns_pooled_transactions_in_pool_order_minus_excluded() -> No
     got = pool.select(5, 1 << 20, skip)
     assert [t.hash for t in got] == [h for h in order if h not in skip][:5]
     assert all(isinstance(t, SignedTransaction) for t in got)
+
+
+def test_consensus_messages_before_the_driver_starts_are_held_bounded() -> None:
+    from mbi.node.driver import CONSENSUS_KINDS
+
+    kind = next(iter(CONSENSUS_KINDS))
+    got: list[tuple[bytes, int, bytes]] = []
+    n = types.SimpleNamespace(_early=[], driver=types.SimpleNamespace(on_message=lambda p, k, m: got.append((p, k, m))))
+    for i in range(1100):
+        Node._on_message(n, A, kind, b"m%d" % i)  # type: ignore[arg-type]
+    assert got == [] and len(n._early) == 1024 and n._early[0] == (A, kind, b"m0")
+    n._early = None  # the driver runs: messages go straight to it
+    Node._on_message(n, B, kind, b"later")  # type: ignore[arg-type]
+    assert got == [(B, kind, b"later")]
