@@ -77,3 +77,33 @@ def test_fast_shape_with_a_trailing_field_or_bad_transaction_takes_the_checked_r
     bad = _len_field(1, junk) + env[len(_len_field(1, blob)):]
     with pytest.raises(EnvelopeError):
         SignedTransaction.from_envelope(bad)
+
+
+def test_from_envelopes_equals_from_envelope_item_by_item() -> None:
+    import hashlib
+
+    rng = random.Random(11)
+    envs: list = []
+    for i in range(60):
+        blob = tx_blob(rng, rng.choice([0, 50, 500]))
+        k = KEYS[i % 5]
+        envs.append(SignedTransaction.from_parts(blob, [(k.encoded_public_key, k.sign(blob))] * (1 + i % 3)).envelope)
+        if i % 7 == 0:
+            envs.append(b"\x0a\x05abc")  # truncated: an error in its place
+        if i % 11 == 0:
+            envs.append(bytearray(envs[-1]))  # bytes-like is accepted
+    envs.append("not bytes")
+    got = SignedTransaction.from_envelopes(envs)
+    assert len(got) == len(envs)
+    for e, g in zip(envs, got):
+        try:
+            want = SignedTransaction.from_envelope(e)
+        except (EnvelopeError, TypeError) as exc:
+            assert type(g) is type(exc) and str(g) == str(exc)
+            continue
+        assert isinstance(g, SignedTransaction)
+        assert (g.envelope, g.tx_bytes, g.signatures, g.tx) == (want.envelope, want.tx_bytes, want.signatures, want.tx)
+        assert g.hash == want.hash == hashlib.sha256(g.tx_bytes).digest()
+    assert SignedTransaction.from_envelopes([]) == []
+    one = SignedTransaction.from_envelopes(envs[:1])[0]
+    assert isinstance(one, SignedTransaction) and one.hash == hashlib.sha256(one.tx_bytes).digest()

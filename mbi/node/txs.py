@@ -193,25 +193,24 @@ def decode_and_verify(cache: TxCache, envelopes: Sequence[bytes], rates: Invalid
     the batch is verified with ``origin``'s recent invalid rate (`InvalidRates`)."""
     txs: list[SignedTransaction | None] = []
     errors: list[str | None] = []
-    fresh: list[SignedTransaction] = []
     get = cache.get
-    for env in envelopes:
-        stx = get(env)
-        if stx is not None:
-            cache.hits += 1
-            txs.append(stx)
-            errors.append(None)
-            continue
-        try:
-            stx = SignedTransaction.from_envelope(env)
-        except (EnvelopeError, TypeError) as e:
-            txs.append(None)
-            errors.append(str(e))
-            continue
-        cache.misses += 1
-        fresh.append(stx)
+    hit = [get(env) for env in envelopes]
+    miss = [env for env, stx in zip(envelopes, hit) if stx is None]
+    decoded = iter(SignedTransaction.from_envelopes(miss) if miss else ())  # hashes in one native batch
+    fresh: list[SignedTransaction] = []
+    for stx in hit:
+        if stx is None:
+            d = next(decoded)
+            if isinstance(d, Exception):
+                txs.append(None)
+                errors.append(str(d))
+                continue
+            stx = d
+            fresh.append(stx)
         txs.append(stx)
         errors.append(None)
+    cache.hits += len(hit) - len(miss)
+    cache.misses += len(fresh)
     if fresh:
         if rates is not None:
             rates.verify(origin, fresh)  # one native batch, GIL released inside

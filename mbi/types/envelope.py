@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable, Sequence
 
+import numpy as np
 from google.protobuf.message import DecodeError
+
+from core_ext.hashing import sha256_many as _sha256_many
 
 from mbi.crypto.keys import KeyFormatError, address_from_raw_public_key, decode_public_key
 from mbi.types.zetrix_protocol_pb2 import Signature, Transaction, TransactionEnv, Trigger
@@ -186,6 +189,70 @@ def parse_public_key(text: str) -> tuple[bytes, str] | None:
     return val
 
 
+_SIG_HEAD = b"\x12\x90\x01\x0a\x4c"  # field 2, length 144; Signature field 1, length 76
+_SIG_MID = b"\x12\x40"  # Signature field 2, length 64
+
+
+def _decode_parts(data: bytes) -> tuple[bytes, bytes, Transaction, tuple[tuple[str, bytes | None, str | None, bytes], ...]]:
+    """(envelope, transaction bytes, decoded transaction, signatures) of a TransactionEnv;
+    raises EnvelopeError when malformed (SignedTransaction.from_envelope's work but the hash)."""
+    if not isinstance(data, bytes):
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        else:
+            raise TypeError(f"envelope must be bytes, got {type(data).__name__}")
+    n = len(data)
+    if n > MAX_ENVELOPE_SIZE:
+        raise EnvelopeError(f"envelope is {n} bytes; the limit is {MAX_ENVELOPE_SIZE}",
+                            ERR_TX_SIZE_TOO_BIG)
+    # Fast path for what every client sends: the transaction (field 1, length < 2**14)
+    # then one 144-byte signature `12 90 01 | 0A 4C <76 ASCII> 12 40 <64>` ending the
+    # envelope. The same bytes through walk_envelope + _parse_signature give the same
+    # parts; anything else takes that general route.
+    if n > 150 and data[0] == 0x0A:
+        c = data[1]
+        if c < 0x80:
+            e = 2 + c
+            start = 2
+        else:
+            c2 = data[2]
+            e = 3 + ((c & 0x7F) | (c2 << 7)) if c2 < 0x80 else 0
+            start = 3
+        if e + 147 == n and data[e:e + 5] == _SIG_HEAD and data[e + 81:e + 83] == _SIG_MID:
+            pk_b = data[e + 5:e + 81]
+            if pk_b.isascii():
+                tx_bytes = data[start:e]
+                try:
+                    tx = _from_tx(tx_bytes)
+                except DecodeError as exc:
+                    raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
+                pk = pk_b.decode("ascii")
+                parsed = _PK_CACHE.get(pk, False)
+                if parsed is False:
+                    parsed = parse_public_key(pk)
+                sd = data[e + 83:]
+                sig = (pk, None, None, sd) if parsed is None else (pk, parsed[0], parsed[1], sd)
+                return data, tx_bytes, tx, (sig,)
+    tx_bytes, sig_parts, trig = walk_envelope(data)
+    if len(sig_parts) > MAX_SIGNATURES:
+        raise EnvelopeError(f"{len(sig_parts)} signatures; at most {MAX_SIGNATURES} are allowed")
+    try:
+        tx = _from_tx(tx_bytes)
+        if trig is not None:
+            _from_trigger(trig)  # ignored by execution, but must decode for every reader
+    except DecodeError as exc:
+        raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
+    out: list[tuple[str, bytes | None, str | None, bytes]] = []
+    for part in sig_parts:
+        pk, sd = _parse_signature(part)
+        parsed = _PK_CACHE[pk] if pk in _PK_CACHE else parse_public_key(pk)
+        if parsed is None:
+            out.append((pk, None, None, sd))
+        else:
+            out.append((pk, parsed[0], parsed[1], sd))
+    return data, tx_bytes, tx, tuple(out)
+
+
 class SignedTransaction:
     """One transaction envelope: received bytes, hash, decoded fields and signers.
 
@@ -209,10 +276,12 @@ class SignedTransaction:
                  "valid_signers", "_signer_set")
 
     def __init__(self, envelope: bytes, tx_bytes: bytes, tx: Transaction,
-                 signatures: tuple[tuple[str, bytes | None, str | None, bytes], ...]) -> None:
+                 signatures: tuple[tuple[str, bytes | None, str | None, bytes], ...],
+                 tx_hash: bytes | None = None) -> None:
+        """``tx_hash``, when given, must be SHA-256(tx_bytes) (from a batched hash)."""
         self.envelope = envelope
         self.tx_bytes = tx_bytes
-        self.hash = _sha256(tx_bytes).digest()
+        self.hash = _sha256(tx_bytes).digest() if tx_hash is None else tx_hash
         self.tx = tx
         self.signatures = signatures
         self.sig_ok: bool | None = None
@@ -223,60 +292,37 @@ class SignedTransaction:
     @classmethod
     def from_envelope(cls, data: bytes) -> "SignedTransaction":
         """Decode a TransactionEnv; raises EnvelopeError when malformed."""
-        if not isinstance(data, bytes):
-            if isinstance(data, (bytearray, memoryview)):
-                data = bytes(data)
+        return cls(*_decode_parts(data))
+
+    @classmethod
+    def from_envelopes(cls, datas: Sequence[bytes]) -> "list[SignedTransaction | EnvelopeError | TypeError]":
+        """`from_envelope` of each, the transaction hashes computed in one native batch;
+        an envelope that does not decode gives its exception in its place."""
+        parts: list = []
+        ok: list[tuple[bytes, bytes, Transaction, tuple]] = []
+        for d in datas:
+            try:
+                p = _decode_parts(d)
+            except (EnvelopeError, TypeError) as e:
+                parts.append(e)
+                continue
+            parts.append(p)
+            ok.append(p)
+        if len(ok) < 2:
+            return [p if isinstance(p, Exception) else cls(*p) for p in parts]
+        n = len(ok)
+        off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter([len(p[1]) for p in ok], dtype=np.int64, count=n), out=off[1:])
+        hs = _sha256_many(b"".join([p[1] for p in ok]), off, threads=1).tobytes()
+        out: list[SignedTransaction | EnvelopeError | TypeError] = []
+        k = 0
+        for p in parts:
+            if isinstance(p, Exception):
+                out.append(p)
             else:
-                raise TypeError(f"envelope must be bytes, got {type(data).__name__}")
-        n = len(data)
-        if n > MAX_ENVELOPE_SIZE:
-            raise EnvelopeError(f"envelope is {n} bytes; the limit is {MAX_ENVELOPE_SIZE}",
-                                ERR_TX_SIZE_TOO_BIG)
-        # Fast path for what every client sends: the transaction (field 1, length < 2**14)
-        # then one 144-byte signature `12 90 01 | 0A 4C <76 ASCII> 12 40 <64>` ending the
-        # envelope. The same bytes through walk_envelope + _parse_signature give the same
-        # parts; anything else takes that general route.
-        if n > 150 and data[0] == 0x0A:
-            c = data[1]
-            if c < 0x80:
-                e = 2 + c
-                start = 2
-            else:
-                c2 = data[2]
-                e = 3 + ((c & 0x7F) | (c2 << 7)) if c2 < 0x80 else 0
-                start = 3
-            if e + 147 == n and data[e] == 0x12 and data[e + 1] == 0x90 and data[e + 2] == 0x01 \
-                    and data[e + 3] == 0x0A and data[e + 4] == 76 and data[e + 81] == 0x12 and data[e + 82] == 64:
-                pk_b = data[e + 5:e + 81]
-                if pk_b.isascii():
-                    tx_bytes = data[start:e]
-                    try:
-                        tx = _from_tx(tx_bytes)
-                    except DecodeError as exc:
-                        raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
-                    pk = pk_b.decode("ascii")
-                    parsed = _PK_CACHE[pk] if pk in _PK_CACHE else parse_public_key(pk)
-                    sd = data[e + 83:]
-                    sig = (pk, None, None, sd) if parsed is None else (pk, parsed[0], parsed[1], sd)
-                    return cls(data, tx_bytes, tx, (sig,))
-        tx_bytes, sig_parts, trig = walk_envelope(data)
-        if len(sig_parts) > MAX_SIGNATURES:
-            raise EnvelopeError(f"{len(sig_parts)} signatures; at most {MAX_SIGNATURES} are allowed")
-        try:
-            tx = _from_tx(tx_bytes)
-            if trig is not None:
-                _from_trigger(trig)  # ignored by execution, but must decode for every reader
-        except DecodeError as exc:
-            raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
-        out: list[tuple[str, bytes | None, str | None, bytes]] = []
-        for part in sig_parts:
-            pk, sd = _parse_signature(part)
-            parsed = _PK_CACHE[pk] if pk in _PK_CACHE else parse_public_key(pk)
-            if parsed is None:
-                out.append((pk, None, None, sd))
-            else:
-                out.append((pk, parsed[0], parsed[1], sd))
-        return cls(data, tx_bytes, tx, tuple(out))
+                out.append(cls(p[0], p[1], p[2], p[3], hs[k:k + 32]))
+                k += 32
+        return out
 
     @classmethod
     def from_parts(cls, tx_bytes: bytes, signatures: Iterable[tuple[str, bytes]]) -> "SignedTransaction":
