@@ -3,17 +3,20 @@ values written out, and a live validator whose execution is slowed proposing sma
 blocks."""
 from __future__ import annotations
 
+import http.client
+import json
 import time
 from dataclasses import fields
 
 import pytest
 
-from api_util import LiveNode, make_tx
+from api_util import LiveNode, item, make_tx
+from consensus_fixtures import Net
 from mbi.crypto.keys import KeyPair
 from mbi.ledger import testing as T
 from mbi.node import config as C
 from mbi.node.chain import ChainError
-from mbi.node.driver import BlockLimits
+from mbi.node.driver import BlockLimits, ConsensusDriver
 from mbi.node.pacing import MIN_SAMPLE_TXS, BlockPacer, Ewma
 from mbi.p2p.gossip import decode_tx_batch
 
@@ -175,3 +178,62 @@ def test_a_validator_with_slow_execution_proposes_smaller_blocks(tmp_path):
         assert max(sizes) <= 1250 and len(sizes) >= 3, sizes
         assert sum(sizes) == 3000, sizes  # no transaction proposed twice (one executing is still in flight)
         assert sum(node.chain.nonce_of(k.address) for k in accounts) == 60 * 60
+
+
+def test_the_driver_samples_only_rounds_that_ended_in_the_qc_on_their_block():
+    """The driver's round sampling (ConsensusDriver._note_round) against a real engine's
+    high QC: a round entered by the QC on the previous round's block is timed from when
+    the block was seen; a round entered otherwise (a TC), a re-armed timer and a jump
+    are not."""
+    net = Net(4)
+    core = net.core(0)
+    d = ConsensusDriver(core, None, None, None, None, BlockLimits(), None, None)  # type: ignore[arg-type]
+    g = net.genesis_block()
+    b1 = net.block(g, 1, payload=b"one")
+    b2 = net.block(b1, 2, payload=b"two", qc=net.qc(b1))
+    d._note_round(1)                                # the start: genesis QC, no block seen
+    assert d.pacer.round.value is None
+    d._block_txs[b1.id] = [None] * 500              # type: ignore[list-item]
+    d._block_seen[b1.id] = time.monotonic() - 0.5
+    core.high_qc = net.qc(b1)
+    d._note_round(2)                                # QC on round 1's block: 0.5 s / 500 txs
+    assert 1e-3 <= d.pacer.round.value < 1.2e-3
+    assert b1.id not in d._block_seen
+    first = d.pacer.round.value
+    d._block_txs[b2.id] = [None] * 500              # type: ignore[list-item]
+    d._block_seen[b2.id] = time.monotonic() - 5.0
+    d._note_round(3)                                # high QC still of round 1: round 2 timed out
+    d._note_round(3)                                # re-armed timer (timeout retransmission)
+    core.high_qc = net.qc(b2)
+    d._note_round(9)                                # a jump (sync): not one round's length
+    assert d.pacer.round.value == first
+
+
+def _submit(port: int, stxs: list) -> list:
+    body = json.dumps({"items": [item(s) for s in stxs]}).encode()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request("POST", "/submitTransaction", body, {"Content-Type": "application/json"})
+        return json.loads(c.getresponse().read())["results"]
+    finally:
+        c.close()
+
+
+def test_four_validators_measure_rounds_checks_and_executions(tmp_path):
+    """In a real four-validator network every node feeds all three measures."""
+    with LiveNode(str(tmp_path), validators=4, **{"api.max_items": 5000}) as net:
+        accounts = [KeyPair.generate() for _ in range(40)]
+        fund = make_tx(net.faucet, 1, [T.create_account(k.address, 10**9) for k in accounts], chain_id=1)
+        assert net.submit(fund)["results"][0]["error_code"] == 0
+        net.wait_tx(fund.hash_hex)
+        dest = net.faucet.address
+        pacers = [n.driver.pacer for n in net.nodes]
+        measured = lambda: all(p.round.value and p.check.value and p.execute.value for p in pacers)  # noqa: E731
+        for step in range(6):  # batches of 40 × 10 = 400 transactions, to every node in turn
+            batch = [make_tx(k, n, [T.pay_coin(dest, 1)], chain_id=1, fee_limit=100_000)
+                     for n in range(10 * step + 1, 10 * step + 11) for k in accounts]
+            assert all(r["error_code"] == 0 for r in _submit(net.nodes[step % 4].api_port, batch))
+            _wait(lambda: all(n.chain.nonce_of(accounts[-1].address) == 10 * step + 10 for n in net.nodes))
+            if measured():
+                break
+        assert measured(), [(p.round.value, p.check.value, p.execute.value) for p in pacers]
