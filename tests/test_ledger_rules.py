@@ -231,10 +231,12 @@ def _norm(row):
     return rid, kind, code, setup, build
 
 
-@pytest.fixture(params=[True, False], ids=["fast-path", "generic"])
+@pytest.fixture(params=[(True, True), (True, False), (False, True)], ids=["fast-path", "fast-path-decoded", "generic"])
 def paths(request, monkeypatch):
+    # the inline path reading fields natively (core_ext.txscan) or from the decoded message
     from mbi.ledger import execute
-    monkeypatch.setattr(execute, "FAST_PATHS", request.param)
+    monkeypatch.setattr(execute, "FAST_PATHS", request.param[0])
+    monkeypatch.setattr(execute, "NATIVE_SCAN", request.param[1])
     return request.param
 
 

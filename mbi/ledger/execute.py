@@ -25,6 +25,7 @@ from mbi.ledger import errors as E
 from mbi.ledger import operations as ops
 from mbi.ledger.account import Account
 from mbi.ledger.errors import OpError
+from core_ext.txscan import scan_pay as _scan_pay
 from mbi.crypto.keys import _valid_addresses as _addr_ok
 from mbi.crypto.keys import is_address as _is_address
 from mbi.ledger.fees import INT64_MAX, OP_GAS, FeeConfig
@@ -35,6 +36,9 @@ __all__ = ["MAX_OPERATIONS", "BlockChanges", "ChainConfig", "Executor", "Receipt
            "apply_block", "verify_signatures"]
 # The inlined single-PAY_COIN path; tests switch it off to check it against the generic one.
 FAST_PATHS = True
+# Whether that path reads the transaction's fields with core_ext.txscan (one native pass
+# over the signed bytes) or from the decoded message; tests compare the two.
+NATIVE_SCAN = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,12 +309,14 @@ class Executor:
         """``apply_tx`` over a block, with the common transaction settled inline.
 
         The common transaction: one PAY_COIN from the transaction's source, one valid
-        signature by the source's master key, no metadata, no conditions. When every
-        check of precheck, apply_operation and pay_coin passes, its effects are written
-        here with each protobuf field read once; the first check that does not pass
-        hands the transaction, untouched, to ``apply_tx``, which finds the same failure
-        with its code and message. Only success is decided here, so codes, messages
-        and the order of checks stay those of the generic path (the tests run both).
+        signature by the source's master key, no metadata, no conditions. Its fields come
+        from one native pass over the signed bytes (core_ext.txscan; NATIVE_SCAN False
+        reads the decoded message instead, as before). When every check of precheck,
+        apply_operation and pay_coin passes, its effects are written here; the first check
+        that does not pass hands the transaction, untouched, to ``apply_tx``, which finds
+        the same failure with its code and message. Only success is decided here, so
+        codes, messages and the order of checks stay the generic path's (the tests run
+        all three ways on the same random blocks).
         """
         overlay = self.overlay
         oget = overlay.get
@@ -325,44 +331,34 @@ class Executor:
         addr_ok = _addr_ok
         is_address = _is_address
         max_env = MAX_ENVELOPE_SIZE
+        native = _scan_pay if NATIVE_SCAN else None
         fees = 0  # this loop's fees; apply_tx adds its own to self.fees
         out: list[Receipt] = []
         append = out.append
         index = -1
         for stx in transactions:
             index += 1
+            sc = native(stx.tx_bytes) if native is not None else _scan_decoded(stx.tx)
+            if sc is None:  # not the common shape
+                append(apply_tx(stx, index))
+                continue
+            src, nonce, fee_limit, gas_price, ceil, tx_chain, dest, amount = sc
             # -- precheck, passing case only -----------------------------------------
             sigs = stx.signatures
-            tx = stx.tx
-            src = tx.source_address
             acct = oget(src)
             if acct is None:
                 acct = bget(src)
             if (acct is None or len(sigs) != 1 or stx.sig_ok is not True or sigs[0][2] != src
-                    or tx.nonce != acct.nonce + 1 or tx.chain_id != chain_id):
+                    or nonce != acct.nonce + 1 or tx_chain != chain_id):
                 append(apply_tx(stx, index))
                 continue
-            txops = tx.operations
             size = len(stx.envelope)
-            ceil = tx.ceil_ledger_seq
-            gas_price = tx.gas_price
             thr = acct.tx_threshold
-            if (len(txops) != 1 or size >= max_env or (ceil and ceil < ledger_seq) or gas_price < min_price
-                    or tx.metadata or tx.expr_condition or acct.type_thresholds
-                    or acct.master_weight < (thr if thr > 1 else 1)):
-                append(apply_tx(stx, index))
-                continue
-            op = txops[0]
-            if op.type != 7 or op.source_address or op.metadata or op.expr_condition:
-                append(apply_tx(stx, index))
-                continue
-            p = op.pay_coin
-            amount = p.amount
-            dest = p.dest_address
-            fee_limit = tx.fee_limit
             bal = acct.balance
             fee = (size + op_gas) * gas_price
-            if (amount < 0 or dest == src or p.input or fee > INT64_MAX or fee_limit < fee
+            if (size >= max_env or (ceil and ceil < ledger_seq) or gas_price < min_price
+                    or acct.type_thresholds or acct.master_weight < (thr if thr > 1 else 1)
+                    or amount < 0 or dest == src or fee > INT64_MAX or fee_limit < fee
                     or amount + reserve > INT64_MAX or bal - fee_limit < amount + reserve
                     or not (addr_ok.get(src) or is_address(src))
                     or not (addr_ok.get(dest) or is_address(dest))):
@@ -407,6 +403,24 @@ class Executor:
 
 
 _by_index = attrgetter("index")
+
+
+def _scan_decoded(tx) -> tuple[str, int, int, int, int, int, str, int] | None:
+    """core_ext.txscan.scan_pay's tuple read from the decoded message (NATIVE_SCAN off):
+    None unless one PAY_COIN from the transaction's source, without metadata, condition
+    or input. (The native scan also refuses unusual encodings; either way a None only
+    sends the transaction to apply_tx.)"""
+    txops = tx.operations
+    if len(txops) != 1 or tx.metadata or tx.expr_condition:
+        return None
+    op = txops[0]
+    if op.type != 7 or op.source_address or op.metadata or op.expr_condition:
+        return None
+    p = op.pay_coin
+    if p.input:
+        return None
+    return (tx.source_address, tx.nonce, tx.fee_limit, tx.gas_price, tx.ceil_ledger_seq, tx.chain_id,
+            p.dest_address, p.amount)
 
 
 def apply_block(state_view: StateView, transactions: Sequence[SignedTransaction], ledger_seq: int,

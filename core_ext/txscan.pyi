@@ -1,0 +1,3 @@
+"""Type stubs for core_ext.txscan (the common PAY_COIN transaction's fields, natively)."""
+
+def scan_pay(tx_bytes: bytes) -> tuple[str, int, int, int, int, int, str, int] | None: ...
