@@ -287,3 +287,19 @@ def test_consensus_messages_before_the_driver_starts_are_held_bounded() -> None:
     n._early = None  # the driver runs: messages go straight to it
     Node._on_message(n, B, kind, b"later")  # type: ignore[arg-type]
     assert got == [(B, kind, b"later")]
+
+
+def test_on_commit_raises_each_sender_to_its_highest_applied_nonce() -> None:
+    pool = X.TxPool(Mempool(64, 1 << 20), lambda a: 0)
+    txs = {(k, n): SignedTransaction.from_envelope(envelope(k, n)) for k in range(3) for n in range(1, 5)}
+    verify_signatures(list(txs.values()))
+    assert all(r is AddResult.ACCEPTED for r in pool.admit(list(txs.values()), 10.0))
+    # applied out of order on purpose: the highest nonce of each sender counts
+    pool.on_commit([txs[(0, 2)], txs[(1, 3)], txs[(0, 1)], txs[(1, 1)]], [txs[(2, 4)].hash])
+    left = {kn for kn, t in txs.items() if t.hash in pool.pool}
+    assert left == {(0, 3), (0, 4), (1, 4), (2, 1), (2, 2), (2, 3)}
+    for kn in ((0, 1), (0, 2), (1, 1), (1, 3), (2, 4)):
+        assert txs[kn].hash not in pool.by_hash
+    assert pool.pool.executed_nonce(X.sender_id(KEYS[0].address)) == 2
+    assert pool.pool.executed_nonce(X.sender_id(KEYS[1].address)) == 3
+    pool.on_commit([], [])

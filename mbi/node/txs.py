@@ -364,18 +364,26 @@ class TxPool:
 
     def on_commit(self, applied: Sequence[SignedTransaction], dropped: Sequence[bytes]) -> None:
         """After a block executed: raise nonces, drop what it used and what it refused."""
-        last: dict[int, int] = {}
-        pop = self.by_hash.pop
-        for t in applied:
-            x = t.tx
-            s = sender_id(x.source_address)
-            if x.nonce > last.get(s, -1):
-                last[s] = x.nonce
-            pop(t.hash, None)
-        if last:
-            self.pool.on_commit(np.fromiter(last.keys(), dtype=np.uint64, count=len(last)),
-                                np.fromiter(last.values(), dtype=np.int64, count=len(last)))
-            self._seeded.update(last.keys())
+        if applied:
+            by_hash = self.by_hash
+            for t in applied:
+                by_hash.pop(t.hash, None)
+            ptx = [t.tx for t in applied]
+            sid = _SENDER_IDS.get
+            addrs = [x.source_address for x in ptx]
+            ids = [sid(a) for a in addrs]
+            if None in ids:
+                ids = [sender_id(a) if v is None else v for a, v in zip(addrs, ids)]
+            senders = np.array(ids, dtype=np.uint64)
+            nonces = np.array([x.nonce for x in ptx], dtype=np.int64)
+            # each sender's highest nonce: sort by (sender, nonce), keep the last of each run
+            order = np.lexsort((nonces, senders))
+            s_sorted = senders[order]
+            last = np.ones(len(order), dtype=bool)
+            last[:-1] = s_sorted[1:] != s_sorted[:-1]
+            top_s = s_sorted[last]
+            self.pool.on_commit(top_s, nonces[order][last])
+            self._seeded.update(top_s.tolist())
         if dropped:
             self.pool.remove(np.frombuffer(b"".join(dropped), dtype=np.uint8).reshape(len(dropped), 32))
             for h in dropped:
