@@ -237,3 +237,12 @@ def test_four_validators_measure_rounds_checks_and_executions(tmp_path):
             if measured():
                 break
         assert measured(), [(p.round.value, p.check.value, p.execute.value) for p in pacers]
+
+
+def test_node_passes_the_pacing_keys_to_its_driver(tmp_path):
+    """[consensus] block_time_budget and block_time_min_txs reach the driver's limits
+    (the driver has its own defaults, so without the wiring a changed key did nothing)."""
+    with LiveNode(str(tmp_path), validators=1, **{"consensus.block_time_budget": 0.25,
+                                                  "consensus.block_time_min_txs": 321}) as net:
+        limits = net.node.driver.limits
+        assert (limits.time_budget, limits.min_paced_txs) == (0.25, 321)
