@@ -303,3 +303,50 @@ def test_on_commit_raises_each_sender_to_its_highest_applied_nonce() -> None:
     assert pool.pool.executed_nonce(X.sender_id(KEYS[0].address)) == 2
     assert pool.pool.executed_nonce(X.sender_id(KEYS[1].address)) == 3
     pool.on_commit([], [])
+
+
+def test_a_peer_relaying_bad_signatures_is_scored_and_banned_over_loopback() -> None:
+    """Real Networks on loopback: b runs the node's ingress (receive, ingest_batch) on
+    what a sends; a's TX_BATCH frames carry transactions with bad signatures."""
+    import asyncio
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from p2p_util import Recorder, fast_config, keys, run, until
+
+    async def main() -> None:
+        ka, kb = keys(2)
+        vals = [ka.raw_public_key, kb.raw_public_key]
+        a, b = Recorder(ka, vals, fast_config()), Recorder(kb, vals, fast_config())
+        cache, pool = X.TxCache(4096), X.TxPool(Mempool(4096, 1 << 24), lambda _: 0)
+        gb = TxGossip(b.net)
+        rates = X.InvalidRates()
+        admitted: list[SignedTransaction] = []
+
+        def on_message(peer: bytes, kind: int, payload: bytes) -> None:
+            if kind == Kind.TX_BATCH:
+                blobs, hs = gb.receive(peer, payload)
+                if blobs:
+                    admitted.extend(X.ingest_batch(cache, pool, gb, [(peer, blobs, hs)], 1000.0, rates).fresh)
+        b.net.on_message = on_message
+        await a.start()
+        pb = await b.start()
+        a.net.connect("127.0.0.1", pb)
+        assert await a.net.wait_for_peers([kb.raw_public_key], 5)
+        good = [envelope(k, 1) for k in range(8)]
+        bad = [envelope(k, 2, bad=True) for k in range(8, 11)]
+        ga = TxGossip(a.net)
+        ga.broadcast(good + bad[:1])
+        assert await until(lambda: len(admitted) == 8)
+        now = asyncio.get_running_loop().time()
+        assert b.net.scores.score(ka.raw_public_key, now) == pytest.approx(-X.PENALTY_BAD_RELAY, abs=1.0)
+        assert {t.envelope for t in admitted} == set(good) and len(pool) == 8
+        # six more bad ones in one frame: -20 and at most -100 a batch is past the -100 ban
+        ga.broadcast([envelope(k, 3, bad=True) for k in range(11, 17)])
+        assert await until(lambda: b.net.scores.banned(ka.raw_public_key, asyncio.get_running_loop().time()))
+        assert await until(lambda: not b.net.is_connected(ka.raw_public_key))
+        assert len(pool) == 8 and not any(t.envelope in bad for t in admitted)
+        for x in (a, b):
+            await x.net.stop()
+    run(main(), timeout=30)
