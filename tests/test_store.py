@@ -748,3 +748,28 @@ def test_corrupt_state_rows_are_reported(path: str) -> None:
                     raise AssertionError(f"{what}: {type(e).__name__}: {e}") from e
             assert failed, what
         put(key, old)
+
+
+def test_account_writes_lists_commit_like_account_write_objects(tmp_path) -> None:
+    # The ledger hands accounts over as AccountWrites (parallel lists); the store must
+    # write exactly what the same AccountWrite objects give, and refuse the same rows.
+    from mbi.store.records import AccountWrites
+    rows = [AccountWrite(addr(0), 0, b"a0"), AccountWrite(addr(1), 1, b"a1"), AccountWrite(addr(0), 0, b"a0'")]
+    dumps = []
+    for form in (rows, AccountWrites([r.address for r in rows], [r.index for r in rows], [r.encoded for r in rows])):
+        with Store.open(str(tmp_path / f"db{len(dumps)}"), CHAIN, create=True) as s:
+            s.commit_block(block(1, 2, accounts=form))
+            dumps.append(dump(s))
+            assert s.get_account(addr(0)) == b"a0'" and s.account_count() == 2
+            for bad in (AccountWrites([addr(2)], [2], ["not bytes"]), AccountWrites([""], [2], [b"x"]),
+                        AccountWrites([addr(2)], [-1], [b"x"]), AccountWrites(["ZTXé"], [2], [b"x"])):
+                before = dump(s)
+                with pytest.raises(ValueError, match="invalid AccountWrite at position 0"):
+                    s.commit_block(block(2, accounts=bad))
+                assert dump(s) == before
+    assert dumps[0] == dumps[1]
+    with pytest.raises(ValueError, match="differ in length"):
+        AccountWrites([addr(0)], [], [b"x"])
+    w = AccountWrites([addr(0), addr(1)], [0, 1], [b"x", b"y"])
+    assert list(w) == [AccountWrite(addr(0), 0, b"x"), AccountWrite(addr(1), 1, b"y")]
+    assert w[1] == AccountWrite(addr(1), 1, b"y") and list(w[1:]) == [AccountWrite(addr(1), 1, b"y")]

@@ -181,6 +181,17 @@ class Account:
                 f"balance={self.balance})")
 
 
+def encode_many(accts: list[Account]) -> list[bytes]:
+    """[a.encode() for a in accts], with the common account (no signers, thresholds,
+    assets or metadata) encoded inline: the state update encodes every account a block
+    touches, and the method call was a good part of it."""
+    pack = _FIXED.pack
+    tail = _EMPTY_TAIL
+    return [a._prefix + pack(a.nonce, a.balance, a.master_weight, a.tx_threshold) + tail
+            if not (a.signers or a.type_thresholds or a.assets or a.metadata) else a.encode()
+            for a in accts]
+
+
 _EMPTY_SIGNERS: dict[str, int] = {}
 _EMPTY_TT: dict[int, int] = {}
 _EMPTY_ASSETS: dict[tuple[str, str], int] = {}

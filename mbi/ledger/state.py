@@ -17,9 +17,9 @@ from typing import Iterable
 
 import numpy as np
 
-from mbi.ledger.account import Account, AccountDecodeError, decode_account
+from mbi.ledger.account import Account, AccountDecodeError, decode_account, encode_many
 from mbi.ledger.execute import BlockChanges, ChainConfig
-from mbi.types.records import AccountWrite, AssetWrite, MetadataWrite
+from mbi.types.records import AccountWrites, AssetWrite, MetadataWrite
 
 _sha256 = hashlib.sha256
 
@@ -33,7 +33,7 @@ def _merkle_tree(threads: int):
 @dataclass(slots=True)
 class StateDelta:
     root: bytes
-    accounts: list[AccountWrite]
+    accounts: AccountWrites
     assets: list[AssetWrite]
     metadata: list[MetadataWrite]
     account_count: int
@@ -121,20 +121,20 @@ class LedgerState:
                 _diff_assets(a.address, {}, a.assets, asset_w)
             if a.metadata:
                 _diff_metadata(a.address, {}, a.metadata, md_w)
-        encs = [a.encode() for a in accts]
+        encs = encode_many(accts)
+        addrs = [a.address for a in accts]
+        indexes = [a.index for a in accts]
         if accts:
             leaves = _leaves(encs)
             if n_old:
-                idx = np.fromiter([a.index for a in old_accts], dtype=np.uint64, count=n_old)
+                idx = np.array(indexes[:n_old] if n_new else indexes, dtype=np.uint64)
                 self._tree.update(idx, leaves[:n_old])
             if n_new:
                 self._tree.append(leaves[n_old:])
-        account_w = [AccountWrite(a.address, a.index, e) for a, e in zip(accts, encs)]
-        for a in accts:
-            cur[a.address] = a
+        cur.update(zip(addrs, accts))
         order = self._order
-        order.extend([a.address for a in new_accts])
-        return StateDelta(self.root(), account_w, asset_w, md_w, len(order))
+        order.extend(addrs[n_old:])
+        return StateDelta(self.root(), AccountWrites(addrs, indexes, encs), asset_w, md_w, len(order))
 
     # -- loading ----------------------------------------------------------------------
     @classmethod

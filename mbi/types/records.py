@@ -8,7 +8,7 @@ and ``mbi.types``; the store owns the key schema and atomicity.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 
 # TxRecord and AccountWrite are built once per transaction / touched account on the
@@ -36,6 +36,43 @@ class AccountWrite:
     address: str  # "ZTX3..."
     index: int  # creation-order index: the account's leaf in the state tree
     encoded: bytes  # canonical account encoding; SHA-256 of it is the leaf
+
+
+class AccountWrites(Sequence[AccountWrite]):
+    """A block's account writes as three parallel lists: what ``LedgerState.apply``
+    builds (10,000+ accounts a block, where an object per account cost more than the
+    encoding itself). Reads as a sequence of ``AccountWrite``; the store reads the lists.
+    Treat as immutable, like AccountWrite."""
+
+    __slots__ = ("addresses", "indexes", "encodings")
+
+    def __init__(self, addresses: list[str], indexes: list[int], encodings: list[bytes]) -> None:
+        if not len(addresses) == len(indexes) == len(encodings):
+            raise ValueError(f"AccountWrites lists differ in length: {len(addresses)}, {len(indexes)}, "
+                             f"{len(encodings)}")
+        self.addresses = addresses
+        self.indexes = indexes
+        self.encodings = encodings
+
+    def __len__(self) -> int:
+        return len(self.addresses)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return AccountWrites(self.addresses[i], self.indexes[i], self.encodings[i])
+        return AccountWrite(self.addresses[i], self.indexes[i], self.encodings[i])
+
+    def __iter__(self) -> Iterator[AccountWrite]:
+        for a, i, e in zip(self.addresses, self.indexes, self.encodings):
+            yield AccountWrite(a, i, e)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AccountWrites):
+            return (self.addresses, self.indexes, self.encodings) == (other.addresses, other.indexes, other.encodings)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"AccountWrites({len(self)} accounts)"
 
 
 @dataclass(frozen=True, slots=True)
