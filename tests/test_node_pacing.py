@@ -246,3 +246,46 @@ def test_node_passes_the_pacing_keys_to_its_driver(tmp_path):
                                                   "consensus.block_time_min_txs": 321}) as net:
         limits = net.node.driver.limits
         assert (limits.time_budget, limits.min_paced_txs) == (0.25, 321)
+
+
+
+class _Pool:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _Tx:
+    def __init__(self, h: bytes) -> None:
+        self.hash = h
+
+
+def test_in_flight_is_the_branch_plus_the_executing_blocks_and_new_means_more_than_that():
+    """_in_flight(parent): the hashes of the blocks from parent back to the committed root
+    and of committed blocks not executed yet, not those of a sibling branch. A pool holding
+    only in-flight transactions has nothing new, so a leader waits for the heartbeat or the
+    next transactions instead of proposing an empty block at once."""
+    net = Net(4)
+    core = net.core(0)
+    g = net.genesis_block()
+    b1 = net.block(g, 1, payload=b"one")
+    b2 = net.block(b1, 2, payload=b"two", qc=net.qc(b1))
+    side = net.block(g, 3, payload=b"side")
+    core.blocks.update({b1.id: b1, b2.id: b2, side.id: side})
+    d = ConsensusDriver(core, None, _Pool(0), None, None, BlockLimits(), None, None)  # type: ignore[arg-type]
+    d._remember(b1.id, [_Tx(b"a"), _Tx(b"b")])  # type: ignore[list-item]
+    d._remember(b2.id, [_Tx(b"c")])  # type: ignore[list-item]
+    d._remember(side.id, [_Tx(b"z")])  # type: ignore[list-item]
+    assert d._in_flight(b2.id) == {b"a", b"b", b"c"}
+    assert d._in_flight(b1.id) == {b"a", b"b"}
+    assert d._in_flight(side.id) == {b"z"}
+    assert not d._has_new_transactions()           # an empty pool
+    d.pool = _Pool(4)                                # a, b, c, z are all in blocks
+    assert not d._has_new_transactions()
+    d.pool = _Pool(5)
+    assert d._has_new_transactions()
+    d._forget(side.id)                               # an abandoned branch is forgotten
+    d.pool = _Pool(4)
+    assert d._has_new_transactions() and d._in_flight(side.id) == set()

@@ -106,6 +106,7 @@ class ConsensusDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._payload_wait: tuple[RequestPayload, asyncio.TimerHandle] | None = None
         self._block_txs: dict[bytes, list[SignedTransaction]] = {}  # block id -> decoded payload
+        self._block_hashes: dict[bytes, frozenset[bytes]] = {}  # block id -> its transaction hashes
         self._pending: dict[int, tuple[Block, QuorumCert]] = {}  # committed, not yet executed
         self._exec_queue: asyncio.Queue[tuple[Block, QuorumCert]] = asyncio.Queue()
         self._exec_task: asyncio.Task[None] | None = None
@@ -183,7 +184,7 @@ class ConsensusDriver:
 
     def on_transactions(self) -> None:
         """New transactions reached the pool: a leader waiting for them proposes now."""
-        if self._payload_wait is not None and len(self.pool):
+        if self._payload_wait is not None and self._has_new_transactions():
             req, handle = self._payload_wait
             handle.cancel()
             self._payload_wait = None
@@ -283,7 +284,7 @@ class ConsensusDriver:
         if self._payload_wait is not None:
             self._payload_wait[1].cancel()
             self._payload_wait = None
-        if req.uncommitted_payload or len(self.pool):
+        if req.uncommitted_payload or self._has_new_transactions():
             # Next loop turn, not now: with one validator the proposal's QC forms at once and
             # asks for the next payload from inside this call (unbounded recursion).
             handle = self._loop.call_soon(self._heartbeat, req)
@@ -296,19 +297,40 @@ class ConsensusDriver:
         self._payload_wait = None
         self._propose(req)
 
+    def _remember(self, block_id: bytes, txs: list[SignedTransaction]) -> None:
+        self._block_txs[block_id] = txs
+        self._block_hashes[block_id] = frozenset(t.hash for t in txs)
+
+    def _forget(self, block_id: bytes) -> None:
+        self._block_txs.pop(block_id, None)
+        self._block_hashes.pop(block_id, None)
+
     def _in_flight(self, parent_id: bytes) -> set[bytes]:
-        """Hashes of the transactions in uncommitted blocks from `parent_id` back to the root."""
+        """Hashes of the transactions in uncommitted blocks from `parent_id` back to the root,
+        and in committed blocks not executed yet. Set unions of each block's hashes, made
+        once per block: a leader asks this for every proposal, with thousands in flight."""
         out: set[bytes] = set()
+        hashes = self._block_hashes
         b = self.core.blocks.get(parent_id)
         root = self.core.root.id
         while b is not None and b.id != root:
-            for t in self._block_txs.get(b.id, ()):
-                out.add(t.hash)
+            out.update(hashes.get(b.id, ()))
             b = self.core.blocks.get(b.parent_id)
         for blk, _ in self._pending.values():
-            for t in self._block_txs.get(blk.id, ()):
-                out.add(t.hash)
+            out.update(hashes.get(blk.id, ()))
         return out
+
+    def _has_new_transactions(self) -> bool:
+        """The pool holds more transactions than the blocks in flight: some are in none of
+        them. (In-flight transactions stay in the pool until their block executes; counting
+        them as new made a leader propose empty blocks back to back while a block executed.)
+        An upper bound on those in the pool, so a transaction that only a peer's block
+        holds can make this say no: the heartbeat then proposes."""
+        n = len(self.pool)
+        if not n:
+            return False
+        flying = sum(len(h) for h in self._block_hashes.values())
+        return n > flying
 
     def _propose(self, req: RequestPayload) -> None:
         if req.round != self.core.round:
@@ -324,7 +346,7 @@ class ConsensusDriver:
                 # the block the core just built: remember its transactions for the next leader
                 b = self.core._proposals.get(req.round)
                 if b is not None:
-                    self._block_txs[b.block.id] = txs
+                    self._remember(b.block.id, txs)
                     self._saw_block(b.block.id, t0)
                     self.proposed_at[b.block.id] = time.monotonic()
         self._run(actions)
@@ -377,7 +399,7 @@ class ConsensusDriver:
                 log.warning("invalid payload in block of round %d: %s", block.round, why, extra={"round": block.round})
                 self.feed(PayloadVerified(block.id, False))
                 return
-            self._block_txs[block.id] = txs
+            self._remember(block.id, txs)
             self.feed(PayloadVerified(block.id, True))
 
         fut.add_done_callback(done)
@@ -396,7 +418,7 @@ class ConsensusDriver:
                 self.commit_latencies.append(now - t0)
         keep = {b.id for b, _ in self._pending.values()}
         for bid in [k for k in self._block_txs if k not in self.core.blocks and k not in keep]:
-            del self._block_txs[bid]  # blocks of abandoned branches
+            self._forget(bid)  # blocks of abandoned branches
         if len(self.commit_latencies) > 10_000:
             del self.commit_latencies[:5_000]
         if len(self.proposed_at) > 1000:
@@ -419,11 +441,11 @@ class ConsensusDriver:
                     log.error("committed block %d has an undecodable payload (%s); executing it empty",
                               block.height, why, extra={"height": block.height})
                     txs = []
-                self._block_txs[block.id] = txs
+                self._remember(block.id, txs)
             ex = await self._loop.run_in_executor(self._exec_pool, self.chain.execute, block, qc, txs)
             self._pending.pop(block.height, None)
             self.pool.on_commit(ex.applied, ex.dropped)
-            self._block_txs.pop(block.id, None)
+            self._forget(block.id)
             self.cache.discard([t.envelope for t in txs])
             self.stats.executed += 1
             self.stats.execute_seconds += ex.seconds
