@@ -1,9 +1,10 @@
 """Transactions in: decode in batches, verify once, admit to the pool, remember for blocks.
 
 Every envelope that reaches the node (gossip, HTTP, block payloads from other leaders)
-goes through `decode_and_verify`, which runs on a worker thread: decode each envelope,
-then one `verify_signatures` call (the native batch verifier, GIL released) for all not
-yet verified. The resulting `SignedTransaction` objects, with their signature results,
+goes through `decode_and_verify`, which runs on a worker thread: decode the envelopes
+(`SignedTransaction.from_envelopes`, hashes in one native batch), then one native batch
+verify (GIL released) for all not yet verified: `verify_single_signed` takes the usual
+one-signature transactions, the ledger's `verify_signatures` the rest and any that fail. The resulting `SignedTransaction` objects, with their signature results,
 are kept by envelope bytes in `TxCache`, so no transaction is verified twice on this node
 and execution reuses the results.
 
@@ -27,7 +28,7 @@ import numpy as np
 from core_ext import sigverify as _sv
 from core_ext.mempool import AddResult, Mempool
 from mbi.ledger.execute import verify_signatures
-from mbi.types.envelope import EnvelopeError, SignedTransaction
+from mbi.types.envelope import SignedTransaction
 
 if TYPE_CHECKING:
     from mbi.p2p.gossip import TxGossip
