@@ -750,26 +750,57 @@ def test_corrupt_state_rows_are_reported(path: str) -> None:
         put(key, old)
 
 
-def test_account_writes_lists_commit_like_account_write_objects(tmp_path) -> None:
-    # The ledger hands accounts over as AccountWrites (parallel lists); the store must
-    # write exactly what the same AccountWrite objects give, and refuse the same rows.
-    from mbi.store.records import AccountWrites
+def _with(c: BlockCommit, **kw) -> BlockCommit:
+    f = {k: getattr(c, k) for k in ("seq", "header_hash", "header", "txs", "accounts", "assets", "metadata")}
+    f.update(kw)
+    return BlockCommit(**f)
+
+
+def test_ledger_record_lists_commit_like_record_objects(tmp_path) -> None:
+    # The ledger hands accounts and transactions over as AccountWrites / TxRecords
+    # (parallel lists); the store must write exactly what the same AccountWrite and
+    # TxRecord objects give, and refuse the same bad rows, writing nothing.
+    from mbi.store.records import AccountWrites, TxRecords
     rows = [AccountWrite(addr(0), 0, b"a0"), AccountWrite(addr(1), 1, b"a1"), AccountWrite(addr(0), 0, b"a0'")]
+    recs = [tx(1, i) for i in range(3)]
+
+    def lists(rows, recs):
+        return (AccountWrites([r.address for r in rows], [r.index for r in rows], [r.encoded for r in rows]),
+                TxRecords(recs[0].ledger_seq, recs[0].close_time, [t.hash for t in recs], [t.envelope for t in recs],
+                          [t.error_code for t in recs], [t.error_desc for t in recs], [t.actual_fee for t in recs]))
+
     dumps = []
-    for form in (rows, AccountWrites([r.address for r in rows], [r.index for r in rows], [r.encoded for r in rows])):
+    for form in ((tuple(rows), tuple(recs)), lists(rows, recs)):
         with Store.open(str(tmp_path / f"db{len(dumps)}"), CHAIN, create=True) as s:
-            s.commit_block(block(1, 2, accounts=form))
+            s.commit_block(_with(block(1), accounts=form[0], txs=form[1]))
             dumps.append(dump(s))
             assert s.get_account(addr(0)) == b"a0'" and s.account_count() == 2
+            assert s.get_tx(recs[2].hash) == recs[2]
             for bad in (AccountWrites([addr(2)], [2], ["not bytes"]), AccountWrites([""], [2], [b"x"]),
                         AccountWrites([addr(2)], [-1], [b"x"]), AccountWrites(["ZTXé"], [2], [b"x"])):
                 before = dump(s)
                 with pytest.raises(ValueError, match="invalid AccountWrite at position 0"):
-                    s.commit_block(block(2, accounts=bad))
+                    s.commit_block(_with(block(2), accounts=bad))
                 assert dump(s) == before
+            t2 = [tx(2, 0)]
+            for bad, msg in ((TxRecords(3, 0, [H("t")], [b"e"], [0], [""], [0]), "of ledger 3 in the commit of ledger 2"),
+                             (TxRecords(2, 0, [b"short"], [b"e"], [0], [""], [0]), "hash must be 32 bytes"),
+                             (TxRecords(2, 0, [H("t")], ["str"], [0], [""], [0]), "invalid TxRecord at position 0"),
+                             (TxRecords(2, 0, [H("t")], [b"e"], [2**40], [""], [0]), "invalid TxRecord at position 0"),
+                             (TxRecords(2, 0, [H("t")], [b"e"], [0], ["\ud800"], [0]), "invalid TxRecord at position 0")):
+                before = dump(s)
+                with pytest.raises(ValueError, match=msg):
+                    s.commit_block(_with(block(2), txs=bad))
+                assert dump(s) == before
+            s.commit_block(_with(block(2), txs=lists([], t2)[1]))
+            assert s.get_tx(t2[0].hash) == t2[0] and s.get_ledger_txs(2) == [t2[0].hash]
     assert dumps[0] == dumps[1]
     with pytest.raises(ValueError, match="differ in length"):
         AccountWrites([addr(0)], [], [b"x"])
+    with pytest.raises(ValueError, match="differ in length"):
+        TxRecords(1, 0, [H("t")], [], [0], [""], [0])
     w = AccountWrites([addr(0), addr(1)], [0, 1], [b"x", b"y"])
     assert list(w) == [AccountWrite(addr(0), 0, b"x"), AccountWrite(addr(1), 1, b"y")]
     assert w[1] == AccountWrite(addr(1), 1, b"y") and list(w[1:]) == [AccountWrite(addr(1), 1, b"y")]
+    r = lists([], recs)[1]
+    assert list(r) == recs and r[-1] == recs[2] and r[1:] == recs[1:] and len(r) == 3

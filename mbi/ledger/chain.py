@@ -20,7 +20,7 @@ from mbi.ledger.account import Account
 from mbi.ledger.execute import ChainConfig, Receipt, apply_block
 from mbi.ledger.genesis import Genesis
 from mbi.ledger.state import LedgerState
-from mbi.types.records import BlockCommit, TxRecord
+from mbi.types.records import BlockCommit, TxRecords
 from mbi.types.envelope import SignedTransaction
 from mbi.types.mbi_types_pb2 import LedgerHeader
 
@@ -120,32 +120,33 @@ class Ledger:
         changes, receipts = apply_block(self.state, transactions, seq, close_time, self.config)
         delta = self.state.apply(changes)
         proposed_root = H.merkle_root([t.hash for t in transactions])
-        records: list[TxRecord] = []
-        tx_hashes: list[bytes] = []
-        r_pre: list[bytes] = []
+        # Only applied transactions enter the ledger (usually all of them). The records go
+        # to the store as parallel lists (TxRecords), not an object per transaction.
+        if all(r.applied for r in receipts):
+            txs_a: Sequence[SignedTransaction] = transactions
+            rs = receipts
+        else:
+            txs_a = [t for t, r in zip(transactions, receipts) if r.applied]
+            rs = [r for r in receipts if r.applied]
+        tx_hashes = [r.hash for r in rs]
         pre = H.receipt_preimage
         pack_qq = H._QQ.pack
         zero32 = H.ZERO32
-        for t, r in zip(transactions, receipts):
-            if not r.applied:
-                continue
-            h = t.hash
-            code = r.error_code
-            fee = r.actual_fee
-            records.append(TxRecord(h, t.envelope, seq, len(records), code, r.error_desc, fee, close_time))
-            tx_hashes.append(h)
-            # receipt_preimage, inlined for the usual receipt without logs
-            r_pre.append(pre(h, code, fee, r.logs) if r.logs else h + pack_qq(code, fee) + zero32)
+        # receipt_preimage, inlined for the usual receipt without logs
+        r_pre = [pre(r.hash, r.error_code, r.actual_fee, r.logs) if r.logs
+                 else r.hash + pack_qq(r.error_code, r.actual_fee) + zero32 for r in rs]
+        records = TxRecords(seq, close_time, tx_hashes, [t.envelope for t in txs_a], [r.error_code for r in rs],
+                            [r.error_desc for r in rs], [r.actual_fee for r in rs])
         r_entries = H.sha256_each(r_pre) if r_pre else np.zeros((0, 32), dtype=np.uint8)
         hdr = H.build_header(
             seq=seq, previous_hash=head.hash, account_tree_hash=delta.root, close_time=close_time,
             consensus_value_hash=H.consensus_value_hash(head.hash, seq, close_time, proposed_root),
-            tx_count=len(records), validators_hash=self._validators_hash, fees_hash=self._fees_hash,
+            tx_count=len(tx_hashes), validators_hash=self._validators_hash, fees_hash=self._fees_hash,
             chain_id=self.config.chain_id,
             # Usually every proposed transaction was applied: then the roots coincide.
             tx_root=proposed_root if len(tx_hashes) == len(transactions) else H.merkle_root(tx_hashes),
             receipts_root=H.merkle_root(r_entries), account_count=delta.account_count)
-        commit = BlockCommit(seq, hdr.hash, hdr.SerializeToString(), tuple(records), delta.accounts,
+        commit = BlockCommit(seq, hdr.hash, hdr.SerializeToString(), records, delta.accounts,
                              delta.assets, delta.metadata)
         self.head = hdr
         return ClosedLedger(hdr, commit, receipts)

@@ -47,7 +47,7 @@ from .errors import (
     StoreLockedError,
     StoreNotFoundError,
 )
-from .records import AccountWrites, AssetWrite, BlockCommit, MetadataWrite, TxRecord
+from .records import AccountWrites, AssetWrite, BlockCommit, MetadataWrite, TxRecord, TxRecords
 
 __all__ = ["Store", "StoreSnapshot", "StoreTuning"]
 
@@ -761,15 +761,28 @@ class Store(_Reader):
         p_tx = K.P_TX
         i = -1
         t: TxRecord | None = None
+        txs = c.txs
         try:
-            for i, t in enumerate(c.txs):
-                h = t.hash
-                if len(h) != 32 or t.ledger_seq != seq or t.index != i:
-                    raise ValueError(_tx_problem(t, i, seq))
-                d = t.error_desc.encode("utf-8")
-                put(p_tx + h, head(framing, seq, i, t.error_code, t.actual_fee,
-                                   t.close_time, len(d)) + d + t.envelope)
-                append(h)
+            if type(txs) is TxRecords:  # the ledger's parallel lists: no object per record
+                if txs.ledger_seq != seq:
+                    raise ValueError(f"TxRecords of ledger {txs.ledger_seq} in the commit of ledger {seq}")
+                ct = txs.close_time
+                for i, (h, env, code, desc, fee) in enumerate(zip(txs.hashes, txs.envelopes, txs.error_codes,
+                                                                  txs.error_descs, txs.actual_fees)):
+                    if len(h) != 32:
+                        raise ValueError(f"TxRecord at position {i}: hash must be 32 bytes, got {len(h)}")
+                    d = desc.encode("utf-8")
+                    put(p_tx + h, head(framing, seq, i, code, fee, ct, len(d)) + d + env)
+                hashes = txs.hashes
+            else:
+                for i, t in enumerate(txs):
+                    h = t.hash
+                    if len(h) != 32 or t.ledger_seq != seq or t.index != i:
+                        raise ValueError(_tx_problem(t, i, seq))
+                    d = t.error_desc.encode("utf-8")
+                    put(p_tx + h, head(framing, seq, i, t.error_code, t.actual_fee,
+                                       t.close_time, len(d)) + d + t.envelope)
+                    append(h)
         except (struct.error, TypeError, AttributeError, UnicodeEncodeError) as e:
             raise ValueError(f"invalid TxRecord at position {i}: {e}") from e
 

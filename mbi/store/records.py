@@ -6,6 +6,7 @@ working.
 """
 from __future__ import annotations
 
-from mbi.types.records import AccountWrite, AccountWrites, AssetWrite, BlockCommit, MetadataWrite, TxRecord
+from mbi.types.records import (AccountWrite, AccountWrites, AssetWrite, BlockCommit, MetadataWrite, TxRecord,
+                               TxRecords)
 
-__all__ = ["AccountWrite", "AccountWrites", "AssetWrite", "BlockCommit", "MetadataWrite", "TxRecord"]
+__all__ = ["AccountWrite", "AccountWrites", "AssetWrite", "BlockCommit", "MetadataWrite", "TxRecord", "TxRecords"]

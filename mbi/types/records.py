@@ -38,6 +38,51 @@ class AccountWrite:
     encoded: bytes  # canonical account encoding; SHA-256 of it is the leaf
 
 
+class TxRecords(Sequence[TxRecord]):
+    """A block's transaction records as parallel lists (what ``Ledger.close`` builds: no
+    object per transaction): record i has index i and the block's ledger_seq and
+    close_time. Reads as a sequence of ``TxRecord``; the store reads the lists. Treat as
+    immutable."""
+
+    __slots__ = ("ledger_seq", "close_time", "hashes", "envelopes", "error_codes", "error_descs", "actual_fees")
+
+    def __init__(self, ledger_seq: int, close_time: int, hashes: list[bytes], envelopes: list[bytes],
+                 error_codes: list[int], error_descs: list[str], actual_fees: list[int]) -> None:
+        n = len(hashes)
+        if not n == len(envelopes) == len(error_codes) == len(error_descs) == len(actual_fees):
+            raise ValueError("TxRecords lists differ in length")
+        self.ledger_seq = ledger_seq
+        self.close_time = close_time
+        self.hashes = hashes
+        self.envelopes = envelopes
+        self.error_codes = error_codes
+        self.error_descs = error_descs
+        self.actual_fees = actual_fees
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def _record(self, i: int) -> TxRecord:
+        return TxRecord(self.hashes[i], self.envelopes[i], self.ledger_seq, i, self.error_codes[i],
+                        self.error_descs[i], self.actual_fees[i], self.close_time)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._record(k) for k in range(len(self))[i]]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("TxRecords index out of range")
+        return self._record(i)
+
+    def __iter__(self) -> Iterator[TxRecord]:
+        for i in range(len(self)):
+            yield self._record(i)
+
+    def __repr__(self) -> str:
+        return f"TxRecords(ledger {self.ledger_seq}, {len(self)} transactions)"
+
+
 class AccountWrites(Sequence[AccountWrite]):
     """A block's account writes as three parallel lists: what ``LedgerState.apply``
     builds (10,000+ accounts a block, where an object per account cost more than the
