@@ -18,7 +18,7 @@ from collections import Counter
 
 # (area, substrings of a frame "func (file:line)"); checked in this order for each frame.
 AREAS: list[tuple[str, tuple[str, ...]]] = [
-    ("verify", ("verify_signatures", "sigverify", "verify_batch", "crypto_sign_verify", "verify_qc",
+    ("verify", ("verify_signatures", "verify_single_signed", "sigverify", "verify_batch", "crypto_sign_verify", "verify_qc",
                 "Ed25519Signer", "verify_many")),
     ("proposal encode/decode", ("consensus/wire.py",)),
     ("store", ("mbi/store/", "rocksdict", "store/safety.py", "SafetyFile")),

@@ -72,6 +72,9 @@ class _Collector:
         yield gauge("mbi_mempool_bytes", "transaction bytes in the pool", n.pool.pool.bytes)
         yield counter("mbi_verified_signatures", "signatures verified (cache misses)", n.verified_sigs)
         yield counter("mbi_verify_cache_hits", "transactions found already verified", n.cache.hits)
+        yield counter("mbi_bad_relays", "gossiped transactions without a valid signature (their peers were penalised)",
+                      n.bad_relays)
+        yield gauge("mbi_block_cap", "the transaction cap of this node's last proposal (pacing)", d.block_cap)
         yield gauge("mbi_peers", "authenticated peers", len(net.peer_keys()))
         yield counter("mbi_p2p_bytes_in", "bytes received from peers", net.bytes_in)
         yield counter("mbi_p2p_bytes_out", "bytes sent to peers", net.bytes_out)

@@ -1,0 +1,27 @@
+"""/metrics carries the node's counters: the ones added for issue 13 read the live values."""
+from __future__ import annotations
+
+import re
+
+from api_util import LiveNode
+
+
+def _value(text: str, name: str) -> float:
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
+def test_metrics_report_bad_relays_and_the_block_cap(tmp_path):
+    with LiveNode(str(tmp_path), validators=1) as net:
+        def set_counters() -> None:
+            net.node.bad_relays = 7
+            net.node.driver.stats.block_cap = 1234
+
+        net.call(set_counters)
+        status, body = net.request("GET", "/metrics")
+        assert status == 200
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        assert _value(text, "mbi_bad_relays_total") == 7.0
+        # a heartbeat proposal may have set the cap again meanwhile: then to the unpaced cap
+        assert _value(text, "mbi_block_cap") in (1234.0, float(net.node.driver.limits.max_block_txs))
