@@ -53,8 +53,10 @@ def libsodium_ok(env: bytes) -> bool:
 
 
 class RecNet:
-    def __init__(self, peers: list[bytes]) -> None:
-        self.config = P2PConfig()
+    def __init__(self, peers: list[bytes], validators: frozenset[bytes] = frozenset(),
+                 config: P2PConfig | None = None) -> None:
+        self.config = config or P2PConfig()
+        self.validators = validators
         self.peers = peers
         self.sent: dict[bytes, list[bytes]] = {k: [] for k in peers}
         self.reports: list[tuple[bytes, float, str]] = []
@@ -350,3 +352,32 @@ def test_a_peer_relaying_bad_signatures_is_scored_and_banned_over_loopback() -> 
         for x in (a, b):
             await x.net.stop()
     run(main(), timeout=30)
+
+
+def _relay_net(relay_among_validators: bool) -> tuple[RecNet, TxGossip, X.TxCache, X.TxPool]:
+    """A and B are validator peers, C a full node."""
+    net = RecNet([A, B, C], frozenset({A, B}), P2PConfig(gossip_validator_relay=relay_among_validators))
+    return net, TxGossip(net), X.TxCache(4096), X.TxPool(Mempool(4096, 1 << 24), lambda a: 0)
+
+
+def test_what_a_validator_sent_is_relayed_to_full_nodes_only_and_the_rest_to_everyone() -> None:
+    """The validator that took a transaction from a client or a full node sent it to every
+    validator itself: relaying it to the others again only multiplied it by the mesh."""
+    net, g, cache, pool = _relay_net(False)
+    from_a = [envelope(k, 1) for k in range(0, 4)]      # validator A relayed them
+    from_c = [envelope(k, 1) for k in range(4, 8)]      # full node C relayed them
+    local = [envelope(k, 1) for k in range(8, 12)]      # our own client (origin None)
+    ha, hc = g.receive(A, encode_tx_batch(from_a)), g.receive(C, encode_tx_batch(from_c))
+    r = X.ingest_batch(cache, pool, g, [(A, *ha), (C, *hc), (None, local, None)], 1000.0, X.InvalidRates())
+    assert len(r.fresh) == 12
+    assert sorted(net.relayed(A)) == sorted(from_c + local)          # never back, never A's own
+    assert sorted(net.relayed(B)) == sorted(from_c + local)          # not what validator A sent
+    assert sorted(net.relayed(C)) == sorted(from_a + local)          # a full node gets A's too
+
+
+def test_validator_relay_on_sends_a_validators_transactions_to_the_other_validators() -> None:
+    net, g, cache, pool = _relay_net(True)
+    from_a = [envelope(k, 1) for k in range(0, 4)]
+    ha = g.receive(A, encode_tx_batch(from_a))
+    X.ingest_batch(cache, pool, g, [(A, *ha)], 1000.0, X.InvalidRates())
+    assert net.relayed(A) == [] and sorted(net.relayed(B)) == sorted(from_a) == sorted(net.relayed(C))

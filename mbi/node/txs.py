@@ -249,6 +249,7 @@ def admit_groups(pool: "TxPool", gossip: "TxGossip | None", groups: Sequence[Gro
     decode (`PENALTY_BAD_RELAY` each, at most `PENALTY_BAD_RELAY_MAX` per batch)."""
     ok: list[SignedTransaction] = []
     ok_h: list[bytes | None] = []
+    ok_o: list[bytes | None] = []  # origin peer of each (None: a local client)
     bad: dict[bytes, int] = {}
     verified = 0
     for (origin, _envs, hashes), d in zip(groups, decoded):
@@ -259,6 +260,7 @@ def admit_groups(pool: "TxPool", gossip: "TxGossip | None", groups: Sequence[Gro
             if t is not None and t.valid_signers:
                 ok.append(t)
                 ok_h.append(h)
+                ok_o.append(origin)
             else:
                 n_bad += 1
         if n_bad and origin is not None:
@@ -270,17 +272,19 @@ def admit_groups(pool: "TxPool", gossip: "TxGossip | None", groups: Sequence[Gro
     results = pool.admit(ok, now)
     fresh: list[SignedTransaction] = []
     fresh_h: list[bytes | None] = []
-    for t, h, r in zip(ok, ok_h, results):
+    fresh_o: list[bytes | None] = []
+    for t, h, o, r in zip(ok, ok_h, ok_o, results):
         if r is AddResult.ACCEPTED or r is AddResult.REPLACED:
             fresh.append(t)
             fresh_h.append(h)
+            fresh_o.append(o)
     if fresh and gossip is not None:
         envs = [t.envelope for t in fresh]
         if any(h is None for h in fresh_h):
             from mbi.p2p.gossip import sha256_each
 
             fresh_h = sha256_each(envs)
-        gossip.broadcast(envs, fresh_h)  # type: ignore[arg-type]
+        gossip.relay(envs, fresh_h, fresh_o)  # type: ignore[arg-type]
     return Admitted(fresh, results, bad, verified)
 
 

@@ -41,6 +41,9 @@ class P2PConfig:
     gossip_seen_capacity: int = setting(1 << 18, min=16, doc="transaction hashes remembered for dedupe")
     gossip_known_capacity: int = setting(1 << 16, min=16, doc="hashes remembered per peer as known to it")
     gossip_batch_max_txs: int = setting(4096, min=1, doc="transactions per TX_BATCH frame")
+    gossip_validator_relay: bool = setting(False, doc="relay transactions a validator sent us to the other validators too "
+                                           "(off: the validator that took a transaction from a client or full node "
+                                           "sends it to every validator itself; blocks carry it to any it missed)")
 
     def __post_init__(self) -> None:
         check_section(self)

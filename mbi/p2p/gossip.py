@@ -243,18 +243,23 @@ class TxGossip:
             self.broadcast(new, new_h)
         return new
 
-    def broadcast(self, blobs: Sequence[bytes], hashes: Sequence[bytes] | None = None) -> int:
+    def broadcast(self, blobs: Sequence[bytes], hashes: Sequence[bytes] | None = None, *,
+                  to_validators: bool = True) -> int:
         """Send transactions to each peer that does not know them; returns frames queued.
 
         ``hashes`` are the blobs' gossip hashes (SHA-256 of each blob, as `receive`
-        returns them); computed here when not given."""
+        returns them); computed here when not given. ``to_validators=False`` sends only
+        to full-node peers (a relay of what a validator sent us: see `relay`)."""
         if not blobs:
             return 0
         hs = list(hashes) if hashes is not None else self._hash_many(blobs)
         self.seen.update(hs)
         frames = 0
         shared: list[bytes] | None = None  # encoded once for peers that know none of them
+        validators = self.net.validators
         for key in self.net.peer_keys():
+            if not to_validators and key in validators:
+                continue
             known = self.known(key)
             lacking = known.missing(hs)
             if not lacking:
@@ -274,6 +279,32 @@ class TxGossip:
                     frames += 1
             self.sent += count
         return frames
+
+    def relay(self, blobs: Sequence[bytes], hashes: Sequence[bytes], origins: Sequence[bytes | None]) -> int:
+        """Pass on transactions the pool took, each from its origin peer (None: a local
+        client); returns frames queued.
+
+        The validator that takes a transaction from a client or a full node sends it to
+        every validator itself, so a validator relaying what another validator sent it
+        only multiplies each transaction by the mesh (in a 4-validator net each one
+        received every transaction from all three others). Those go to full-node peers
+        only, unless `gossip_validator_relay` is on. Nothing is lost when a link is down:
+        a proposal carries every transaction it orders."""
+        validators = self.net.validators
+        if self.net.config.gossip_validator_relay or not any(o is not None and o in validators for o in origins):
+            return self.broadcast(blobs, hashes)
+        wide_b: list[bytes] = []
+        wide_h: list[bytes] = []
+        narrow_b: list[bytes] = []
+        narrow_h: list[bytes] = []
+        for b, h, o in zip(blobs, hashes, origins):
+            if o is not None and o in validators:
+                narrow_b.append(b)
+                narrow_h.append(h)
+            else:
+                wide_b.append(b)
+                wide_h.append(h)
+        return self.broadcast(wide_b, wide_h) + self.broadcast(narrow_b, narrow_h, to_validators=False)
 
     def _encode(self, blobs: Sequence[bytes]) -> list[bytes]:
         """Split into TX_BATCH payloads within batch_max_txs and max_frame_bytes."""
