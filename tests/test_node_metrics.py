@@ -25,3 +25,17 @@ def test_metrics_report_bad_relays_and_the_block_cap(tmp_path):
         assert _value(text, "mbi_bad_relays_total") == 7.0
         # a heartbeat proposal may have set the cap again meanwhile: then to the unpaced cap
         assert _value(text, "mbi_block_cap") in (1234.0, float(net.node.driver.limits.max_block_txs))
+
+
+def test_gc_seconds_counts_the_collector_s_time():
+    """mbi_gc_seconds is fed by gc.callbacks: a forced collection is counted."""
+    import gc
+
+    from mbi.node.metrics import GC_TIMES
+
+    assert GC_TIMES in gc.callbacks
+    junk = [[i] for i in range(200_000)]  # something for the full collection to walk
+    before_n, before_s = GC_TIMES.collections[2], GC_TIMES.seconds[2]
+    gc.collect()
+    del junk
+    assert GC_TIMES.collections[2] == before_n + 1 and GC_TIMES.seconds[2] > before_s

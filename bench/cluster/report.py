@@ -57,6 +57,8 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
          f"{r['blocks_per_s']} , {r['block_txs']['mean']} / {r['block_txs']['mean_nonempty']} / "
          f"{r['block_txs']['max']}"),
         ("round timeouts in the window, per validator", ", ".join(str(x) for x in r["telemetry"]["timeouts"])),
+        ("garbage collector in the window, per validator (s)",
+         ", ".join(str(x) for x in r["telemetry"].get("gc_seconds", []))),
         ("CPU per validator (cores)", ", ".join(f"{c:.2f}" for c in cpu["validators_cores"])),
         ("CPU per committed tx, all validators", f"{cpu['validators_us_per_tx']} µs"),
         ("CPU generator (cores)", f"{cpu['generator_cores']:.2f}"),

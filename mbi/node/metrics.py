@@ -5,6 +5,8 @@ hot paths only bump plain integers; the histograms are observed where things hap
 """
 from __future__ import annotations
 
+import gc
+import time
 from typing import TYPE_CHECKING, Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -14,6 +16,31 @@ if TYPE_CHECKING:
     from mbi.node.node import Node
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class GcTimes:
+    """Time the garbage collector spends, per generation, in this process (gc.callbacks).
+
+    Collections run in whichever thread allocates when a threshold is crossed, with the
+    GIL held, so their time stalls the whole node; operators see it as mbi_gc_seconds."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.collections = [0, 0, 0]
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            g = info.get("generation", 2)
+            self.seconds[g] += time.perf_counter() - self._t0
+            self.collections[g] += 1
+
+
+GC_TIMES = GcTimes()
+if GC_TIMES not in gc.callbacks:
+    gc.callbacks.append(GC_TIMES)
 
 
 class NodeMetrics:
@@ -89,3 +116,9 @@ class _Collector:
             ad.add_metric([k.lower()], v)
         yield ad
         yield counter("mbi_cpu_seconds", "process CPU time (user + system)", n.cpu_seconds())
+        yield counter("mbi_gc_seconds", "time in the garbage collector, all generations (the GIL is held)",
+                      sum(GC_TIMES.seconds))
+        gcc = CounterMetricFamily("mbi_gc_collections", "garbage collections by generation", labels=["generation"])
+        for g, v in enumerate(GC_TIMES.collections):
+            gcc.add_metric([str(g)], v)
+        yield gcc
