@@ -39,3 +39,23 @@ def test_gc_seconds_counts_the_collector_s_time():
     gc.collect()
     del junk
     assert GC_TIMES.collections[2] == before_n + 1 and GC_TIMES.seconds[2] > before_s
+
+
+def test_mbi_start_gc_policy_freezes_the_loaded_state_and_sets_the_young_threshold():
+    import gc
+
+    from mbi.node.commands import _tune_gc
+
+    saved = gc.get_threshold()
+    try:
+        keep = [[i] for i in range(1000)]  # alive at start: frozen out of later collections
+        _tune_gc(12_345)
+        assert gc.get_threshold()[0] == 12_345 and gc.get_threshold()[1:] == saved[1:]
+        assert gc.get_freeze_count() >= len(keep)
+        gc.unfreeze()
+        gc.set_threshold(*saved)
+        _tune_gc(0)  # 0 keeps Python's thresholds
+        assert gc.get_threshold() == saved
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)

@@ -94,6 +94,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
         node = Node(cfg, home.genesis, home.key, home.data_dir, name=os.path.basename(os.path.abspath(args.home)))
     except (StoreError, ChainError, ValueError) as e:
         return _fail(f"cannot open the node's data in {home.data_dir}: {e}")
+    _tune_gc(cfg.node.gc_young_threshold)
     try:
         run_loop(node.run_until_stopped())
     except OSError as e:
@@ -101,6 +102,25 @@ def _cmd_start(args: argparse.Namespace) -> int:
     if node.fatal:
         return _fail(f"stopped: {node.fatal}")
     return 0
+
+
+def _tune_gc(young_threshold: int) -> None:
+    """The collector policy of a node process (a library embedding the node keeps its own).
+
+    What the node loads at start (accounts, the block tree) lives as long as the process:
+    frozen, no collection walks it again. Under load every transaction makes short-lived
+    objects and the pool and caches keep thousands alive for seconds; with Python's young
+    threshold (700 allocations) the collector ran every few transactions and, through its
+    older generations, kept walking those, ~1/3 of a validator's time at 7,000 TPS
+    (mbi_gc_seconds; docs/benchmarks.md). Almost nothing here forms reference cycles, so
+    collecting less often costs little memory."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    if young_threshold:
+        _, t1, t2 = gc.get_threshold()
+        gc.set_threshold(young_threshold, t1, t2)
 
 
 def fetch_json(url: str, timeout: float = 2.0) -> Any:

@@ -31,6 +31,9 @@ class NodeSection:
     data_dir: str = setting("data", doc="store directory, relative to the home")
     key_file: str = setting("node_key.json", doc="node key file, relative to the home")
     genesis_file: str = setting("genesis.json", doc="genesis file, relative to the home")
+    gc_young_threshold: int = setting(50_000, min=0,
+                                      doc="allocations between young-generation garbage collections in `mbi start` "
+                                          "(0: Python's default, 700)")
 
     def __post_init__(self) -> None:
         check_section(self)
