@@ -183,10 +183,17 @@ class Chain:
         except wire.WireError as e:
             raise ChainError(f"stored commit certificate {height} does not decode: {e.reason}") from None
 
+    @property
+    def stored_height(self) -> int:
+        """The last consensus height whose block is in the store. `height` (the ledger's)
+        moves first: Ledger.close updates it on the execution thread before the block's
+        WriteBatch lands, so a reader on another thread may see one more than is stored."""
+        return self.store.last_seq() - 1
+
     def committed_range(self, from_height: int, max_blocks: int) -> tuple[list[Block], QuorumCert | None]:
         """Stored blocks from `from_height`, ending at a block its stored QC commits exactly
         (so the receiver can check the range with that one QC)."""
-        top = self.height
+        top = self.stored_height
         if from_height > top or from_height < 1:
             return [], None
         blocks: list[Block] = []

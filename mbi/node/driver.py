@@ -38,7 +38,7 @@ from mbi.consensus.events import (
     PersistSafety, ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
-from mbi.node.chain import Chain, Executed
+from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.pacing import BlockPacer
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
@@ -222,7 +222,11 @@ class ConsensusDriver:
             elif t is Commit:
                 self._on_commit(a)
             elif t is ServeSync:
-                self._serve_sync(a)
+                try:
+                    self._serve_sync(a)
+                except ChainError as e:  # the actions after it (votes among them) must still run
+                    log.error("sync: cannot serve heights from %d: %s", a.from_height, e,
+                              extra={"height": a.from_height})
             elif t is ReportMisbehaviour:
                 self._on_misbehaviour(a)
             elif t is Halted:
@@ -463,7 +467,7 @@ class ConsensusDriver:
         blocks, _ = self.chain.committed_range(a.from_height, a.max_blocks)
         pairs = [(b, self.chain.qc_at(b.height)) for b in blocks]
         nxt = blocks[-1].height + 1 if blocks else a.from_height
-        while len(pairs) < a.max_blocks and nxt > self.chain.height and nxt in self._pending:
+        while len(pairs) < a.max_blocks and nxt > self.chain.stored_height and nxt in self._pending:
             pairs.append(self._pending[nxt])
             nxt += 1
         budget = self.net.config.max_frame_bytes - 64 * 1024  # room for the QCs and framing
