@@ -140,7 +140,9 @@ def test_validator_killed_again_and_again_reopens_to_a_consistent_prefix_and_rej
                 # SIGKILL loses nothing that was written (the WAL is fsynced per block); the
                 # height /status showed may be the block whose write the kill cut short.
                 assert h >= last_seen - 1, f"reopened at {h} after {last_seen} was reported"
-            # A consistent prefix: every ledger it has equals the others'.
+            # A consistent prefix: every ledger it has equals the others'. (A restarted
+            # victim can be a block ahead of node rest[0] for a moment.)
+            c.wait(f"node{rest[0]} to reach height {h}", lambda: (c.height(rest[0]) or 0) >= h, 30.0)
             c.check_agreement([rest[0], victim], upto={rest[0]: h + 1, victim: h + 1})
             # Kill it while it executes and writes blocks (catching up under load).
             c.wait(f"node{victim} to execute blocks", lambda: (c.height(victim) or 0) > h, 30.0)

@@ -322,7 +322,7 @@ class Node:
         lat = sorted(self._recent_latency)
         return {
             "name": self.name,
-            "height": self.chain.height,
+            "height": self.chain.stored_height,  # what /getLedger serves (the ledger's moves first)
             "committed_height": self.core.committed_height,
             "round": self.core.round,
             "leader": self.vs.leader(self.core.round),
