@@ -27,6 +27,8 @@ class GcTimes:
     def __init__(self) -> None:
         self.seconds = [0.0, 0.0, 0.0]
         self.collections = [0, 0, 0]
+        self.collected = 0  # unreachable objects found (reference cycles): refcounting cannot free them
+        self.longest = 0.0  # the longest single collection, seconds
         self._t0 = 0.0
 
     def __call__(self, phase: str, info: dict) -> None:
@@ -34,8 +36,11 @@ class GcTimes:
             self._t0 = time.perf_counter()
         else:
             g = info.get("generation", 2)
-            self.seconds[g] += time.perf_counter() - self._t0
+            dt = time.perf_counter() - self._t0
+            self.seconds[g] += dt
             self.collections[g] += 1
+            self.collected += info.get("collected", 0)
+            self.longest = max(self.longest, dt)
 
 
 GC_TIMES = GcTimes()
@@ -118,6 +123,8 @@ class _Collector:
         yield counter("mbi_cpu_seconds", "process CPU time (user + system)", n.cpu_seconds())
         yield counter("mbi_gc_seconds", "time in the garbage collector, all generations (the GIL is held)",
                       sum(GC_TIMES.seconds))
+        yield counter("mbi_gc_collected", "objects the garbage collector freed (in reference cycles)", GC_TIMES.collected)
+        yield gauge("mbi_gc_longest_seconds", "the longest single garbage collection so far", GC_TIMES.longest)
         gcc = CounterMetricFamily("mbi_gc_collections", "garbage collections by generation", labels=["generation"])
         for g, v in enumerate(GC_TIMES.collections):
             gcc.add_metric([str(g)], v)
