@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
     p.add_argument("--generators", type=A.positive_int, default=1, help="generator processes (default 1)")
     p.add_argument("--signers", type=A.positive_int, default=2, help="processes signing before the window (default 2)")
     p.add_argument("--presign", type=A.positive_int, metavar="N",
-                   help="honest transactions to sign for an open-loop run (default 5000 per second of window)")
+                   help="honest transactions to sign for an open-loop run (default 15000 per second of window)")
     p.add_argument("--drain", type=A.positive_float, default=60.0,
                    help="after the window, wait at most this long for the pools to empty (default 60)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",

@@ -56,12 +56,18 @@ def test_sdk_drives_a_devnet(tmp_path):
                                 "set metadata", "log", "pay with the estimated fee", "lookup every hash",
                                 "replayed nonce refused", "checkStatus"]
         assert len(out["hashes"]) == 7
-        # every node agrees on every transaction (the API of each answers the same)
+        # every node agrees on every transaction (the API of each answers the same); the SDK
+        # waited on one node, and another may still be executing the last block
         for n in info["nodes"]:
             for h in out["hashes"]:
-                with urllib.request.urlopen(f"{n['url']}/getTransactionHistory?hash={h}", timeout=5) as resp:
-                    got = json.loads(resp.read())
-                assert got["error_code"] == 0 and got["result"]["transactions"][0]["error_code"] == 0
+                until = time.time() + 10
+                while True:
+                    with urllib.request.urlopen(f"{n['url']}/getTransactionHistory?hash={h}", timeout=5) as resp:
+                        got = json.loads(resp.read())
+                    if got["error_code"] != 4 or time.time() > until:  # 4: not (yet) on this node
+                        break
+                    time.sleep(0.1)
+                assert got["error_code"] == 0 and got["result"]["transactions"][0]["error_code"] == 0, (n, h, got)
         assert proc.poll() is None, "the devnet stopped during the session"
     finally:
         if proc.poll() is None:

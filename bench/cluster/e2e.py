@@ -130,7 +130,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         net.start_all()
         say(f"{n} validator(s) starting in {root / 'net'}")
         honest_total = (a.rate * a.duration / (1 + a.invalid_rate) * 1.05 + a.batch * n) if a.rate else \
-            (a.presign or 5000 * a.duration)
+            (a.presign or 15000 * a.duration)
         per_account = max(1, math.ceil(honest_total / a.accounts))
         accts = Accounts(a.accounts)
         files, items, sign_wall, sign_cpu = accts.presign(net.chain_id, per_account, a.invalid_rate, a.signers,
