@@ -81,6 +81,9 @@ class RecNet:
 
     def __init__(self) -> None:
         self.config = P2PConfig()
+        # No validator peers: everything admitted is relayed to all three (the most work;
+        # among validators a relay goes to full nodes only, mbi/p2p/gossip.py TxGossip.relay)
+        self.validators: frozenset[bytes] = frozenset()
         self.sent: dict[bytes, list[bytes]] = {k: [] for k in PEERS}
         self.reports: list[tuple[bytes, float, str]] = []
 
