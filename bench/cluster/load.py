@@ -31,6 +31,7 @@ from mbi.types import zetrix_protocol_pb2 as pb
 from .network import BenchError, HttpClient, Network
 
 FUND_OPS_PER_TX = 100  # CREATE_ACCOUNT operations per funding transaction
+FUND_CHUNK = 32  # funding transactions per request; the faucet never has more than 2 x this in the pool
 INIT_BALANCE = 10**12
 ERR_INVALID_SIGNATURE = 93
 
@@ -128,22 +129,31 @@ class Accounts:
             hashes.append(st.hash)
         t0 = time.monotonic()
         api = net.validators[0].api
-        for j in range(0, len(items), 500):
-            res = api.post_json("/submitTransaction", submit_body(items[j:j + 500]))
-            if not isinstance(res, dict) or "results" not in res:
-                raise BenchError(f"funding: node0 answered {res!r}")
-            bad = [r for r in res["results"] if r.get("error_code") != 0]
-            if bad:
-                raise BenchError(f"funding: node0 refused a funding transaction: {bad[0]}")
         want = len(items)
         end = time.monotonic() + timeout
         clients = [HttpClient(v.home.config.api.host, v.home.config.api.port) for v in net.validators]
+
+        def faucet_nonce(c: HttpClient) -> int:
+            r = c.get_json(f"/getAccount?address={faucet.address}")
+            return r["result"]["nonce"] if isinstance(r, dict) and r.get("result") else -1
+
         try:
+            # In chunks that keep the faucet within the pool's per-sender limit (64): more
+            # than 6,400 accounts need more funding transactions than that.
+            for j in range(0, len(items), FUND_CHUNK):
+                while faucet_nonce(clients[0]) < j - FUND_CHUNK:
+                    if time.monotonic() > end:
+                        raise BenchError(f"funding: the faucet's nonce on node0 stays below {j - FUND_CHUNK} "
+                                         f"after {timeout:.0f} s")
+                    time.sleep(0.1)
+                res = api.post_json("/submitTransaction", submit_body(items[j:j + FUND_CHUNK]))
+                if not isinstance(res, dict) or "results" not in res:
+                    raise BenchError(f"funding: node0 answered {res!r}")
+                bad = [r for r in res["results"] if r.get("error_code") != 0]
+                if bad:
+                    raise BenchError(f"funding: node0 refused a funding transaction: {bad[0]}")
             while True:
-                nonces = []
-                for c in clients:
-                    r = c.get_json(f"/getAccount?address={faucet.address}")
-                    nonces.append(r["result"]["nonce"] if isinstance(r, dict) and r.get("result") else -1)
+                nonces = [faucet_nonce(c) for c in clients]
                 if min(nonces) >= want:
                     break
                 if time.monotonic() > end:
