@@ -289,3 +289,18 @@ def test_in_flight_is_the_branch_plus_the_executing_blocks_and_new_means_more_th
     d._forget(side.id)                               # an abandoned branch is forgotten
     d.pool = _Pool(4)
     assert d._has_new_transactions() and d._in_flight(side.id) == set()
+
+
+def test_after_a_timed_out_round_the_cap_is_multiplied_within_max_txs():
+    from mbi.node.pacing import after_timeout
+
+    assert after_timeout(2500, 2.0, 10_000, timed_out=True) == 5000
+    assert after_timeout(2500, 2.0, 10_000, timed_out=False) == 2500
+    assert after_timeout(6000, 2.0, 10_000, timed_out=True) == 10_000   # max_block_txs stays hard
+    assert after_timeout(2500, 1.0, 10_000, timed_out=True) == 2500      # 1.0: off (the default)
+    assert after_timeout(1001, 1.5, 10_000, timed_out=True) == 1501
+
+
+def test_node_passes_block_time_after_timeout_to_its_driver(tmp_path):
+    with LiveNode(str(tmp_path), validators=1, **{"consensus.block_time_after_timeout": 2.0}) as net:
+        assert net.node.driver.limits.after_timeout == 2.0

@@ -70,6 +70,9 @@ class ConsensusConfig:
                                        doc="a leader caps its block at what this node measured fits in this "
                                            "fraction of round_timeout_base (0: only the [block] caps)")
     block_time_min_txs: int = setting(500, min=1, doc="the time cap never goes below this many transactions")
+    block_time_after_timeout: float = setting(1.0, min=1.0,
+                                              doc="a leader whose round follows a timed-out one multiplies its "
+                                                  "time cap by this (the backlog of the lost round drains faster)")
     vote_journal: bool = setting(False, doc="append every vote received from a peer (voter, round, block id, "
                                             "commit id, signature) to DATA/votes.log, for fault drills")
 

@@ -39,7 +39,7 @@ from mbi.consensus.events import (
 )
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, ChainError, Executed
-from mbi.node.pacing import BlockPacer
+from mbi.node.pacing import BlockPacer, after_timeout
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
 from mbi.p2p.kinds import Kind
@@ -64,6 +64,7 @@ class BlockLimits:
     # and block_time_min_txs.
     time_budget: float = 0.5  # fraction of the base round timeout a block's pipeline may take; 0: off
     min_paced_txs: int = 500  # the pacer never caps a proposal below this
+    after_timeout: float = 1.0  # the cap's factor for a round that follows a timed-out one
 
 
 @dataclass(slots=True)
@@ -341,6 +342,9 @@ class ConsensusDriver:
             return
         t0 = time.monotonic()  # building the block (select, encode) is part of its cost
         cap = self.pacer.cap(self.limits.max_block_txs)
+        # The round before timed out when the high QC is older than it (docs/consensus.md §3.7)
+        cap = after_timeout(cap, self.limits.after_timeout, self.limits.max_block_txs,
+                            self.core.high_qc.round < req.round - 1)
         self.stats.block_cap = cap
         txs = self.pool.select(cap, self.limits.max_block_bytes, self._in_flight(req.parent_id))
         payload = encode_tx_batch([t.envelope for t in txs]) if txs else b""

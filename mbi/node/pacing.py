@@ -95,3 +95,13 @@ class BlockPacer:
             return max_txs
         fit = int(self.budget / per_tx * (1 + 1e-9))  # the floor, not one below it by float noise
         return min(max_txs, max(self.min_txs, fit))
+
+
+def after_timeout(cap: int, factor: float, max_txs: int, timed_out: bool) -> int:
+    """The cap of a round that follows a timed-out one (`timed_out`): `factor` times the
+    paced cap, within `max_txs`. The lost round's transactions wait on top of this
+    round's, and with a validator down two rounds in four time out."""
+    if not timed_out or factor <= 1.0:
+        return cap
+    return min(max_txs, int(cap * factor))
+
