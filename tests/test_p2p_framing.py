@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from mbi.p2p import FrameDecoder, FrameError, FrameTooLarge, Hello, Role, encode_frame, handshake_digest
-from mbi.p2p.gossip import BatchError, HashLRU, decode_tx_batch, encode_tx_batch
+from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
 from mbi.p2p.handshake import DOMAIN, HELLO_LEN, HandshakeError
 from mbi.p2p.ratelimit import TokenBucket
 from mbi.p2p.scoring import PeerScores
@@ -152,14 +152,6 @@ def test_tx_batch_roundtrip_and_layout() -> None:
 def test_tx_batch_malformed(raw: bytes) -> None:
     with pytest.raises(BatchError):
         decode_tx_batch(raw, 10)
-
-
-def test_hash_lru_bounded() -> None:
-    s = HashLRU(3)
-    assert s.add(b"a") and s.add(b"b") and s.add(b"c")
-    assert not s.add(b"a")  # refresh a
-    assert s.add(b"d")  # evicts b, the least recent
-    assert b"b" not in s and b"a" in s and len(s) == 3
 
 
 def test_token_bucket() -> None:

@@ -10,14 +10,14 @@ from typing import Any, Coroutine, TypeVar
 
 from mbi.p2p.config import P2PConfig, parse_peer
 from mbi.p2p.framing import FrameDecoder, FrameError, FrameTooLarge, encode_frame
-from mbi.p2p.gossip import BatchError, HashLRU, TxGossip, decode_tx_batch, encode_tx_batch
+from mbi.p2p.gossip import BatchError, HashGenerations, TxGossip, decode_tx_batch, encode_tx_batch
 from mbi.p2p.handshake import Hello, handshake_digest
 from mbi.p2p.kinds import DROPPABLE_KINDS, PROTOCOL_VERSION, DisconnectReason, Kind, Role
 from mbi.p2p.network import Network, PeerInfo
 
 __all__ = [
     "BatchError", "DROPPABLE_KINDS", "DisconnectReason", "FrameDecoder", "FrameError",
-    "FrameTooLarge", "HashLRU", "Hello", "Kind", "Network", "P2PConfig", "PROTOCOL_VERSION",
+    "FrameTooLarge", "HashGenerations", "Hello", "Kind", "Network", "P2PConfig", "PROTOCOL_VERSION",
     "PeerInfo", "Role", "TxGossip", "decode_tx_batch", "encode_frame", "encode_tx_batch",
     "handshake_digest", "new_event_loop", "parse_peer", "run",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections import OrderedDict
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -64,33 +63,6 @@ def decode_tx_batch(payload: bytes, max_txs: int) -> list[bytes]:
     if pos != n:
         raise BatchError(f"TX_BATCH has {n - pos} trailing bytes")
     return out
-
-
-class HashLRU:
-    """A bounded set of hashes; the least recently used is forgotten first."""
-
-    __slots__ = ("capacity", "_d")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._d: OrderedDict[bytes, None] = OrderedDict()
-
-    def add(self, h: bytes) -> bool:
-        """Insert; False when it was already there (it becomes the most recent)."""
-        d = self._d
-        if h in d:
-            d.move_to_end(h)
-            return False
-        d[h] = None
-        if len(d) > self.capacity:
-            d.popitem(last=False)
-        return True
-
-    def __contains__(self, h: object) -> bool:
-        return h in self._d
-
-    def __len__(self) -> int:
-        return len(self._d)
 
 
 class HashGenerations:
@@ -326,5 +298,5 @@ class TxGossip:
         return out
 
 
-__all__ = ["BatchError", "HashGenerations", "HashLRU", "TxGossip", "decode_tx_batch", "encode_tx_batch",
+__all__ = ["BatchError", "HashGenerations", "TxGossip", "decode_tx_batch", "encode_tx_batch",
            "sha256_each"]
