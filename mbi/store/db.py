@@ -47,6 +47,7 @@ from .errors import (
     StoreLockedError,
     StoreNotFoundError,
 )
+from .logcheck import ManifestError, check_manifest, check_wals
 from .records import AccountWrites, AssetWrite, BlockCommit, MetadataWrite, TxRecord, TxRecords
 
 __all__ = ["Store", "StoreSnapshot", "StoreTuning"]
@@ -124,6 +125,9 @@ def _db_options(tuning: StoreTuning) -> Options:
     # With sync writes, point-in-time recovery replays the WAL up to the last intact
     # record: every acknowledged batch, and no torn one.
     o.set_wal_recovery_mode(DBRecoveryMode.point_in_time())
+    # Never recycle WALs: logcheck refuses the recyclable record types (RocksDB 9.8 can
+    # spin on a damaged one), which holds only while no log of ours has them.
+    o.set_recycle_log_file_num(0)
     o.set_max_background_jobs(tuning.background_jobs)
     o.set_db_write_buffer_size(tuning.memtable_total_mb * _MiB)
     # One writer (commits are serialized by Store's lock): the plain skiplist inserts
@@ -496,6 +500,11 @@ class Store(_Reader):
 
     @classmethod
     def _open_existing(cls, path: str, chain_id: int, read_only: bool, tuning: StoreTuning) -> Store:
+        try:  # before RocksDB reads them: it can spin forever on some damaged records
+            check_manifest(path)
+            check_wals(path)
+        except ManifestError as e:
+            raise CorruptDatabaseError(f"store at {path} is corrupt: {e}") from e
         try:
             names = Rdict.list_cf(path, Options(raw_mode=True))
         except Exception as e:  # noqa: BLE001
