@@ -59,3 +59,17 @@ def test_mbi_start_gc_policy_freezes_the_loaded_state_and_sets_the_young_thresho
     finally:
         gc.unfreeze()
         gc.set_threshold(*saved)
+
+
+def test_metrics_report_loop_stalls(tmp_path):
+    """A callback that holds the node's loop for 0.3 s is a stall in /metrics."""
+    import time
+
+    with LiveNode(str(tmp_path), validators=1) as net:
+        net.call(lambda: time.sleep(0.3))
+        time.sleep(0.2)  # the sampler's next tick records the lateness
+        status, body = net.request("GET", "/metrics")
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        assert _value(text, "mbi_loop_stalls_total") >= 1
+        assert _value(text, "mbi_loop_stall_seconds_total") >= 0.2
+        assert _value(text, "mbi_loop_lag_longest_seconds") >= 0.2

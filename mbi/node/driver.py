@@ -39,6 +39,7 @@ from mbi.consensus.events import (
 )
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, ChainError, Executed
+from mbi.node.looplag import LoopLag
 from mbi.node.pacing import BlockPacer, after_timeout
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
@@ -114,6 +115,7 @@ class ConsensusDriver:
         self.proposed_at: dict[bytes, float] = {}  # our proposals: block id -> loop time
         self.commit_latencies: list[float] = []    # proposal -> commit at this leader (seconds)
         self._stopping = False
+        self.loop_lag: LoopLag | None = None  # the node's; quoted when a round times out
         self._on_fatal: Callable[[str], None] | None = None
         # Line-buffered: each vote reaches the kernel at once, so a SIGKILL loses none.
         self._journal = open(vote_journal, "a", buffering=1, encoding="ascii") if vote_journal else None
@@ -268,9 +270,13 @@ class ConsensusDriver:
         self._timer = None
         self.stats.timer_fired += 1
         c = self.core
+        lag = self.loop_lag
+        stalled = (lag.longest_since(self._loop.time() - c.cfg.round_timeout) if lag is not None and self._loop
+                   else 0.0)
         log.info("round %d timed out (high QC round %d, committed %d, waiting for a parent: %s, payloads being "
-                 "checked: %d, proposal seen: %s)", round, c.high_qc.round, c.committed_height, c._waiting is not None,
-                 len(c._awaiting), round in c._proposals, extra={"round": round})
+                 "checked: %d, proposal seen: %s, longest loop stall in the last %.1f s: %.3f s)", round,
+                 c.high_qc.round, c.committed_height, c._waiting is not None, len(c._awaiting),
+                 round in c._proposals, c.cfg.round_timeout, stalled, extra={"round": round})
         self.feed(TimerFired(round))
 
     def _on_misbehaviour(self, a: ReportMisbehaviour) -> None:

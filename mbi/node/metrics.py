@@ -125,6 +125,10 @@ class _Collector:
                       sum(GC_TIMES.seconds))
         yield counter("mbi_gc_collected", "objects the garbage collector freed (in reference cycles)", GC_TIMES.collected)
         yield gauge("mbi_gc_longest_seconds", "the longest single garbage collection so far", GC_TIMES.longest)
+        lag = n.loop_lag
+        yield counter("mbi_loop_stalls", f"event-loop callbacks run at least {lag.stall} s late", lag.stalls)
+        yield counter("mbi_loop_stall_seconds", "the lateness of those stalls, summed", lag.stall_seconds)
+        yield gauge("mbi_loop_lag_longest_seconds", "the latest the event loop has run a callback so far", lag.longest)
         gcc = CounterMetricFamily("mbi_gc_collections", "garbage collections by generation", labels=["generation"])
         for g, v in enumerate(GC_TIMES.collections):
             gcc.add_metric([str(g)], v)

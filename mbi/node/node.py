@@ -21,6 +21,7 @@ from mbi.ledger.genesis import Genesis
 from mbi.node.chain import Chain, Executed
 from mbi.node.config import NodeConfig
 from mbi.node.driver import CONSENSUS_KINDS, BlockLimits, ConsensusDriver
+from mbi.node.looplag import LoopLag
 from mbi.node.metrics import NodeMetrics
 from mbi.node.txs import Group, InvalidRates, TxCache, TxPool, admit_groups, verify_groups
 from mbi.p2p.gossip import TxGossip
@@ -74,6 +75,8 @@ class Node:
                                                   c.block_time_min_txs, c.block_time_after_timeout),
                                       self._verify_pool, self._exec_pool, on_executed=self._on_executed,
                                       vote_journal=os.path.join(data_dir, "votes.log") if c.vote_journal else None)
+        self.loop_lag = LoopLag()
+        self.driver.loop_lag = self.loop_lag
         self.metrics = NodeMetrics(self)
         self.peer_heights: dict[bytes, int] = {}
         self.txs_committed = 0
@@ -102,6 +105,7 @@ class Node:
         from mbi.node.http import start_http
 
         self.api_runner, self.api_port = await start_http(self, self.cfg.api.host, self.cfg.api.port)
+        self.loop_lag.start(loop)
         self.driver.start(on_fatal=self._fatal)
         early, self._early = self._early, None  # consensus messages from peers faster than our start
         for peer, kind, payload in early or ():
@@ -139,6 +143,7 @@ class Node:
         log.info("node %s stopping at height %d", self.name, self.chain.height, extra={"height": self.chain.height})
         for t in self._tasks:
             t.cancel()
+        self.loop_lag.stop()
         if self.api_runner is not None:
             await self.api_runner.cleanup()
         await self.driver.stop()
