@@ -73,3 +73,23 @@ def test_metrics_report_loop_stalls(tmp_path):
         assert _value(text, "mbi_loop_stalls_total") >= 1
         assert _value(text, "mbi_loop_stall_seconds_total") >= 0.2
         assert _value(text, "mbi_loop_lag_longest_seconds") >= 0.2
+
+
+def test_gc_times_keeps_recent_long_collections():
+    """What a round-timeout log line quotes: collections of 10 ms or more, by end time."""
+    import time
+
+    from mbi.node.metrics import GcTimes
+
+    g = GcTimes()
+    t_before = time.perf_counter()
+    g("start", {"generation": 2})
+    time.sleep(0.03)
+    g("stop", {"generation": 2, "collected": 5})
+    g("start", {"generation": 0})
+    g("stop", {"generation": 0, "collected": 0})  # too short to keep
+    t_after = time.perf_counter()
+    assert g.collections == [1, 0, 1] and g.collected == 5
+    assert len(g.recent) == 1
+    assert g.seconds_since(t_before) >= 0.03
+    assert g.seconds_since(t_after) == 0.0

@@ -187,12 +187,14 @@ def account(g: dict[str, list], scans: list[Scan], poller: LedgerPoller, t0: flo
 def telemetry_tps(samples: list[Sample], t0: float, t1: float) -> dict[str, Any]:
     """Per node, mbi_transactions_committed and mbi_blocks_committed rates over the window,
     interpolated between the /metrics samples around t0 and t1."""
-    out: dict[str, Any] = {"per_node_tps": [], "per_node_blocks_per_s": [], "timeouts": [], "gc_seconds": []}
+    out: dict[str, Any] = {"per_node_tps": [], "per_node_blocks_per_s": [], "timeouts": [], "gc_seconds": [],
+                          "loop_stalls": [], "loop_stall_seconds": []}
     n = max((len(s.nodes) for s in samples), default=0)
     for i in range(n):
         pts = [(s.t, s.nodes[i]) for s in samples if s.nodes[i] is not None]
         vals = []
-        for key in ("mbi_transactions_committed", "mbi_blocks_committed", "mbi_timeouts", "mbi_gc_seconds"):
+        for key in ("mbi_transactions_committed", "mbi_blocks_committed", "mbi_timeouts", "mbi_gc_seconds",
+                    "mbi_loop_stalls", "mbi_loop_stall_seconds"):
             series = [(t, m[key]) for t, m in pts if key in m]
             a, b = _interp(series, t0), _interp(series, t1)
             vals.append(None if a is None or b is None or b < a else (b - a))
@@ -200,6 +202,8 @@ def telemetry_tps(samples: list[Sample], t0: float, t1: float) -> dict[str, Any]
         out["per_node_blocks_per_s"].append(None if vals[1] is None else round(vals[1] / (t1 - t0), 2))
         out["timeouts"].append(None if vals[2] is None else round(vals[2]))
         out["gc_seconds"].append(None if vals[3] is None else round(vals[3], 2))
+        out["loop_stalls"].append(None if vals[4] is None else round(vals[4]))
+        out["loop_stall_seconds"].append(None if vals[5] is None else round(vals[5], 2))
     good = sorted(v for v in out["per_node_tps"] if v is not None)
     out["median_tps"] = good[len(good) // 2] if good else None
     out["note"] = ("a validator restarted in the window counts from zero again (its counters are per process), "

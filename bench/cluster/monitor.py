@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .network import CLK_TCK, HttpClient, cpu_ticks
 
 METRICS = ("mbi_transactions_committed", "mbi_blocks_committed", "mbi_mempool_size", "mbi_height",
-           "mbi_cpu_seconds", "mbi_timeouts", "mbi_gc_seconds")
+           "mbi_cpu_seconds", "mbi_timeouts", "mbi_gc_seconds", "mbi_loop_stalls", "mbi_loop_stall_seconds")
 
 
 def parse_metrics(text: str) -> dict[str, float]:

@@ -40,6 +40,7 @@ from mbi.consensus.events import (
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.looplag import LoopLag
+from mbi.node.metrics import GC_TIMES
 from mbi.node.pacing import BlockPacer, after_timeout
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
@@ -273,10 +274,11 @@ class ConsensusDriver:
         lag = self.loop_lag
         stalled = (lag.longest_since(self._loop.time() - c.cfg.round_timeout) if lag is not None and self._loop
                    else 0.0)
+        gc_s = GC_TIMES.seconds_since(time.perf_counter() - c.cfg.round_timeout)
         log.info("round %d timed out (high QC round %d, committed %d, waiting for a parent: %s, payloads being "
-                 "checked: %d, proposal seen: %s, longest loop stall in the last %.1f s: %.3f s)", round,
-                 c.high_qc.round, c.committed_height, c._waiting is not None, len(c._awaiting),
-                 round in c._proposals, c.cfg.round_timeout, stalled, extra={"round": round})
+                 "checked: %d, proposal seen: %s; in the last %.1f s: longest loop stall %.3f s, garbage "
+                 "collector %.3f s)", round, c.high_qc.round, c.committed_height, c._waiting is not None,
+                 len(c._awaiting), round in c._proposals, c.cfg.round_timeout, stalled, gc_s, extra={"round": round})
         self.feed(TimerFired(round))
 
     def _on_misbehaviour(self, a: ReportMisbehaviour) -> None:

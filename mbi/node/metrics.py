@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -30,6 +31,7 @@ class GcTimes:
         self.collected = 0  # unreachable objects found (reference cycles): refcounting cannot free them
         self.longest = 0.0  # the longest single collection, seconds
         self._t0 = 0.0
+        self.recent: deque[tuple[float, float]] = deque(maxlen=64)  # (end, seconds) of each >= 10 ms
 
     def __call__(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -41,6 +43,12 @@ class GcTimes:
             self.collections[g] += 1
             self.collected += info.get("collected", 0)
             self.longest = max(self.longest, dt)
+            if dt >= 0.01:
+                self.recent.append((self._t0 + dt, dt))
+
+    def seconds_since(self, since: float) -> float:
+        """Collector time (collections of 10 ms or more) ended after perf_counter `since`."""
+        return sum(dt for end, dt in list(self.recent) if end >= since)
 
 
 GC_TIMES = GcTimes()
