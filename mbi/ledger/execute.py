@@ -338,7 +338,12 @@ class Executor:
         index = -1
         for stx in transactions:
             index += 1
-            sc = native(stx.tx_bytes) if native is not None else _scan_decoded(stx.tx)
+            if native is not None:  # the decoder's scan when it made one (the same call)
+                sc = stx.pay
+                if sc is None:
+                    sc = native(stx.tx_bytes)
+            else:
+                sc = _scan_decoded(stx.tx)
             if sc is None:  # not the common shape
                 append(apply_tx(stx, index))
                 continue

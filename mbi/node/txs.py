@@ -321,8 +321,7 @@ class TxPool:
             return []
         n = len(txs)
         sid = _SENDER_IDS.get
-        ptx = [t.tx for t in txs]
-        addrs = [x.source_address for x in ptx]
+        addrs = [t.source_address for t in txs]  # the native scan's, for the common PAY_COIN
         ids = [sid(a) for a in addrs]
         if None in ids:
             ids = [sender_id(a) if s is None else s for a, s in zip(addrs, ids)]
@@ -336,8 +335,8 @@ class TxPool:
             seeded.update(new.keys())
         senders = np.array(ids, dtype=np.uint64)
         hashes = np.frombuffer(b"".join([t.hash for t in txs]), dtype=np.uint8).reshape(n, 32)
-        nonces = np.array([x.nonce for x in ptx], dtype=np.int64)
-        prices = np.array([x.gas_price for x in ptx], dtype=np.int64)
+        nonces = np.array([t.nonce for t in txs], dtype=np.int64)
+        prices = np.array([t.gas_price for t in txs], dtype=np.int64)
         sizes = np.array([len(t.envelope) for t in txs], dtype=np.int64)
         res = self.pool.add_batch(hashes, senders, nonces, prices, sizes, now)
         codes = res.tolist()
@@ -373,14 +372,13 @@ class TxPool:
             by_hash = self.by_hash
             for t in applied:
                 by_hash.pop(t.hash, None)
-            ptx = [t.tx for t in applied]
             sid = _SENDER_IDS.get
-            addrs = [x.source_address for x in ptx]
+            addrs = [t.source_address for t in applied]
             ids = [sid(a) for a in addrs]
             if None in ids:
                 ids = [sender_id(a) if v is None else v for a, v in zip(addrs, ids)]
             senders = np.array(ids, dtype=np.uint64)
-            nonces = np.array([x.nonce for x in ptx], dtype=np.int64)
+            nonces = np.array([t.nonce for t in applied], dtype=np.int64)
             # each sender's highest nonce: sort by (sender, nonce), keep the last of each run
             order = np.lexsort((nonces, senders))
             s_sorted = senders[order]

@@ -15,6 +15,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from core_ext.hashing import sha256_many as _sha256_many
+from core_ext.txscan import scan_pay as _scan_pay
 
 from mbi.crypto.keys import KeyFormatError, address_from_raw_public_key, decode_public_key
 from mbi.types.zetrix_protocol_pb2 import Signature, Transaction, TransactionEnv, Trigger
@@ -26,6 +27,9 @@ MAX_ENVELOPE_SIZE = 1 << 20
 MAX_SIGNATURES = 100
 
 _sha256 = hashlib.sha256
+# core_ext.txscan.scan_pay's tuple: (source, nonce, fee_limit, gas_price, ceil_ledger_seq,
+# chain_id, dest, amount).
+PayScan = tuple[str, int, int, int, int, int, str, int]
 _from_env = TransactionEnv.FromString
 _from_tx = Transaction.FromString
 _from_sig = Signature.FromString
@@ -193,9 +197,12 @@ _SIG_HEAD = b"\x12\x90\x01\x0a\x4c"  # field 2, length 144; Signature field 1, l
 _SIG_MID = b"\x12\x40"  # Signature field 2, length 64
 
 
-def _decode_parts(data: bytes) -> tuple[bytes, bytes, Transaction, tuple[tuple[str, bytes | None, str | None, bytes], ...]]:
-    """(envelope, transaction bytes, decoded transaction, signatures) of a TransactionEnv;
-    raises EnvelopeError when malformed (SignedTransaction.from_envelope's work but the hash)."""
+def _decode_parts(data: bytes) -> tuple[bytes, bytes, Transaction | None,
+                                        tuple[tuple[str, bytes | None, str | None, bytes], ...], PayScan | None]:
+    """(envelope, transaction bytes, decoded transaction, signatures, scan) of a
+    TransactionEnv; raises EnvelopeError when malformed (SignedTransaction.from_envelope's
+    work but the hash). For the common PAY_COIN the scan is given and the transaction is
+    None (decoded on first read); otherwise the scan is None."""
     if not isinstance(data, bytes):
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
@@ -222,17 +229,23 @@ def _decode_parts(data: bytes) -> tuple[bytes, bytes, Transaction, tuple[tuple[s
             pk_b = data[e + 5:e + 81]
             if pk_b.isascii():
                 tx_bytes = data[start:e]
-                try:
-                    tx = _from_tx(tx_bytes)
-                except DecodeError as exc:
-                    raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
+                # The common PAY_COIN, read natively: bytes the scan takes are bytes
+                # protobuf decodes to the same values (tests/test_txscan.py), so the
+                # message is decoded only if something reads it (SignedTransaction.tx).
+                pay = _scan_pay(tx_bytes)
+                tx = None
+                if pay is None:
+                    try:
+                        tx = _from_tx(tx_bytes)
+                    except DecodeError as exc:
+                        raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
                 pk = pk_b.decode("ascii")
                 parsed = _PK_CACHE.get(pk, False)
                 if parsed is False:
                     parsed = parse_public_key(pk)
                 sd = data[e + 83:]
                 sig = (pk, None, None, sd) if parsed is None else (pk, parsed[0], parsed[1], sd)
-                return data, tx_bytes, tx, (sig,)
+                return data, tx_bytes, tx, (sig,), pay
     tx_bytes, sig_parts, trig = walk_envelope(data)
     if len(sig_parts) > MAX_SIGNATURES:
         raise EnvelopeError(f"{len(sig_parts)} signatures; at most {MAX_SIGNATURES} are allowed")
@@ -250,7 +263,7 @@ def _decode_parts(data: bytes) -> tuple[bytes, bytes, Transaction, tuple[tuple[s
             out.append((pk, None, None, sd))
         else:
             out.append((pk, parsed[0], parsed[1], sd))
-    return data, tx_bytes, tx, tuple(out)
+    return data, tx_bytes, tx, tuple(out), None
 
 
 class SignedTransaction:
@@ -260,7 +273,11 @@ class SignedTransaction:
         envelope: the TransactionEnv bytes as received (what is stored and gossiped).
         tx_bytes: the Transaction bytes inside it, exactly as signed.
         hash: SHA-256(tx_bytes), 32 bytes.
-        tx: the decoded ``protocol.Transaction`` (read-only by convention).
+        tx: the decoded ``protocol.Transaction`` (read-only by convention); for the
+            common PAY_COIN it is decoded on first read (a property).
+        pay: ``core_ext.txscan.scan_pay(tx_bytes)`` when the decoder scanned it (the
+            common PAY_COIN), else None; ``source_address``, ``nonce`` and ``gas_price``
+            read it before the message.
         signatures: tuple of (public_key_text, raw_key or None, address or None, sign_data).
         sig_ok: None until checked; then True when every signature verified, False when
             at least one did not (its key is malformed or it does not verify).
@@ -272,27 +289,59 @@ class SignedTransaction:
             means every well-formed signer (``signer_addresses``).
     """
 
-    __slots__ = ("envelope", "tx_bytes", "hash", "tx", "signatures", "sig_ok", "sig_error",
+    __slots__ = ("envelope", "tx_bytes", "hash", "_tx", "pay", "signatures", "sig_ok", "sig_error",
                  "valid_signers", "_signer_set")
 
-    def __init__(self, envelope: bytes, tx_bytes: bytes, tx: Transaction,
+    def __init__(self, envelope: bytes, tx_bytes: bytes, tx: Transaction | None,
                  signatures: tuple[tuple[str, bytes | None, str | None, bytes], ...],
-                 tx_hash: bytes | None = None) -> None:
-        """``tx_hash``, when given, must be SHA-256(tx_bytes) (from a batched hash)."""
+                 pay: PayScan | None = None, tx_hash: bytes | None = None) -> None:
+        """``tx_hash``, when given, must be SHA-256(tx_bytes) (from a batched hash).
+        ``pay``, when given, must be ``core_ext.txscan.scan_pay(tx_bytes)``; ``tx`` may
+        then be None and is decoded from ``tx_bytes`` when first read."""
+        if tx is None and pay is None:
+            raise ValueError("a SignedTransaction needs its decoded transaction or its scan")
         self.envelope = envelope
         self.tx_bytes = tx_bytes
         self.hash = _sha256(tx_bytes).digest() if tx_hash is None else tx_hash
-        self.tx = tx
+        self._tx = tx
+        self.pay = pay
         self.signatures = signatures
         self.sig_ok: bool | None = None
         self.sig_error: tuple[int, str] | None = None
         self.valid_signers: frozenset[str] | None = None
         self._signer_set: frozenset[str] | None = None
 
+    @property
+    def tx(self) -> Transaction:
+        """The decoded ``protocol.Transaction`` (read-only by convention)."""
+        t = self._tx
+        if t is None:
+            # The scan took these bytes, so protobuf decodes them (tests/test_txscan.py).
+            t = self._tx = _from_tx(self.tx_bytes)
+        return t
+
+    # The fields the pool and the node read for every transaction, without decoding the
+    # message when the scan has them.
+    @property
+    def source_address(self) -> str:
+        p = self.pay
+        return p[0] if p is not None else self.tx.source_address
+
+    @property
+    def nonce(self) -> int:
+        p = self.pay
+        return p[1] if p is not None else self.tx.nonce
+
+    @property
+    def gas_price(self) -> int:
+        p = self.pay
+        return p[3] if p is not None else self.tx.gas_price
+
     @classmethod
     def from_envelope(cls, data: bytes) -> "SignedTransaction":
         """Decode a TransactionEnv; raises EnvelopeError when malformed."""
-        return cls(*_decode_parts(data))
+        e, b, tx, sigs, pay = _decode_parts(data)
+        return cls(e, b, tx, sigs, pay)
 
     @classmethod
     def from_envelopes(cls, datas: Sequence[bytes]) -> "list[SignedTransaction | EnvelopeError | TypeError]":
@@ -309,7 +358,7 @@ class SignedTransaction:
             parts.append(p)
             ok.append(p)
         if len(ok) < 2:
-            return [p if isinstance(p, Exception) else cls(*p) for p in parts]
+            return [p if isinstance(p, Exception) else cls(p[0], p[1], p[2], p[3], p[4]) for p in parts]
         n = len(ok)
         off = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.fromiter([len(p[1]) for p in ok], dtype=np.int64, count=n), out=off[1:])
@@ -320,7 +369,7 @@ class SignedTransaction:
             if isinstance(p, Exception):
                 out.append(p)
             else:
-                out.append(cls(p[0], p[1], p[2], p[3], hs[k:k + 32]))
+                out.append(cls(p[0], p[1], p[2], p[3], p[4], hs[k:k + 32]))
                 k += 32
         return out
 
@@ -379,7 +428,7 @@ class SignedTransaction:
         return s
 
     def __repr__(self) -> str:
-        return f"SignedTransaction(hash={self.hash.hex()}, source={self.tx.source_address!r}, nonce={self.tx.nonce})"
+        return f"SignedTransaction(hash={self.hash.hex()}, source={self.source_address!r}, nonce={self.nonce})"
 
 
 def _len_field(field: int, payload: bytes) -> bytes:
