@@ -20,11 +20,11 @@ def test_sync_is_served_from_the_stored_height_not_the_ledger_s(tmp_path):
         def race() -> tuple[int, int, list[int]]:
             # as between Ledger.close and Store.commit_block: the ledger's height h is one
             # more than the store holds, whose last seq and block h are not there yet
-            from mbi.node.chain import block_key, qc_key
+            from mbi.node.chain import block_key, block_ref_key, qc_key
 
             h = chain.height
             real_seq, real_meta = chain.store.last_seq, chain.store.get_meta
-            missing = {block_key(h), qc_key(h)}
+            missing = {block_key(h), block_ref_key(h), qc_key(h)}
             chain.store.last_seq = lambda: h  # type: ignore[method-assign]  # seq h = height h - 1
             chain.store.get_meta = lambda k: None if k in missing else real_meta(k)  # type: ignore[method-assign]
             try:

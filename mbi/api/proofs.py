@@ -31,7 +31,7 @@ from mbi.api.jsonio import ApiError, not_found
 from mbi.consensus import wire
 from mbi.consensus.types import Block, QuorumCert
 from mbi.ledger import errors as E
-from mbi.node.chain import block_key, qc_key
+from mbi.node.chain import qc_key, read_block
 from mbi.node.http import header_json
 from mbi.store.db import StoreSnapshot
 from mbi.types.envelope import split_envelope
@@ -69,8 +69,7 @@ def _header(snap: StoreSnapshot, seq: int) -> LedgerHeader | None:
 
 
 def _block(node: "Node", snap: StoreSnapshot, height: int) -> Block | None:
-    raw = snap.get_meta(block_key(height))
-    return None if raw is None else wire.decode_block(raw, node.vs, node.genesis.chain_id)
+    return read_block(snap, height, node.vs, node.genesis.chain_id)
 
 
 def _qc(node: "Node", snap: StoreSnapshot, height: int) -> QuorumCert | None:

@@ -35,7 +35,11 @@ def _cf_options(name: str, cache: Cache, tuning: StoreTuning) -> Options:
     o.set_level_compaction_dynamic_level_bytes(True)
     o.set_compression_type(DBCompressionType.lz4())
     if name == K.CF_META:
-        o.set_write_buffer_size(4 * _MiB)
+        # The consensus block tree lives here: each block above the executed height is
+        # written (whole payload) and deleted a block or two later. A memtable that holds
+        # many blocks' worth lets the flush drop those short-lived values instead of
+        # writing them to SST files and compacting them (a 4 MiB one flushed them all).
+        o.set_write_buffer_size(max(4, tuning.write_buffer_mb // 2) * _MiB)
         return o
     t = BlockBasedOptions()
     t.set_block_cache(cache)
