@@ -36,20 +36,8 @@ class LiveNode:
         self.key = self.keys[0]
         self.faucet = KeyPair.generate()
         self.genesis = genesis_for(self.keys, self.faucet)
-        from mbi.node.home import free_ports
-
-        ports = free_ports(validators)
-        self.cfgs = []
-        for i in range(validators):
-            peers = ",".join(f"{self.keys[j].raw_public_key.hex()}@127.0.0.1:{ports[j]}"
-                             for j in range(validators) if j != i)
-            o = dict(over)
-            o["p2p.listen_port"] = ports[i]
-            c = api_config(**o)
-            from dataclasses import replace
-
-            c = replace(c, p2p=replace(c.p2p, peers=tuple(p for p in peers.split(",") if p)))
-            self.cfgs.append(c)
+        self._over = over
+        self._configure()
         self.cfg = self.cfgs[0]
         self.loop = asyncio.new_event_loop()
         self.node: Any = None
@@ -58,6 +46,24 @@ class LiveNode:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._ready = threading.Event()
         self._error: BaseException | None = None
+
+    def _configure(self) -> None:
+        """Fresh free ports and configs (again after a bind race with another process)."""
+        from mbi.node.home import free_ports
+
+        ports = free_ports(len(self.keys))
+        self.cfgs = []
+        for i in range(len(self.keys)):
+            peers = ",".join(f"{self.keys[j].raw_public_key.hex()}@127.0.0.1:{ports[j]}"
+                             for j in range(len(self.keys)) if j != i)
+            o = dict(self._over)
+            o["p2p.listen_port"] = ports[i]
+            c = api_config(**o)
+            from dataclasses import replace
+
+            c = replace(c, p2p=replace(c.p2p, peers=tuple(p for p in peers.split(",") if p)))
+            self.cfgs.append(c)
+        self.cfg = self.cfgs[0]
 
     def _run(self) -> None:
         from mbi.node.node import Node
@@ -74,6 +80,9 @@ class LiveNode:
             self.port = self.node.api_port
         except BaseException as e:  # noqa: BLE001 - reported to the test thread
             self._error = e
+            for n in self.nodes:
+                self.loop.run_until_complete(n.shutdown())
+            self.nodes = []
             self._ready.set()
             return
         self._ready.set()
@@ -83,11 +92,24 @@ class LiveNode:
         self.loop.close()
 
     def __enter__(self) -> "LiveNode":
-        self._thread.start()
-        self._ready.wait(60)
-        if self._error is not None:
-            raise self._error
-        return self
+        import errno
+
+        for attempt in range(3):
+            self._thread.start()
+            self._ready.wait(60)
+            e = self._error
+            if e is None:
+                return self
+            # free_ports closes its sockets before the nodes bind: another test process
+            # can take a port in between. Only that race is retried, with new ports.
+            if not (isinstance(e, OSError) and e.errno == errno.EADDRINUSE) or attempt == 2:
+                raise e
+            self._thread.join(10)
+            self._error = None
+            self._configure()
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._ready = threading.Event()
+        raise AssertionError("unreachable")
 
     def __exit__(self, *exc: object) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)

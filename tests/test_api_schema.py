@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis", minversion="4")
+# Imported now, not lazily inside the test: pytest rewrites these modules' ASTs, and on
+# CPython 3.11 the AST converter's recursion counter is shared by threads (gh-106905), so
+# building one while the LiveNode thread also compiles raised "SystemError: AST
+# constructor recursion depth mismatch" in CI.
+import schemathesis.specs.openapi.schemas  # noqa: E402,F401
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from api_util import LiveNode  # noqa: E402
