@@ -9,6 +9,7 @@ from mbi.crypto import KeyPair
 from mbi.ledger import testing as T
 from mbi.types import SignedTransaction, Transaction, TransactionEnv
 from mbi.types.envelope import EnvelopeError, _len_field
+from mbi.types.zetrix_protocol_pb2 import Signature
 
 KEYS = [KeyPair.from_seed(bytes([i]) * 32) for i in range(1, 6)]
 
@@ -51,6 +52,10 @@ def test_from_envelope_and_from_parts_match_protobuf(meta: int) -> None:
             assert [(pk, sd) for pk, _, _, sd in t.signatures] == sig_ref == [(p, bytes(s)) for p, s in sigs]
             assert t.tx == Transaction.FromString(blob)
         assert a.signatures == b.signatures and a.hash == b.hash and a.envelope == b.envelope
+        # from_parts assembles exactly protobuf's own serialization of the same parts
+        want = TransactionEnv(transaction=Transaction.FromString(blob),
+                              signatures=[Signature(public_key=p, sign_data=bytes(s)) for p, s in sigs])
+        assert a.envelope == want.SerializeToString()
         raws = [(raw, addr) for _, raw, addr, _ in a.signatures]
         for (pk, _), (raw, addr) in zip(sigs, raws):
             if pk == k.encoded_public_key:

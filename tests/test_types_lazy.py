@@ -64,11 +64,27 @@ def test_other_transactions_are_decoded_at_once(extra: dict) -> None:
     assert t.tx == ref
 
 
-def test_from_parts_decodes_at_once() -> None:
+def test_from_parts_scans_too() -> None:
+    # /submitTransaction's route: the blob and signatures arrive apart.
     blob = pay_blob(random.Random(4))
+    ref = Transaction.FromString(blob)
     t = SignedTransaction.from_parts(blob, [(KEYS[1].encoded_public_key, KEYS[1].sign(blob))])
-    assert t.pay is None and t.tx == Transaction.FromString(blob)
-    assert t.nonce == t.tx.nonce and t.source_address == t.tx.source_address
+    assert t.pay is not None and t._tx is None
+    assert (t.nonce, t.source_address, t.gas_price) == (ref.nonce, ref.source_address, ref.gas_price)
+    assert t._tx is None
+    assert t.tx == ref
+    assert SignedTransaction.from_envelope(t.envelope).pay == t.pay
+
+
+def test_from_parts_decodes_other_transactions_at_once() -> None:
+    blob = pay_blob(random.Random(5), metadata=b"memo")
+    t = SignedTransaction.from_parts(blob, [(KEYS[1].encoded_public_key, KEYS[1].sign(blob))])
+    assert t.pay is None and t._tx is not None and t.tx == Transaction.FromString(blob)
+
+
+def test_from_parts_refuses_a_blob_that_does_not_decode() -> None:
+    with pytest.raises(EnvelopeError, match="does not decode"):
+        SignedTransaction.from_parts(b"\x0a\x09ZTX3abc", [(KEYS[1].encoded_public_key, b"\x01" * 64)])
 
 
 def test_a_transaction_that_does_not_decode_is_still_refused() -> None:

@@ -44,8 +44,8 @@ ERR_OUT_OF_TX_CACHE = 114
 
 
 def _same_nonce_pooled(pool, stx: SignedTransaction) -> bool:  # type: ignore[no-untyped-def]
-    _, nonces = pool.pending_with_nonces(sender_id(stx.tx.source_address))
-    return bool((nonces == stx.tx.nonce).any())
+    _, nonces = pool.pending_with_nonces(sender_id(stx.source_address))
+    return bool((nonces == stx.nonce).any())
 
 
 def pool_outcome(r: AddResult, pool, stx: SignedTransaction | None = None) -> tuple[int, str]:  # type: ignore[no-untyped-def]

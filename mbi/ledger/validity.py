@@ -317,12 +317,52 @@ class Invalid(Exception):
         self.desc = desc
 
 
+_PAY_GAS = OP_GAS.get(7, 0)
+
+
+def _pay_passes(stx: SignedTransaction, pay: tuple, get: Callable[[str], Account | None], chain_id: int,
+                fees: FeeConfig, ledger_seq: int, future_nonce: bool) -> tuple[Account, int] | None:
+    """`precheck`'s result for the common PAY_COIN when it passes every check, read from
+    the decoder's native scan (`SignedTransaction.pay`) without decoding the message;
+    None when any check might fail, and `precheck` then runs its checks in BUMO's order
+    on the decoded message, for the exact code. The scan takes only one PAY_COIN from
+    the transaction's own source, with no metadata, condition or input, so the checks of
+    those fields pass by construction (tests/test_ledger_validity_pay.py holds both
+    routes to the same verdict)."""
+    src, nonce, fee_limit, gas_price, ceil, tx_chain, dest, amount = pay
+    acct = get(src)
+    if acct is None or tx_chain != chain_id:
+        return None
+    if nonce <= acct.nonce or (not future_nonce and nonce != acct.nonce + 1):
+        return None
+    size = len(stx.envelope)
+    if size >= MAX_ENVELOPE_SIZE or (ceil and ceil < ledger_seq) or fee_limit < 0 \
+            or gas_price < fees.gas_price or amount < 0 or dest == src:
+        return None
+    if not (_addr_ok.get(src) or is_address(src)) or not (_addr_ok.get(dest) or is_address(dest)):
+        return None
+    thr = acct.tx_threshold
+    sigs = stx.signatures
+    if not (len(sigs) == 1 and stx.sig_ok is True and sigs[0][2] == src
+            and acct.master_weight >= (thr if thr > 1 else 1)):
+        return None
+    fee = (size + _PAY_GAS) * gas_price
+    if acct.balance - fee_limit < fees.base_reserve or fee > INT64_MAX or fee_limit < fee:
+        return None
+    return acct, fee
+
+
 def precheck(stx: SignedTransaction, get: Callable[[str], Account | None], chain_id: int, fees: FeeConfig,
              ledger_seq: int, future_nonce: bool = False) -> tuple[Account, int]:
     """Every check before charging; returns (source account, fee = gas × gas_price).
 
     Raises Invalid(code, desc) on the first failure, in BUMO's order.
     """
+    pay = stx.pay
+    if pay is not None:
+        passed = _pay_passes(stx, pay, get, chain_id, fees, ledger_seq, future_nonce)
+        if passed is not None:
+            return passed
     tx = stx.tx
     src = tx.source_address
     # TransactionFrm::CheckValid: source, nonce not used yet, chain.

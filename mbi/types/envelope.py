@@ -383,11 +383,33 @@ class SignedTransaction:
         if not isinstance(tx_bytes, (bytes, bytearray)):
             raise TypeError(f"transaction blob must be bytes, got {type(tx_bytes).__name__}")
         tx_bytes = bytes(tx_bytes)
-        try:
-            tx = _from_tx(tx_bytes)
-        except DecodeError as exc:
-            raise EnvelopeError(f"transaction blob does not decode: {exc}") from None
-        parts = [_len_field(1, tx_bytes)]
+        # As in the decoder: the common PAY_COIN is scanned natively and its message
+        # decoded only when read (bytes the scan takes, protobuf decodes).
+        pay = _scan_pay(tx_bytes)
+        tx = None
+        if pay is None:
+            try:
+                tx = _from_tx(tx_bytes)
+            except DecodeError as exc:
+                raise EnvelopeError(f"transaction blob does not decode: {exc}") from None
+        head = _len_field(1, tx_bytes)
+        if type(signatures) is list and len(signatures) == 1:
+            # What clients send: one signature of a 76-character key and 64 bytes, the
+            # layout the decoder's fast path reads (`_SIG_HEAD`), assembled directly.
+            pair = signatures[0]
+            if type(pair) is tuple and len(pair) == 2:
+                pk, sd = pair
+                if type(pk) is str and len(pk) == 76 and type(sd) is bytes and len(sd) == 64 and pk.isascii():
+                    data = b"".join((head, _SIG_HEAD, pk.encode("ascii"), _SIG_MID, sd))
+                    if len(data) > MAX_ENVELOPE_SIZE:
+                        raise EnvelopeError(f"envelope is {len(data)} bytes; the limit is {MAX_ENVELOPE_SIZE}",
+                                            ERR_TX_SIZE_TOO_BIG)
+                    parsed = _PK_CACHE.get(pk, False)
+                    if parsed is False:
+                        parsed = parse_public_key(pk)
+                    sig = (pk, None, None, sd) if parsed is None else (pk, parsed[0], parsed[1], sd)
+                    return cls(data, tx_bytes, tx, (sig,), pay)
+        parts = [head]
         sigs: list[tuple[str, bytes]] = []
         for j, pair in enumerate(signatures):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2 \
@@ -413,7 +435,7 @@ class SignedTransaction:
         for pk, sd in sigs:
             parsed = _PK_CACHE[pk] if pk in _PK_CACHE else parse_public_key(pk)
             out.append((pk, None, None, sd) if parsed is None else (pk, parsed[0], parsed[1], sd))
-        return cls(data, tx_bytes, tx, tuple(out))
+        return cls(data, tx_bytes, tx, tuple(out), pay)
 
     @property
     def hash_hex(self) -> str:
