@@ -307,6 +307,28 @@ def test_on_commit_raises_each_sender_to_its_highest_applied_nonce() -> None:
     pool.on_commit([], [])
 
 
+def test_admit_and_on_commit_read_unscanned_transactions_too() -> None:
+    # A batch mixing scanned PAY_COINs with a transaction the scan does not take (memo)
+    # and a stale nonce: the pool sees each one's own sender, nonce and price.
+    pool = X.TxPool(Mempool(64, 1 << 20), lambda a: 1 if a == KEYS[2].address else 0)
+    memo = Transaction(source_address=KEYS[1].address, nonce=1, fee_limit=10**8, gas_price=250, chain_id=CHAIN,
+                       metadata=b"memo", operations=[T.pay_coin(KEYS[0].address, 7)]).SerializeToString()
+    unscanned = SignedTransaction.from_parts(memo, [(KEYS[1].encoded_public_key, KEYS[1].sign(memo))])
+    scanned = [SignedTransaction.from_envelope(envelope(0, n)) for n in (1, 2)]
+    stale = SignedTransaction.from_envelope(envelope(2, 1))  # the ledger says KEYS[2] used nonce 1
+    assert unscanned.pay is None and all(t.pay is not None for t in scanned)
+    batch = [scanned[0], unscanned, stale, scanned[1]]
+    got = pool.admit(batch, 10.0)
+    assert got == [AddResult.ACCEPTED, AddResult.ACCEPTED, AddResult.NONCE_TOO_LOW, AddResult.ACCEPTED]
+    assert set(pool.by_hash) == {scanned[0].hash, unscanned.hash, scanned[1].hash}
+    sender1 = X.sender_id(KEYS[1].address)
+    assert pool.pool.pending_with_nonces(sender1)[1].tolist() == [1]
+    pool.on_commit([unscanned, scanned[0]], [])
+    assert pool.pool.executed_nonce(sender1) == 1
+    assert pool.pool.executed_nonce(X.sender_id(KEYS[0].address)) == 1
+    assert set(pool.by_hash) == {scanned[1].hash}
+
+
 def test_a_peer_relaying_bad_signatures_is_scored_and_banned_over_loopback() -> None:
     """Real Networks on loopback: b runs the node's ingress (receive, ingest_batch) on
     what a sends; a's TX_BATCH frames carry transactions with bad signatures."""

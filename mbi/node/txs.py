@@ -299,6 +299,17 @@ _RESULTS = {int(r): r for r in AddResult}
 _ACCEPTED, _REPLACED = int(AddResult.ACCEPTED), int(AddResult.REPLACED)
 
 
+def _pool_fields(txs: Sequence[SignedTransaction]) -> tuple[list[str], list[int], list[int]]:
+    """(source addresses, nonces, gas prices): from the decoder's scans when every
+    transaction has one (the common PAY_COIN), else through the properties, which read
+    the decoded message where there is no scan."""
+    pays = [t.pay for t in txs]
+    try:
+        return [p[0] for p in pays], [p[1] for p in pays], [p[3] for p in pays]  # type: ignore[index]
+    except TypeError:  # one without a scan (None[0])
+        return ([t.source_address for t in txs], [t.nonce for t in txs], [t.gas_price for t in txs])
+
+
 class TxPool:
     """The node's view of the native pool: sender interning, nonce seeding, envelopes.
 
@@ -321,7 +332,7 @@ class TxPool:
             return []
         n = len(txs)
         sid = _SENDER_IDS.get
-        addrs = [t.source_address for t in txs]  # the native scan's, for the common PAY_COIN
+        addrs, nonce_list, price_list = _pool_fields(txs)
         ids = [sid(a) for a in addrs]
         if None in ids:
             ids = [sender_id(a) if s is None else s for a, s in zip(addrs, ids)]
@@ -334,19 +345,24 @@ class TxPool:
             self.pool.set_nonces(nids, nonces)
             seeded.update(new.keys())
         senders = np.array(ids, dtype=np.uint64)
-        hashes = np.frombuffer(b"".join([t.hash for t in txs]), dtype=np.uint8).reshape(n, 32)
-        nonces = np.array([t.nonce for t in txs], dtype=np.int64)
-        prices = np.array([t.gas_price for t in txs], dtype=np.int64)
+        hash_list = [t.hash for t in txs]
+        hashes = np.frombuffer(b"".join(hash_list), dtype=np.uint8).reshape(n, 32)
+        nonces = np.array(nonce_list, dtype=np.int64)
+        prices = np.array(price_list, dtype=np.int64)
         sizes = np.array([len(t.envelope) for t in txs], dtype=np.int64)
         res = self.pool.add_batch(hashes, senders, nonces, prices, sizes, now)
         codes = res.tolist()
         counts = self.results
-        for code, k in Counter(codes).items():
+        tally = Counter(codes)
+        for code, k in tally.items():
             counts[_RESULTS[code].name] += k
         by_hash = self.by_hash
-        for t, code in zip(txs, codes):
-            if code == _ACCEPTED or code == _REPLACED:
-                by_hash[t.hash] = t
+        if tally.get(_ACCEPTED, 0) == n:  # the usual batch: every one taken
+            by_hash.update(zip(hash_list, txs))
+        else:
+            for h, t, code in zip(hash_list, txs, codes):
+                if code == _ACCEPTED or code == _REPLACED:
+                    by_hash[h] = t
         return [_RESULTS[c] for c in codes]
 
     def select(self, max_txs: int, max_bytes: int, exclude: set[bytes]) -> list[SignedTransaction]:
@@ -369,16 +385,16 @@ class TxPool:
     def on_commit(self, applied: Sequence[SignedTransaction], dropped: Sequence[bytes]) -> None:
         """After a block executed: raise nonces, drop what it used and what it refused."""
         if applied:
-            by_hash = self.by_hash
+            pop = self.by_hash.pop
             for t in applied:
-                by_hash.pop(t.hash, None)
+                pop(t.hash, None)
             sid = _SENDER_IDS.get
-            addrs = [t.source_address for t in applied]
+            addrs, nonce_list, _ = _pool_fields(applied)
             ids = [sid(a) for a in addrs]
             if None in ids:
                 ids = [sender_id(a) if v is None else v for a, v in zip(addrs, ids)]
             senders = np.array(ids, dtype=np.uint64)
-            nonces = np.array([t.nonce for t in applied], dtype=np.int64)
+            nonces = np.array(nonce_list, dtype=np.int64)
             # each sender's highest nonce: sort by (sender, nonce), keep the last of each run
             order = np.lexsort((nonces, senders))
             s_sorted = senders[order]
