@@ -73,6 +73,10 @@ class ConsensusConfig:
     block_time_after_timeout: float = setting(1.0, min=1.0,
                                               doc="a leader whose round follows a timed-out one multiplies its "
                                                   "time cap by this (the backlog of the lost round drains faster)")
+    unreachable_leader_timeout: float = setting(
+        0.2, min=0.0, doc="a round whose leader, or whose next leader (who collects its votes), is a validator with no "
+                          "connection to this one times out after at most this long: no block of it can be certified "
+                          "until that validator reconnects (0: off; docs/consensus.md §3.3)")
     vote_journal: bool = setting(False, doc="append every vote received from a peer (voter, round, block id, "
                                             "commit id, signature) to DATA/votes.log, for fault drills")
 

@@ -67,12 +67,16 @@ class BlockLimits:
     time_budget: float = 0.5  # fraction of the base round timeout a block's pipeline may take; 0: off
     min_paced_txs: int = 500  # the pacer never caps a proposal below this
     after_timeout: float = 1.0  # the cap's factor for a round that follows a timed-out one
+    # [consensus] unreachable_leader_timeout: the longest timer of a round that cannot
+    # certify a block because its leader or the next one has no connection to us; 0: off
+    unreachable_timeout: float = 0.2
 
 
 @dataclass(slots=True)
 class DriverStats:
     proposals: int = 0
     votes_sent: int = 0
+    short_rounds: int = 0  # round timers shortened: the round's leader or the next was unreachable
     timeouts_sent: int = 0
     timer_fired: int = 0
     commits: int = 0
@@ -243,9 +247,28 @@ class ConsensusDriver:
         assert self._loop is not None
         if self._timer is not None:
             self._timer.cancel()
+        entered = a.round > self._round_entered  # not a re-armed timer (timeout retransmission)
         self._note_round(a.round)
         delay = max(0.0, a.deadline - time.time())
+        short = self.limits.unreachable_timeout
+        if short and entered and delay > short and self._leaders_unreachable(a.round):
+            delay = short
+            self.stats.short_rounds += 1
         self._timer = self._loop.call_later(delay, self._fire, a.round)
+
+    def _leaders_unreachable(self, round: int) -> bool:
+        """Is the leader of `round` (who proposes) or of `round + 1` (to whom its votes go,
+        and who alone can form its QC) another validator with no connection to us? Then
+        no block of this round can reach us certified before that validator reconnects,
+        and waiting out the full timeout only delays the TC (with one of four validators
+        down, two rounds in four wait so). Timers decide liveness only: the safety rules
+        do not depend on when a round times out."""
+        me = self.core.index
+        keys = self.vs.keys
+        for v in (self.vs.leader(round), self.vs.leader(round + 1)):
+            if v != me and not self.net.is_connected(keys[v]):
+                return True
+        return False
 
     def _note_round(self, round: int) -> None:
         """A SetTimer for a new round. When it was entered by the QC on the previous

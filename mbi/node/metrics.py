@@ -102,6 +102,8 @@ class _Collector:
         yield gauge("mbi_committed_height", "last committed consensus height", n.core.committed_height)
         yield gauge("mbi_round", "current consensus round", n.core.round)
         yield counter("mbi_timeouts", "round timers that fired", d.timer_fired)
+        yield counter("mbi_short_rounds", "round timers shortened because the round's leader or the next one "
+                      "had no connection to this validator", d.short_rounds)
         yield counter("mbi_timeouts_sent", "timeout messages signed", d.timeouts_sent)
         yield counter("mbi_proposals", "blocks proposed", d.proposals)
         yield counter("mbi_votes_sent", "votes sent", d.votes_sent)

@@ -72,7 +72,8 @@ class Node:
         self.driver = ConsensusDriver(self.core, self.chain, self.pool, self.cache, self.net,
                                       BlockLimits(cfg.block.max_block_txs, cfg.block.max_block_bytes,
                                                   c.heartbeat_interval, c.block_time_budget,
-                                                  c.block_time_min_txs, c.block_time_after_timeout),
+                                                  c.block_time_min_txs, c.block_time_after_timeout,
+                                                  c.unreachable_leader_timeout),
                                       self._verify_pool, self._exec_pool, on_executed=self._on_executed,
                                       vote_journal=os.path.join(data_dir, "votes.log") if c.vote_journal else None)
         self.loop_lag = LoopLag()
