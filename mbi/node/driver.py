@@ -90,6 +90,10 @@ class DriverStats:
     block_cap: int = 0  # the transaction cap of our last proposal (pacing)
 
 
+# Committed blocks whose payloads are checked ahead of their execution (_decode_ahead).
+DECODE_AHEAD = 2
+
+
 class ConsensusDriver:
     def __init__(self, core: Core, chain: Chain, pool: TxPool, cache: TxCache, net, limits: BlockLimits,
                  verify_pool: ThreadPoolExecutor, exec_pool: ThreadPoolExecutor,
@@ -116,6 +120,8 @@ class ConsensusDriver:
         self._block_hashes: dict[bytes, frozenset[bytes]] = {}  # block id -> its transaction hashes
         self._pending: dict[int, tuple[Block, QuorumCert]] = {}  # committed, not yet executed
         self._exec_queue: asyncio.Queue[tuple[Block, QuorumCert]] = asyncio.Queue()
+        # committed blocks whose payload is being decoded and verified ahead of execution
+        self._decoding: dict[bytes, asyncio.Future[tuple[list[SignedTransaction] | None, str]]] = {}
         self._exec_task: asyncio.Task[None] | None = None
         self.proposed_at: dict[bytes, float] = {}  # our proposals: block id -> loop time
         self.commit_latencies: list[float] = []    # proposal -> commit at this leader (seconds)
@@ -468,14 +474,22 @@ class ConsensusDriver:
         assert self._loop is not None
         while True:
             block, qc = await self._exec_queue.get()
+            ahead = self._decoding.pop(block.id, None)
             if block.height <= self.chain.height:
                 self._pending.pop(block.height, None)
+                if ahead is not None:
+                    ahead.cancel()
                 continue
+            self._decode_ahead(block.height)
             # Kept in _block_txs until the pool has dropped them: a leader proposing meanwhile
             # must still see them in flight (_in_flight), or it proposes them a second time.
             txs = self._block_txs.get(block.id)
+            if txs is not None and ahead is not None:
+                ahead.cancel()  # checked meanwhile by the proposal path: the result is not needed
             if txs is None:
-                txs, why = await self._loop.run_in_executor(self._verify_pool, self._decode_payload, block)
+                if ahead is None:
+                    ahead = self._loop.run_in_executor(self._verify_pool, self._decode_payload, block)
+                txs, why = await ahead
                 if txs is None:  # a quorum certified it, so it is executed as far as it decodes
                     log.error("committed block %d has an undecodable payload (%s); executing it empty",
                               block.height, why, extra={"height": block.height})
@@ -492,6 +506,23 @@ class ConsensusDriver:
             self.feed(BlockExecuted(ex.height, bytes(ex.header.hash)))
             if self.on_executed is not None:
                 self.on_executed(ex, ex.seconds)
+
+    def _decode_ahead(self, height: int) -> None:
+        """Start decoding and verifying the payloads of the next DECODE_AHEAD committed
+        blocks that this node never checked (synced ones: a restarted or lagging
+        validator), on the verify threads, while the execute thread runs the block at
+        `height`. Signature checks release the GIL, so catching up uses both the verify
+        threads and the execute thread instead of one at a time. Blocks this node already
+        checked (every block it voted on) need none of it."""
+        assert self._loop is not None
+        for h in range(height + 1, height + 1 + DECODE_AHEAD):
+            e = self._pending.get(h)
+            if e is None:
+                return
+            b = e[0]
+            if b.id in self._block_txs or b.id in self._decoding:
+                continue
+            self._decoding[b.id] = self._loop.run_in_executor(self._verify_pool, self._decode_payload, b)
 
     def _serve_sync(self, a: ServeSync) -> None:
         """Committed blocks from the store, then those still waiting for execution. The

@@ -1,0 +1,88 @@
+"""A validator executing committed blocks it never checked (after a restart, or behind)
+decodes and verifies the next DECODE_AHEAD payloads on its verify threads while the
+execute thread runs the current block (ConsensusDriver._decode_ahead)."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+from consensus_fixtures import Net
+from mbi.node import driver as D
+from mbi.node.driver import BlockLimits, ConsensusDriver
+
+
+class _Chain:
+    def __init__(self) -> None:
+        self.height = 0
+        self.executed: list[int] = []
+        self.ended: dict[int, float] = {}
+
+    def execute(self, block, qc, txs):  # noqa: ANN001
+        time.sleep(0.05)  # the execute thread's work on this block
+        self.executed.append(block.height)
+        self.ended[block.height] = time.monotonic()
+        self.height = block.height
+        return SimpleNamespace(applied=[], dropped=[], seconds=0.05, height=block.height,
+                               header=SimpleNamespace(hash=b"h" * 32))
+
+
+class _Pool:
+    def on_commit(self, applied, dropped) -> None:  # noqa: ANN001
+        pass
+
+
+class _Cache:
+    def discard(self, envelopes) -> None:  # noqa: ANN001
+        pass
+
+
+def test_synced_blocks_are_checked_ahead_while_the_previous_one_executes() -> None:
+    net = Net(4)
+    core = net.core(0)
+    chain = _Chain()
+    verify, execute = ThreadPoolExecutor(2), ThreadPoolExecutor(1)
+    d = ConsensusDriver(core, chain, _Pool(), _Cache(), None, BlockLimits(), verify, execute)  # type: ignore[arg-type]
+    spans: dict[int, tuple[float, float]] = {}
+    lock = threading.Lock()
+
+    def decode(block):  # noqa: ANN001
+        t0 = time.monotonic()
+        time.sleep(0.05)  # the signature batch of a block never seen
+        with lock:
+            spans[block.height] = (t0, time.monotonic())
+        return [], ""
+
+    d._decode_payload = decode  # type: ignore[method-assign]
+    d.feed = lambda event: None  # type: ignore[method-assign]
+    g = net.genesis_block()
+    blocks, parent = [], g
+    for r in range(1, 7):
+        parent = net.block(parent, r, payload=b"p%d" % r)
+        blocks.append(parent)
+    seen = blocks[2]
+    d._remember(seen.id, [])  # one block this node checked itself (it voted on it)
+
+    async def run() -> None:
+        d._loop = asyncio.get_running_loop()
+        for b in blocks:
+            d._pending[b.height] = (b, net.qc(b))
+            d._exec_queue.put_nowait((b, net.qc(b)))
+        task = asyncio.get_running_loop().create_task(d._execute_loop())
+        while len(chain.executed) < len(blocks):
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(run())
+    verify.shutdown()
+    execute.shutdown()
+    assert chain.executed == [1, 2, 3, 4, 5, 6]  # in order
+    assert set(spans) == {1, 2, 4, 5, 6}  # the block it had checked is not checked again
+    assert not d._decoding
+    # each next check started before the previous block's execution ended (without the
+    # look-ahead it starts only after it)
+    for h in (2, 5, 6):
+        assert spans[h][0] < chain.ended[h - 1], (h, spans[h], chain.ended[h - 1])
+    assert D.DECODE_AHEAD == 2
