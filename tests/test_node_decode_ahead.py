@@ -86,3 +86,33 @@ def test_synced_blocks_are_checked_ahead_while_the_previous_one_executes() -> No
     for h in (2, 5, 6):
         assert spans[h][0] < chain.ended[h - 1], (h, spans[h], chain.ended[h - 1])
     assert D.DECODE_AHEAD == 2
+
+
+def test_persisting_safety_writes_only_uncommitted_blocks_to_the_tree() -> None:
+    # A validator that synced committed blocks (they wait in _pending for execution)
+    # writes to its block tree only what a quorum has not committed yet.
+    from mbi.consensus.events import PersistSafety
+
+    net = Net(4)
+    core = net.core(0)
+    saved: list[tuple[bytes, list[int]]] = []
+
+    class Chain:
+        def in_tree(self, block_id: bytes) -> bool:
+            return block_id == blocks[4].id  # stored when we voted on it
+
+        def save_safety(self, data: bytes, blocks) -> None:  # noqa: ANN001
+            saved.append((data, sorted(b.height for b in blocks)))
+
+    d = ConsensusDriver(core, Chain(), None, None, None, BlockLimits(), None, None)  # type: ignore[arg-type]
+    g = net.genesis_block()
+    blocks, parent = {}, g
+    for r in range(1, 7):
+        parent = net.block(parent, r, payload=b"p%d" % r)
+        blocks[r] = parent
+        core.blocks[parent.id] = parent
+    core.root = blocks[3]  # heights 1-3 committed (by a sync), 4-6 not
+    for h in (1, 2, 3):
+        d._pending[h] = (blocks[h], net.qc(blocks[h]))
+    d._run([PersistSafety(None, b"safety")])  # type: ignore[arg-type]
+    assert saved == [(b"safety", [5, 6])]
