@@ -197,6 +197,19 @@ _SIG_HEAD = b"\x12\x90\x01\x0a\x4c"  # field 2, length 144; Signature field 1, l
 _SIG_MID = b"\x12\x40"  # Signature field 2, length 64
 
 
+def _scan_or_decode(tx_bytes: bytes, what: str) -> tuple[Transaction | None, PayScan | None]:
+    """(decoded transaction, scan): the common PAY_COIN's fields read natively, its message
+    left undecoded (bytes the scan takes, protobuf decodes to the same values:
+    tests/test_txscan.py); anything else decoded now. EnvelopeError when it does not decode."""
+    pay = _scan_pay(tx_bytes)
+    if pay is not None:
+        return None, pay
+    try:
+        return _from_tx(tx_bytes), None
+    except DecodeError as exc:
+        raise EnvelopeError(f"{what} does not decode: {exc}") from None
+
+
 def _decode_parts(data: bytes) -> tuple[bytes, bytes, Transaction | None,
                                         tuple[tuple[str, bytes | None, str | None, bytes], ...], PayScan | None]:
     """(envelope, transaction bytes, decoded transaction, signatures, scan) of a
@@ -232,13 +245,7 @@ def _decode_parts(data: bytes) -> tuple[bytes, bytes, Transaction | None,
                 # The common PAY_COIN, read natively: bytes the scan takes are bytes
                 # protobuf decodes to the same values (tests/test_txscan.py), so the
                 # message is decoded only if something reads it (SignedTransaction.tx).
-                pay = _scan_pay(tx_bytes)
-                tx = None
-                if pay is None:
-                    try:
-                        tx = _from_tx(tx_bytes)
-                    except DecodeError as exc:
-                        raise EnvelopeError(f"TransactionEnv does not decode: {exc}") from None
+                tx, pay = _scan_or_decode(tx_bytes, "TransactionEnv")
                 pk = pk_b.decode("ascii")
                 parsed = _PK_CACHE.get(pk, False)
                 if parsed is False:
@@ -385,13 +392,7 @@ class SignedTransaction:
         tx_bytes = bytes(tx_bytes)
         # As in the decoder: the common PAY_COIN is scanned natively and its message
         # decoded only when read (bytes the scan takes, protobuf decodes).
-        pay = _scan_pay(tx_bytes)
-        tx = None
-        if pay is None:
-            try:
-                tx = _from_tx(tx_bytes)
-            except DecodeError as exc:
-                raise EnvelopeError(f"transaction blob does not decode: {exc}") from None
+        tx, pay = _scan_or_decode(tx_bytes, "transaction blob")
         head = _len_field(1, tx_bytes)
         if type(signatures) is list and len(signatures) == 1:
             # What clients send: one signature of a 76-character key and 64 bytes, the
