@@ -64,3 +64,33 @@ def load_line() -> str:
         return "load    : unknown"
     return (f"load    : {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} (1/5/15 min) on {os.cpu_count()} CPUs; "
             f"other work on the machine moves wall-clock figures")
+
+
+# -- baseline trees: the ratio scripts that compare this checkout with an older commit
+
+def archive_mbi(root: str, rev: str, prefix: str = "mbi-bench-base-") -> str:
+    """A new temporary folder holding `git archive <rev>` of mbi/ (the caller removes it).
+    core_ext is not in git: a worker run from it imports this checkout's native modules."""
+    import subprocess
+    import tempfile
+
+    out = tempfile.mkdtemp(prefix=prefix)
+    arch = subprocess.run(["git", "-C", root, "archive", rev, "mbi"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", out], input=arch.stdout, check=True)
+    return out
+
+
+def run_worker(script: str, tree: str, args: list[str], root: str | None = None) -> dict:
+    """`python script --worker ARGS` with `tree` first on sys.path (and `root` after it,
+    for bench/ itself); the worker's last stdout line, parsed as JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    path = os.pathsep.join([tree, root] if root else [tree])
+    out = subprocess.run([sys.executable, os.path.abspath(script), "--worker", *args],
+                         env=dict(os.environ, PYTHONPATH=path), cwd=tree, capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"worker in {tree} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])

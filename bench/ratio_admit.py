@@ -25,10 +25,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from interleave import archive_mbi, run_worker  # noqa: E402
+
 CHAIN = 5
 
 
@@ -92,15 +94,6 @@ def verify_rate(seconds: float = 0.5) -> float:
     return vr(seconds)["cpu_per_s"]
 
 
-def run_worker(tree: str, n: int, samples: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, ROOT]))
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", "--items", str(n),
-                          "--samples", str(samples)], env=env, cwd=tree, capture_output=True, text=True, check=False)
-    if out.returncode:
-        raise RuntimeError(f"worker in {tree} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="3cfe5d9", help="baseline commit (git archive of its mbi/)")
@@ -112,16 +105,15 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.items, args.samples)))
         return
-    base_dir = tempfile.mkdtemp(prefix="mbi-bench-base-")
+    base_dir = archive_mbi(ROOT, args.base)
     try:
-        arch = subprocess.run(["git", "-C", ROOT, "archive", args.base, "mbi"], capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", base_dir], input=arch.stdout, check=True)
         trees = {"base": base_dir, "new": ROOT}
         res: dict[str, list[dict]] = {"base": [], "new": []}
         ref: list[float] = []
         for r in range(args.rounds):
             for name in (["base", "new"] if r % 2 == 0 else ["new", "base"]):
-                res[name].append(run_worker(trees[name], args.items, args.samples))
+                res[name].append(run_worker(__file__, trees[name], ["--items", str(args.items), "--samples",
+                                                                    str(args.samples)], ROOT))
                 ref.append(verify_rate())
         sha = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
                              text=True).stdout.strip()

@@ -33,6 +33,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from interleave import archive_mbi, run_worker  # noqa: E402
+
 CHAIN = 5
 
 
@@ -128,15 +131,6 @@ def verify_rate(seconds: float = 0.5) -> float:
     return vr(seconds)["cpu_per_s"]
 
 
-def run_worker(tree: str, n: int, blocks: int, warm: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, ROOT]))
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", "--txs", str(n),
-                          "--blocks", str(blocks), "--warm", str(warm)], env=env, cwd=tree, capture_output=True, text=True, check=False)
-    if out.returncode:
-        raise RuntimeError(f"worker in {tree} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="4712201", help="baseline commit (git archive of its mbi/)")
@@ -150,17 +144,16 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.txs, args.blocks, args.warm)))
         return
-    base_dir = tempfile.mkdtemp(prefix="mbi-bench-base-")
+    base_dir = archive_mbi(ROOT, args.base)
     try:
-        arch = subprocess.run(["git", "-C", ROOT, "archive", args.base, "mbi"], capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", base_dir], input=arch.stdout, check=True)
         trees = {"base": base_dir, "new": ROOT}
         res: dict[str, list[dict]] = {"base": [], "new": []}
         ref: list[float] = []
         for r in range(args.rounds):
             order = ["base", "new"] if r % 2 == 0 else ["new", "base"]
             for name in order:
-                res[name].append(run_worker(trees[name], args.txs, args.blocks, args.warm))
+                res[name].append(run_worker(__file__, trees[name], ["--txs", str(args.txs), "--blocks", str(args.blocks),
+                                                                    "--warm", str(args.warm)], ROOT))
                 ref.append(verify_rate())
         roots = {x["root"] for v in res.values() for x in v}
         assert len(roots) == 1, f"the trees disagree on the state root: {roots}"

@@ -18,12 +18,14 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from interleave import archive_mbi, run_worker  # noqa: E402
+
 CHAIN = 5
 LINE = "        o.set_memtable_factory(MemtableFactory.hash_skip_list(buckets, 4, 4))\n"
 
@@ -93,10 +95,8 @@ def main() -> None:
     if a.worker:
         print(json.dumps(worker(a.txs, a.blocks)))
         return
-    plain = tempfile.mkdtemp(prefix="mbi-bench-plain-")
+    plain = archive_mbi(ROOT, "HEAD", prefix="mbi-bench-plain-")
     try:
-        arch = subprocess.run(["git", "-C", ROOT, "archive", "HEAD", "mbi"], capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", plain], input=arch.stdout, check=True)
         opts = os.path.join(plain, "mbi", "store", "options.py")
         src = open(opts).read()
         if LINE not in src:
@@ -106,13 +106,7 @@ def main() -> None:
         res: dict[str, list[dict]] = {"hash": [], "plain": []}
         for r in range(a.rounds):
             for name in (["hash", "plain"] if r % 2 == 0 else ["plain", "hash"]):
-                env = dict(os.environ, PYTHONPATH=trees[name])
-                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", "--txs", str(a.txs),
-                                      "--blocks", str(a.blocks)], env=env, cwd=trees[name], capture_output=True,
-                                     text=True, check=False)
-                if out.returncode:
-                    raise RuntimeError(f"{name} worker failed:\n{out.stderr[-3000:]}")
-                res[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                res[name].append(run_worker(__file__, trees[name], ["--txs", str(a.txs), "--blocks", str(a.blocks)]))
         roots = {x["root"] for v in res.values() for x in v}
         assert len(roots) == 1, f"the variants disagree on the state root: {roots}"
         la = os.getloadavg()
