@@ -94,3 +94,16 @@ def run_worker(script: str, tree: str, args: list[str], root: str | None = None)
     if out.returncode:
         raise RuntimeError(f"worker in {tree} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def verify_rate(seconds: float = 0.5) -> float:
+    """libsodium single verifies per CPU second on one core, now (the same-run reference)."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from bench.cluster.reference import verify_rate as vr
+
+    return vr(seconds)["cpu_per_s"]

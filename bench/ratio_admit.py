@@ -29,7 +29,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from interleave import archive_mbi, run_worker  # noqa: E402
+from interleave import archive_mbi, run_worker, verify_rate  # noqa: E402
 
 CHAIN = 5
 
@@ -85,13 +85,6 @@ def worker(n: int, samples: int) -> dict:
     med = statistics.median
     return {"parse": n / med(parse_c), "validate": n / med(check_c), "free": n / med(free_c),
             "total": n / med(total_c)}
-
-
-def verify_rate(seconds: float = 0.5) -> float:
-    sys.path.insert(0, ROOT)
-    from bench.cluster.reference import verify_rate as vr
-
-    return vr(seconds)["cpu_per_s"]
 
 
 def main() -> None:

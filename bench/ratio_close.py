@@ -34,7 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from interleave import archive_mbi, run_worker  # noqa: E402
+from interleave import archive_mbi, run_worker, verify_rate  # noqa: E402
 
 CHAIN = 5
 
@@ -122,13 +122,6 @@ def worker(n: int, blocks: int, warm: int) -> dict:
     finally:
         store.close()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def verify_rate(seconds: float = 0.5) -> float:
-    sys.path.insert(0, ROOT)
-    from bench.cluster.reference import verify_rate as vr
-
-    return vr(seconds)["cpu_per_s"]
 
 
 def main() -> None:
