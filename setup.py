@@ -77,7 +77,7 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
         # layers, bottom up: group/scalar arithmetic, backends, batch engine, dispatch
         ["core_ext/sigverify.pyx", f"{SRC}/cpu.c", f"{SRC}/ed25519/sha512.c",
          f"{SRC}/ed25519/group.c", f"{SRC}/ed25519/scalar.c", f"{SRC}/ed25519/backend.c",
-         f"{SRC}/ed25519/batch.c", f"{SRC}/ed25519/ed25519.c", f"{SRC}/pool/client.c"],
+         f"{SRC}/ed25519/batch.c", f"{SRC}/ed25519/keycache.c", f"{SRC}/ed25519/ed25519.c", f"{SRC}/pool/client.c"],
         {f"{SRC}/ed25519/ed25519_ifma.c": special(X86_AVX512IFMA)},
         "c",
     ),

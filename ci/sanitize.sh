@@ -25,7 +25,8 @@ export CC
 # have none, so a second pass over them would test the same code again).
 TESTS=(tests/test_hashing.py tests/test_merkle.py tests/test_sigverify.py
        tests/test_sigverify_backends.py tests/test_sigverify_field.py tests/test_sigverify_zip215.py
-       tests/test_sigverify_ref.py tests/test_pool.py tests/test_mempool.py tests/test_mempool_model.py
+       tests/test_sigverify_ref.py tests/test_sigverify_keycache.py tests/test_pool.py tests/test_mempool.py
+       tests/test_mempool_model.py
        tests/test_txscan.py)
 PORTABLE_TESTS=(tests/test_hashing.py tests/test_merkle.py tests/test_sigverify.py
                 tests/test_sigverify_backends.py tests/test_sigverify_field.py

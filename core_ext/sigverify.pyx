@@ -39,6 +39,9 @@ cdef extern from "mbi_ed25519.h" nogil:
     int mbi_ed25519_fe_test(int op, const uint64_t *a, const uint64_t *b, uint8_t *out)
     double mbi_ed25519_recent_invalid_rate()
     void mbi_ed25519_set_recent_invalid_rate(double rate)
+    void mbi_ed25519_keycache_enable(int on)
+    int mbi_ed25519_keycache_enabled()
+    void mbi_ed25519_keycache_counters(uint64_t *hits, uint64_t *misses, int reset)
 
 include "_pool_client.pxi"
 
@@ -99,6 +102,17 @@ def _recent_invalid_rate(rate=None) -> float:
                              "clamped), not NaN")
         mbi_ed25519_set_recent_invalid_rate(r)
     return mbi_ed25519_recent_invalid_rate()
+
+
+def _keycache(enabled=None, bint reset=False) -> tuple:
+    """The decoded-public-key cache (speed only: a hit gives the point a fresh decode
+    would). With `enabled`, turn it on or off first (off also empties it); with `reset`,
+    zero the counters after reading them. Returns (enabled, hits, misses)."""
+    cdef uint64_t hits = 0, misses = 0
+    if enabled is not None:
+        mbi_ed25519_keycache_enable(1 if enabled else 0)
+    mbi_ed25519_keycache_counters(&hits, &misses, 1 if reset else 0)
+    return bool(mbi_ed25519_keycache_enabled()), int(hits), int(misses)
 
 
 def _decode_point(enc):

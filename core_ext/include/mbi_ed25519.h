@@ -58,6 +58,13 @@ void mbi_ed25519_verify_each(size_t n, const uint8_t *pks, const uint8_t *const 
 double mbi_ed25519_recent_invalid_rate(void);
 void mbi_ed25519_set_recent_invalid_rate(double rate);
 
+/* The decoded-public-key cache (speed only: a hit returns the point a fresh decode would).
+ * On at start; turning it off also empties it. Counters: key lookups that hit and that
+ * decoded, since the last reset. */
+void mbi_ed25519_keycache_enable(int on);
+int mbi_ed25519_keycache_enabled(void);
+void mbi_ed25519_keycache_counters(uint64_t *hits, uint64_t *misses, int reset);
+
 /* Test hook for the field arithmetic: op 0/1 = scalar a*b / a^2 (a, b: 5 limbs each),
  * op 2/3 = the same for 8 elements in the IFMA lanes (a, b: 8x5 limbs, out 8x32 bytes).
  * Writes canonical encodings; returns -1 if the op is unavailable. */

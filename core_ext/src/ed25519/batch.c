@@ -24,6 +24,7 @@
 #endif
 
 #include "ed25519/batch.h"
+#include "ed25519/keycache.h"
 
 typedef struct {
     ed25519_item it;
@@ -494,7 +495,7 @@ int ed25519_batch_range(size_t begin, size_t end, const uint8_t *pks,
             ed25519_ifma_hram8(kk, er, ea, em, el);
         } else {
             for (size_t l = 0; l < gn; l++) {
-                okA[l] = ge_decode_zip215(&A[l], pks + 32 * (g + l)) == 0;
+                okA[l] = ge_decode_key(&A[l], pks + 32 * (g + l)) == 0;
                 okR[l] = okA[l] && ge_decode_zip215(&R[l], sigs + 64 * (g + l)) == 0;
             }
         }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ed25519/batch.h"
+#include "ed25519/keycache.h"
 #include "mbi_parallel.h"
 
 static int g_init_ok = 0;
@@ -129,6 +130,12 @@ int mbi_ed25519_verify_batch_ex(size_t n, const uint8_t *pks, const uint8_t *con
         stats[2] = c.stats.single_checks;
     }
     return c.failed ? -1 : 0;
+}
+
+void mbi_ed25519_keycache_enable(int on) { ed25519_keycache_enable(on); }
+int mbi_ed25519_keycache_enabled(void) { return ed25519_keycache_enabled(); }
+void mbi_ed25519_keycache_counters(uint64_t *hits, uint64_t *misses, int reset) {
+    ed25519_keycache_counters(hits, misses, reset);
 }
 
 double mbi_ed25519_recent_invalid_rate(void) { return ed25519_recent_invalid_rate(); }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ed25519/sha512.h"
+#include "ed25519/keycache.h"
 
 const uint64_t ED25519_L[4] = {0x5812631a5cf5d3edULL, 0x14def9dea2f79cd6ULL, 0, 0x1000000000000000ULL};
 /* floor(2^512 / l), for Barrett reduction */
@@ -148,7 +149,7 @@ int ed25519_prepare(ed25519_item *it, const uint8_t pk[32], const uint8_t *msg, 
     ge_p3 p;
     sc_from_bytes(it->s, sig + 32);
     if (!sc_is_canonical(it->s)) return 0;
-    if (ge_decode_zip215(&p, pk) != 0) return 0;
+    if (ge_decode_key(&p, pk) != 0) return 0;
     ge_neg(&it->nA, &p);
     if (ge_decode_zip215(&p, sig) != 0) return 0;
     ge_neg(&it->nR, &p);
