@@ -6,7 +6,8 @@
 #
 # Each side's validators run the code of the tree they were started from (network.py
 # starts `mbi start` from the repository its own file is in). The native core_ext
-# modules are this checkout's, copied into the worktree (they are not in git).
+# modules are this checkout's, copied into the worktree (they are not in git); for an
+# A/B of a native change, OLD_SO=DIR copies DIR's .so files over them (the old build).
 set -euo pipefail
 OLD_REV=${1:?usage: ab_e2e.sh OLD_REV [PAIRS] [DURATION] [OUT] [-- e2e flags]}
 PAIRS=${2:-3}
@@ -22,6 +23,7 @@ if [ ! -d "$OLD" ]; then
   git -C "$ROOT" worktree add --detach "$OLD" "$OLD_REV" >/dev/null
 fi
 cp "$ROOT"/core_ext/*.so "$OLD"/core_ext/
+if [ -n "${OLD_SO:-}" ]; then cp "$OLD_SO"/*.so "$OLD"/core_ext/; fi
 for i in $(seq 1 "$PAIRS"); do
   for side in old new; do
     dir=$ROOT; [ $side = old ] && dir=$OLD
