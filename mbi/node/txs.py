@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
@@ -254,9 +254,17 @@ def admit_groups(pool: "TxPool", gossip: "TxGossip | None", groups: Sequence[Gro
     verified = 0
     for (origin, _envs, hashes), d in zip(groups, decoded):
         verified += d.verified
+        txs = d.txs
+        n = len(txs)
+        hs = hashes if hashes is not None else [None] * n
+        # the usual group: every transaction decoded and well signed, taken whole
+        if len(hs) == n and len([t for t in txs if t is not None and t.valid_signers]) == n:
+            ok += txs  # type: ignore[arg-type]
+            ok_h += hs
+            ok_o += [origin] * n
+            continue
         n_bad = 0
-        hs = hashes if hashes is not None else [None] * len(d.txs)
-        for t, h in zip(d.txs, hs):
+        for t, h in zip(txs, hs):
             if t is not None and t.valid_signers:
                 ok.append(t)
                 ok_h.append(h)
@@ -273,14 +281,17 @@ def admit_groups(pool: "TxPool", gossip: "TxGossip | None", groups: Sequence[Gro
     fresh: list[SignedTransaction] = []
     fresh_h: list[bytes | None] = []
     fresh_o: list[bytes | None] = []
-    for t, h, o, r in zip(ok, ok_h, ok_o, results):
-        if r is AddResult.ACCEPTED or r is AddResult.REPLACED:
-            fresh.append(t)
-            fresh_h.append(h)
-            fresh_o.append(o)
+    if results.count(AddResult.ACCEPTED) == len(ok):  # the pool took them all
+        fresh, fresh_h, fresh_o = ok, ok_h, ok_o
+    else:
+        for t, h, o, r in zip(ok, ok_h, ok_o, results):
+            if r is AddResult.ACCEPTED or r is AddResult.REPLACED:
+                fresh.append(t)
+                fresh_h.append(h)
+                fresh_o.append(o)
     if fresh and gossip is not None:
         envs = [t.envelope for t in fresh]
-        if any(h is None for h in fresh_h):
+        if None in fresh_h:
             from mbi.p2p.gossip import sha256_each
 
             fresh_h = sha256_each(envs)
@@ -351,18 +362,19 @@ class TxPool:
         prices = np.array(price_list, dtype=np.int64)
         sizes = np.array([len(t.envelope) for t in txs], dtype=np.int64)
         res = self.pool.add_batch(hashes, senders, nonces, prices, sizes, now)
-        codes = res.tolist()
         counts = self.results
-        tally = Counter(codes)
-        for code, k in tally.items():
-            counts[_RESULTS[code].name] += k
+        tally = np.bincount(res, minlength=len(_RESULTS)).tolist()  # codes are 0..7
+        for code, k in enumerate(tally):
+            if k:
+                counts[_RESULTS[code].name] += k
         by_hash = self.by_hash
-        if tally.get(_ACCEPTED, 0) == n:  # the usual batch: every one taken
+        if tally[_ACCEPTED] == n:  # the usual batch: every one taken
             by_hash.update(zip(hash_list, txs))
-        else:
-            for h, t, code in zip(hash_list, txs, codes):
-                if code == _ACCEPTED or code == _REPLACED:
-                    by_hash[h] = t
+            return [AddResult.ACCEPTED] * n
+        codes = res.tolist()
+        for h, t, code in zip(hash_list, txs, codes):
+            if code == _ACCEPTED or code == _REPLACED:
+                by_hash[h] = t
         return [_RESULTS[c] for c in codes]
 
     def select(self, max_txs: int, max_bytes: int, exclude: set[bytes]) -> list[SignedTransaction]:
