@@ -2,7 +2,7 @@
  * decoded form of one signature. The bottom layer of the verifier, above the field
  * (fe51.h): it depends on nothing else of it. Not a public API.
  *
- *   fe51.h  <-  group.h (group.c, scalar.c)  <-  backend.h (backend.c, ed25519_ifma.c)
+ *   fe51.h  <-  group.h (group.c, scalar.c, keycache.c)  <-  backend.h (backend.c, ed25519_ifma.c)
  *           <-  batch.h (batch.c)  <-  ed25519.c (public API and backend dispatch)
  */
 #ifndef MBI_ED25519_GROUP_H
