@@ -56,6 +56,8 @@ def test_tiny_e2e_run_accounts_for_every_transaction(tmp_path: Path) -> None:
     assert len(rep["cpu"]["validators_cores"]) == 4 and all(c > 0 for c in rep["cpu"]["validators_cores"])
     assert rep["reference"]["libsodium_verify_per_s"] > 1000 and rep["reference"]["execute_per_s"] > 1000
     assert rep["config"]["validators"] == 4 and rep["config"]["rate"] == 150
+    # each validator's share of the cores (mbi.node.devnet.shared_host_config)
+    assert rep["config"]["kernel_threads"] == max(1, len(os.sched_getaffinity(0)) // 4)
     assert (res / "tps.png").stat().st_size > 1000 and (res / "latency.png").stat().st_size > 1000
     assert json.loads((res / "report.json").read_text())["committed"] == rep["committed"]
 

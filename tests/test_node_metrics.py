@@ -61,6 +61,25 @@ def test_mbi_start_gc_policy_freezes_the_loaded_state_and_sets_the_young_thresho
         gc.set_threshold(*saved)
 
 
+def test_mbi_start_sets_the_kernel_threads_and_shared_hosts_split_the_cores(monkeypatch):
+    import os
+
+    import core_ext
+    from mbi.node.commands import _tune_threads
+    from mbi.node.devnet import shared_host_config
+
+    try:
+        _tune_threads(1)
+        assert core_ext.threads() == 1
+        _tune_threads(0)  # 0 keeps what is set
+        assert core_ext.threads() == 1
+    finally:
+        core_ext.set_threads(None)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert [shared_host_config(n).verify.kernel_threads for n in (1, 2, 4, 7, 9, 16)] == [8, 4, 2, 1, 1, 1]
+    assert shared_host_config(4).store.background_jobs == 1
+
+
 def test_metrics_report_loop_stalls(tmp_path):
     """A callback that holds the node's loop for 0.3 s is a stall in /metrics."""
     import time

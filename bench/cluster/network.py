@@ -114,11 +114,11 @@ class Validator:
 
 
 def node_config(n: int, overrides: dict[str, Any]) -> C.NodeConfig:
-    """Devnet's small store budget (several stores share this machine), then overrides."""
-    from mbi.store.db import StoreTuning
+    """Devnet's config for n nodes on this machine (a small store budget, each node's share
+    of the cores as kernel threads), then overrides."""
+    from mbi.node.devnet import shared_host_config
 
-    base = C.NodeConfig(store=StoreTuning(block_cache_mb=32, write_buffer_mb=32, memtable_total_mb=128,
-                                          background_jobs=1))
+    base = shared_host_config(n)
     return C.with_overrides(base, overrides, "bench --set") if overrides else base
 
 

@@ -104,6 +104,9 @@ class VerifyConfig:
     batch_size: int = setting(4096, min=1, doc="signatures per verify_batch call at most")
     max_delay: float = setting(0.005, min=0.0, doc="seconds to wait for a batch to fill")
     threads: int = setting(0, min=0, doc="verifier threads (0: one per core)")
+    kernel_threads: int = setting(0, min=0, max=256,
+                                  doc="threads per native kernel call: signatures, hashing, Merkle "
+                                      "(0: MBI_THREADS if set, else one per core)")
     cache_size: int = setting(1 << 20, min=0, doc="verified transaction hashes remembered")
 
     def __post_init__(self) -> None:

@@ -17,9 +17,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mbi.node.home import HomeError, init_network
+
+if TYPE_CHECKING:
+    from mbi.node.config import NodeConfig
 
 
 class DevnetError(RuntimeError):
@@ -188,15 +191,23 @@ def _stop_all(views: list[NodeView], grace: float = 20.0) -> None:
             p.wait()
 
 
+def shared_host_config(n: int) -> NodeConfig:
+    """The config of each of `n` nodes on this one machine (devnet, the e2e benchmark):
+    a smaller store budget each (docs/operator-guide.md), and the kernel threads of one
+    node's share of the cores (at least one)."""
+    from mbi.node.config import NodeConfig, VerifyConfig
+    from mbi.store.db import StoreTuning
+
+    cores = len(os.sched_getaffinity(0))
+    return NodeConfig(store=StoreTuning(block_cache_mb=32, write_buffer_mb=32, memtable_total_mb=128,
+                                        background_jobs=1),
+                      verify=VerifyConfig(kernel_threads=max(1, cores // max(1, n))))
+
+
 def run_devnet(root: str, n: int, *, load: float = 0.0, accounts: int = 200, duration: float = 0.0,
                live: bool = True) -> int:
     _prepare(root)
-    from mbi.node.config import NodeConfig
-    from mbi.store.db import StoreTuning
-
-    # Several stores share this machine: a smaller memory budget each (docs/operator-guide.md).
-    base = NodeConfig(store=StoreTuning(block_cache_mb=32, write_buffer_mb=32, memtable_total_mb=128,
-                                        background_jobs=1))
+    base = shared_host_config(n)
     try:
         homes, faucet = init_network(root, n, base=base)
     except HomeError as e:
