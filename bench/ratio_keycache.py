@@ -23,26 +23,15 @@ import statistics
 import sys
 import time
 
-import numpy as np
 import pysodium
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from interleave import load_line, verify_rate  # noqa: E402
+from ratio_sigverify import make  # noqa: E402
 
 import core_ext  # noqa: E402
 from core_ext import sigverify as sv  # noqa: E402
-
-
-def batch_of(n: int, keys: list, rng: random.Random) -> tuple[list, list, list]:
-    pks, msgs, sigs = [], [], []
-    for _ in range(n):
-        pk, sk = keys[rng.randrange(len(keys))]
-        m = rng.randbytes(rng.randint(100, 300))
-        pks.append(pk)
-        msgs.append(m)
-        sigs.append(pysodium.crypto_sign_detached(m, sk))
-    return pks, msgs, sigs
 
 
 def main() -> None:
@@ -64,7 +53,7 @@ def main() -> None:
     for label, keys in (("2,000 senders", senders), ("all new", many)):
         for n in (64, 256, 1024, 4096):
             # enough distinct batches that "all new" keys really are new to the cache
-            batches = [batch_of(n, keys, rng) for _ in range(max(1, 40_000 // n) if keys is many else 1)]
+            batches = [make(n, rng, keys) for _ in range(max(1, 40_000 // n) if keys is many else 1)]
             state = {"i": 0}
 
             def call():
