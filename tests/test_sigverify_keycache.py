@@ -13,17 +13,14 @@ import random
 import pysodium
 import pytest
 import test_sigverify_ref as ref
-from test_sigverify_zip215 import adversarial_cases, zebra
+from test_sigverify_zip215 import adversarial_cases, backend, zebra  # noqa: F401 (backend: every backend)
 
 from core_ext import sigverify as sv
 
 
-@pytest.fixture(autouse=True, params=sv.available_backends())
-def backend(request):
-    before = sv.backend()
-    sv._set_backend(request.param)
-    yield request.param
-    sv._set_backend(before)
+@pytest.fixture(autouse=True)
+def cache_back_on():
+    yield
     sv._keycache(True)
 
 
