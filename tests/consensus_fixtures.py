@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
-from mbi.consensus import Core, CoreConfig, Ed25519Signer, ValidatorSet, genesis_block_id, wire
+from mbi.consensus import Core, CoreConfig, Ed25519Signer, ValidatorSet, genesis_block_id, plan_sync_range, wire
 from mbi.consensus.events import (
     Broadcast, Commit, MessageReceived, PayloadReady, PayloadVerified, PersistSafety, RequestPayload, Send,
     ServeSync, SetTimer, TimerFired, VerifyPayload,
@@ -117,6 +117,26 @@ def decoded(net: Net, actions, kind=None) -> list:
 
 # ------------------------------------------------------------------ a tiny delivery loop
 
+def serve_range(store: Mapping[int, Block], commit_qcs: "list[tuple[int, QuorumCert]]", req: ServeSync,
+                budget: int) -> "tuple[list[Block], QuorumCert | None, list]":
+    """A driver's answer to `req` from a core's commits: `store` holds its committed blocks
+    by height, `commit_qcs` (last height, QC) for each of its Commit actions in order."""
+    qc_of: dict[int, QuorumCert] = {}
+    lo = 1
+    for h, q in commit_qcs:
+        for x in range(lo, h + 1):
+            qc_of[x] = q
+        lo = h + 1
+
+    def pairs():
+        h = req.from_height
+        while h in store and h in qc_of:
+            yield store[h], qc_of[h]
+            h += 1
+
+    return plan_sync_range(pairs(), req.max_blocks, budget, wire.Limits().max_proof_headers)
+
+
 @dataclass
 class Cluster:
     """Cores wired together by a FIFO queue; timers only fire when a test fires them.
@@ -139,6 +159,8 @@ class Cluster:
     store: dict[int, dict[int, Block]] = field(default_factory=dict)
     commit_qcs: dict[int, list[tuple[int, QuorumCert]]] = field(default_factory=dict)
     served: list[tuple[int, object, int, int]] = field(default_factory=list)  # (core, peer, from, blocks sent)
+    proofs: list[int] = field(default_factory=list)  # headers in each served response's proof
+    sync_budget: int = 1 << 30  # bytes of a sync response, as plan_sync_range counts them
 
     @classmethod
     def of(cls, net: Net, **kw) -> "Cluster":
@@ -173,16 +195,14 @@ class Cluster:
                 self.queue.append((i, a.peer, MessageReceived(i, self.sync_response(i, a))))
 
     def sync_response(self, i: int, req: ServeSync) -> bytes:
-        """What a node driver sends: committed blocks from its store, up to a height whose
-        commit QC it holds, then the core's certified blocks and high QC."""
-        blocks: list[Block] = []
-        qc = None
-        for h, q in self.commit_qcs.get(i, []):
-            if req.from_height <= h < req.from_height + req.max_blocks:
-                blocks = [self.store[i][x] for x in range(req.from_height, h + 1)]
-                qc = q
+        """What a node driver sends: committed blocks from its store as plan_sync_range
+        chooses them within `sync_budget`, then the core's certified blocks and high QC."""
+        store = self.store.get(i, {})
+        blocks, qc, proof = serve_range(store, self.commit_qcs.get(i, []), req, self.sync_budget)
         self.served.append((i, req.peer, req.from_height, len(blocks)))
-        return wire.encode_sync_response(blocks, qc, req.certified, req.high_qc)
+        self.proofs.append(len(proof))
+        complete = (blocks[-1].height + 1 if blocks else req.from_height) not in store
+        return wire.encode_sync_response(blocks, qc, req.certified if complete else (), req.high_qc, proof)
 
     def run(self, limit: int = 100_000) -> int:
         steps = 0

@@ -225,9 +225,13 @@ def test_payload_and_sync_limits():
     with pytest.raises(WireError) as e:
         dec(wire.encode_message(big), small)
     assert e.value.reason == "block payload is 4 bytes, the limit is 3"
+    assert dec(wire.encode_message(SRESP), small) == SRESP  # one committed block; certified ones count apart
     with pytest.raises(WireError) as e:
-        dec(wire.encode_message(SRESP), small)
-    assert e.value.reason == "sync response of 2 blocks, the limit is 1"
+        dec(wire.encode_message(SyncResponse((B1, B2), QC2, (), None)), small)
+    assert e.value.reason == "sync response of 2 committed blocks, the limit is 1"
+    with pytest.raises(WireError) as e:
+        dec(wire.encode_message(SRESP), Limits(max_sync_certified=0))
+    assert e.value.reason == "sync response of 1 certified blocks, the limit is 0"
     with pytest.raises(WireError) as e:
         dec(wire.encode_message(SyncRequest(1, 2)), small)
     assert e.value.reason == "sync request for 2 blocks, the limit is 1"

@@ -19,17 +19,19 @@ from mbi.consensus.events import (
     ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
 from mbi.consensus.safety import SafetyRules
-from mbi.consensus.sync import SyncError, verify_certified_chain, verify_committed_range
+from mbi.consensus.sync import SyncError, plan_sync_range, verify_certified_chain, verify_committed_range
 from mbi.consensus.types import (
-    Block, Proposal, QuorumCert, SafetyData, SyncRequest, SyncResponse, Timeout, TimeoutCert, ValidatorSet, Vote,
-    genesis_block_id, genesis_qc, make_block,
+    Block, BlockHeader, Proposal, QuorumCert, SafetyData, SyncRequest, SyncResponse, Timeout, TimeoutCert,
+    ValidatorSet, Vote, genesis_block_id, genesis_qc, header_of, make_block,
 )
 
 __all__ = [
-    "Block", "BlockExecuted", "Broadcast", "CertChecker", "Commit", "Core", "CoreConfig", "Ed25519Signer", "Halted",
+    "Block", "BlockExecuted", "BlockHeader", "Broadcast", "CertChecker", "Commit", "Core", "CoreConfig",
+    "Ed25519Signer", "Halted",
     "MessageReceived", "PayloadReady", "PayloadVerified", "PersistSafety", "Proposal", "QuorumCert",
     "ReportMisbehaviour", "RequestPayload", "SafetyData", "SafetyRules", "Send", "ServeSync", "SetTimer", "Signer",
     "SyncError", "SyncRequest", "SyncResponse", "Timeout", "TimeoutCert", "TimerFired", "ValidatorSet",
-    "VerifyPayload", "Vote", "genesis_block_id", "genesis_qc", "make_block", "verify_certified_chain",
+    "VerifyPayload", "Vote", "genesis_block_id", "genesis_qc", "header_of", "make_block",
+    "plan_sync_range", "verify_certified_chain",
     "verify_committed_range", "verify_many", "wire",
 ]

@@ -540,7 +540,8 @@ class Core:
         committed = [b for b in resp.committed if b.height > self.root.height]
         if committed and resp.commit_qc is not None:
             try:
-                verify_committed_range(self.checker, self.root.id, self.root.height, committed, resp.commit_qc)
+                verify_committed_range(self.checker, self.root.id, self.root.height, committed, resp.commit_qc,
+                                       resp.proof)
             except SyncError as e:
                 self._report("bad_sync", peer, None, f"committed range: {e}")
                 return
@@ -550,10 +551,18 @@ class Core:
             if resp.commit_qc.round > self.high_qc.round:
                 self.high_qc = resp.commit_qc
         # The committed part stands on its own; the rest is checked whole before use.
+        # A response capped at max_blocks, or a prefix proved by headers, ends below the
+        # sender's committed tip: there is more to fetch. (Only when it brought something
+        # new: a duplicate answer must not start a second chain of requests.)
+        partial = bool(committed) and (len(resp.committed) >= self.cfg.sync_max_blocks or bool(resp.proof))
+        if committed:
+            # Progress: the next request may leave at once, whether the high QC below asks
+            # for it or the end of this handler does; one request either way.
+            self._sync_next = float("-inf")
         certified = [b for b in resp.certified if b.height > self.root.height]
-        if certified and certified[0].parent_id not in self.blocks and len(resp.committed) >= self.cfg.sync_max_blocks:
-            # Not misbehaviour: a response capped at max_blocks ends below the sender's
-            # committed tip, where its certified blocks start. The next request goes on.
+        if certified and certified[0].parent_id not in self.blocks and partial:
+            # Not misbehaviour: the certified blocks start at the sender's committed tip,
+            # above what this response carried. The next request goes on.
             certified = []
         try:
             if certified:
@@ -577,8 +586,7 @@ class Core:
             self._process_qc(resp.high_qc, peer, now)
         if resp.commit_qc is not None and committed:
             self._advance(resp.commit_qc.round + 1, True, now)
-        if len(resp.committed) >= self.cfg.sync_max_blocks:
-            self._sync_next = float("-inf")
+        if partial and self._sync_next == float("-inf"):
             self._request_sync(peer, now)  # more to fetch
         self._maybe_lead()
         self._retry_waiting(now)

@@ -111,7 +111,8 @@ class VerifyPayload:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """Blocks committed, in height order, with the QC that commits the last one.
+    """Blocks committed, in height order, with the QC that commits the last one (or, for a
+    prefix that sync proved with headers, a descendant of it: docs/consensus.md §3.6).
 
     Every block of `blocks` is an ancestor of (or is) the block `commit_qc.commit_id`.
     """

@@ -56,6 +56,28 @@ class Block(_message.Message):
     exec_root: bytes
     def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., timestamp_us: _Optional[int] = ..., author: _Optional[int] = ..., parent_id: _Optional[bytes] = ..., qc: _Optional[_Union[QuorumCert, _Mapping]] = ..., payload: _Optional[bytes] = ..., exec_height: _Optional[int] = ..., exec_root: _Optional[bytes] = ...) -> None: ...
 
+class BlockHeader(_message.Message):
+    __slots__ = ("height", "round", "timestamp_us", "author", "parent_id", "qc_round", "payload_hash", "exec_height", "exec_root")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_US_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    QC_ROUND_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    EXEC_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ROOT_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    round: int
+    timestamp_us: int
+    author: int
+    parent_id: bytes
+    qc_round: int
+    payload_hash: bytes
+    exec_height: int
+    exec_root: bytes
+    def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., timestamp_us: _Optional[int] = ..., author: _Optional[int] = ..., parent_id: _Optional[bytes] = ..., qc_round: _Optional[int] = ..., payload_hash: _Optional[bytes] = ..., exec_height: _Optional[int] = ..., exec_root: _Optional[bytes] = ...) -> None: ...
+
 class Proposal(_message.Message):
     __slots__ = ("block", "tc", "signature")
     BLOCK_FIELD_NUMBER: _ClassVar[int]
@@ -103,16 +125,18 @@ class SyncRequest(_message.Message):
     def __init__(self, from_height: _Optional[int] = ..., max_blocks: _Optional[int] = ...) -> None: ...
 
 class SyncResponse(_message.Message):
-    __slots__ = ("committed", "commit_qc", "certified", "high_qc")
+    __slots__ = ("committed", "commit_qc", "certified", "high_qc", "proof")
     COMMITTED_FIELD_NUMBER: _ClassVar[int]
     COMMIT_QC_FIELD_NUMBER: _ClassVar[int]
     CERTIFIED_FIELD_NUMBER: _ClassVar[int]
     HIGH_QC_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
     committed: _containers.RepeatedCompositeFieldContainer[Block]
     commit_qc: QuorumCert
     certified: _containers.RepeatedCompositeFieldContainer[Block]
     high_qc: QuorumCert
-    def __init__(self, committed: _Optional[_Iterable[_Union[Block, _Mapping]]] = ..., commit_qc: _Optional[_Union[QuorumCert, _Mapping]] = ..., certified: _Optional[_Iterable[_Union[Block, _Mapping]]] = ..., high_qc: _Optional[_Union[QuorumCert, _Mapping]] = ...) -> None: ...
+    proof: _containers.RepeatedCompositeFieldContainer[BlockHeader]
+    def __init__(self, committed: _Optional[_Iterable[_Union[Block, _Mapping]]] = ..., commit_qc: _Optional[_Union[QuorumCert, _Mapping]] = ..., certified: _Optional[_Iterable[_Union[Block, _Mapping]]] = ..., high_qc: _Optional[_Union[QuorumCert, _Mapping]] = ..., proof: _Optional[_Iterable[_Union[BlockHeader, _Mapping]]] = ...) -> None: ...
 
 class ConsensusMessage(_message.Message):
     __slots__ = ("proposal", "vote", "timeout", "sync_request", "sync_response")

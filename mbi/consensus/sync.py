@@ -1,17 +1,39 @@
-"""Catch-up, the pure part: check a range of committed blocks against the validator set.
+"""Catch-up, the pure part: check a range of committed blocks against the validator set,
+and choose what a response to a sync request carries.
 
 A peer sends committed blocks in height order and the QC that commits the last of them.
 The blocks are chained by their parent ids, the first to a block we already hold, and the
 QC's signers (a quorum of the validator set) signed that it commits the last block. That
 is enough: every ancestor of a committed block is committed (docs/consensus.md §3.5).
-The node uses this same function on restart to check what it reads back from its store.
+
+One QC can commit many blocks at once (after timeouts, a block and its uncommitted
+ancestors), more than one response can carry. Then the response carries a prefix of them
+in full and the headers of the rest (`proof`): the headers chain by parent id from the
+prefix to the block the QC commits, and each header's id is recomputed from its fields,
+so the prefix is proved committed without the payloads it does not carry (§3.6).
+Client proofs (mbi.api.verify) are checked with verify_committed_range too.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from itertools import chain
+from typing import Iterable, Sequence
 
 from mbi.consensus.certs import CertChecker
-from mbi.consensus.types import Block, QuorumCert
+from mbi.consensus.types import Block, BlockHeader, QuorumCert, header_of
+
+# Upper bounds of encoded sizes (protobuf tags, varints of up to 10 bytes, 32-byte ids), so
+# that a response planned within a budget encodes within it.
+HEADER_BYTES = 192  # 166 at most: nine fields, three of them 32-byte ids
+
+
+def qc_wire_bound(qc: QuorumCert) -> int:
+    """At least the encoded size of `qc`: fixed fields, bitmap and 64-byte signatures."""
+    return 128 + len(qc.signers) + 66 * len(qc.signatures)
+
+
+def block_wire_bound(b: Block) -> int:
+    """At least the encoded size of `b` inside a sync response."""
+    return 192 + len(b.payload) + len(b.exec_root) + qc_wire_bound(b.qc)
 
 
 class SyncError(ValueError):
@@ -19,22 +41,75 @@ class SyncError(ValueError):
 
 
 def verify_committed_range(checker: CertChecker, anchor_id: bytes, anchor_height: int,
-                           blocks: Sequence[Block], commit_qc: QuorumCert) -> None:
-    """Raise SyncError unless `blocks` extend (anchor_id, anchor_height) and `commit_qc`
-    (checked in one verify_batch call) commits the last of them."""
+                           blocks: Sequence[Block], commit_qc: QuorumCert,
+                           proof: Sequence[BlockHeader] = ()) -> None:
+    """Raise SyncError unless `blocks` extend (anchor_id, anchor_height), `proof` (headers)
+    extends the last of them, and `commit_qc` (checked in one verify_batch call) commits the
+    last block or, with a proof, the last header."""
     if not blocks:
         raise SyncError("no blocks")
     prev_id, prev_h = anchor_id, anchor_height
-    for b in blocks:
+    links: Iterable[tuple[str, Block | BlockHeader]] = chain((("block", b) for b in blocks),
+                                                             (("proof header", h) for h in proof))
+    for what, b in links:
         if b.height != prev_h + 1:
-            raise SyncError(f"block at height {b.height} follows height {prev_h}")
+            raise SyncError(f"{what} at height {b.height} follows height {prev_h}")
         if b.parent_id != prev_id:
-            raise SyncError(f"block at height {b.height} does not extend the block before it")
+            raise SyncError(f"{what} at height {b.height} does not extend the block before it")
         prev_id, prev_h = b.id, b.height
     if commit_qc.commit_id != prev_id:
         raise SyncError(f"the commit QC does not commit the block at height {prev_h}")
     if not checker.check([commit_qc]):
         raise SyncError("the commit QC's signatures are not a valid quorum")
+
+
+def plan_sync_range(pairs: Iterable[tuple[Block, QuorumCert]], max_blocks: int, budget: int,
+                    max_proof: int) -> tuple[list[Block], QuorumCert | None, list[BlockHeader]]:
+    """What a sync response carries, from `pairs`: the committed blocks from the requested
+    height on, in height order, each with the QC that committed it (lazily: they are read
+    as needed). Returns (blocks, commit_qc, proof).
+
+    The full blocks are at most `max_blocks` and, counted by block_wire_bound and with
+    HEADER_BYTES per proof header, at most `budget` bytes. They end at the last block whose
+    own QC commits it when one is among them (no proof); otherwise the proof holds the
+    headers from the block after them to the first that its QC commits. ([], None, []) when
+    not even one block fits, or no commit point lies within `max_proof` headers."""
+    it = iter(pairs)
+    blocks: list[Block] = []
+    size = 0
+    end, qc = 0, None
+    spill: list[tuple[Block, QuorumCert]] = []  # the first pair that did not fit in full
+    for b, q in it:
+        s = block_wire_bound(b)
+        if len(blocks) >= max_blocks or size + s > budget:
+            spill.append((b, q))
+            break
+        blocks.append(b)
+        size += s
+        if q.commit_id == b.id:
+            end, qc = len(blocks), q
+    if end:
+        return blocks[:end], qc, []
+    if not blocks:
+        return [], None, []
+    proof: list[BlockHeader] = []
+    for b, q in chain(spill, it):
+        proof.append(header_of(b))
+        if q.commit_id == b.id:
+            qc = q
+            break
+        if len(proof) >= max_proof:
+            return [], None, []
+    else:
+        return [], None, []  # the sender does not hold the block that commits them yet
+    # Headers take room too: give up full blocks at the end until it all fits.
+    while blocks and size + HEADER_BYTES * len(proof) > budget:
+        b = blocks.pop()
+        size -= block_wire_bound(b)
+        proof.insert(0, header_of(b))
+    if not blocks or len(proof) > max_proof:
+        return [], None, []
+    return blocks, qc, proof
 
 
 def verify_certified_chain(checker: CertChecker, parent: Block, blocks: Sequence[Block]) -> None:

@@ -154,12 +154,45 @@ class Block:
     id: bytes = field(compare=False)  # block_id(chain_id, self): set by make_block or the decoder
 
 
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    """A block without its payload: what its id commits to (§6), the payload by its hash.
+    Sync proves a commit group's prefix committed with the headers of the rest (§3.6)."""
+    height: int
+    round: int
+    timestamp_us: int
+    author: int
+    parent_id: bytes
+    qc_round: int
+    payload_hash: bytes
+    exec_height: int
+    exec_root: bytes
+    id: bytes = field(compare=False)  # header_id(chain_id, self): set by header_of or the decoder
+
+
+def _block_preimage(chain_id: int, height: int, round: int, timestamp_us: int, author: int, parent_id: bytes,
+                    qc_round: int, payload_hash: bytes, exec_height: int, exec_root: bytes) -> bytes:
+    return (_BLOCK_DOMAIN + _U64.pack(chain_id) + _U64.pack(height) + _U64.pack(round) + _U64.pack(timestamp_us)
+            + struct.pack(">I", author) + parent_id + _U64.pack(qc_round) + payload_hash + _U64.pack(exec_height)
+            + bytes((len(exec_root),)) + exec_root)
+
+
 def block_id(chain_id: int, b: "Block") -> bytes:
     """SHA-256 of the block's fixed preimage (§6); the QC's signatures are not part of it."""
-    return _sha256(_BLOCK_DOMAIN + _U64.pack(chain_id) + _U64.pack(b.height) + _U64.pack(b.round)
-                   + _U64.pack(b.timestamp_us) + struct.pack(">I", b.author) + b.parent_id
-                   + _U64.pack(b.qc.round) + _sha256(b.payload) + _U64.pack(b.exec_height)
-                   + bytes((len(b.exec_root),)) + b.exec_root)
+    return _sha256(_block_preimage(chain_id, b.height, b.round, b.timestamp_us, b.author, b.parent_id, b.qc.round,
+                                   _sha256(b.payload), b.exec_height, b.exec_root))
+
+
+def header_id(chain_id: int, h: BlockHeader) -> bytes:
+    """The id of the block `h` is the header of: the same preimage as block_id."""
+    return _sha256(_block_preimage(chain_id, h.height, h.round, h.timestamp_us, h.author, h.parent_id, h.qc_round,
+                                   h.payload_hash, h.exec_height, h.exec_root))
+
+
+def header_of(b: "Block") -> BlockHeader:
+    """The header of a block, with the block's own id."""
+    return BlockHeader(b.height, b.round, b.timestamp_us, b.author, b.parent_id, b.qc.round, _sha256(b.payload),
+                       b.exec_height, b.exec_root, b.id)
 
 
 def make_block(chain_id: int, *, height: int, round: int, timestamp_us: int, author: int, parent_id: bytes,
@@ -212,6 +245,8 @@ class SyncResponse:
     commit_qc: QuorumCert | None
     certified: tuple[Block, ...]
     high_qc: QuorumCert | None
+    # headers from the block after `committed` to the one commit_qc commits (§3.6)
+    proof: tuple[BlockHeader, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

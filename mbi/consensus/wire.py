@@ -19,8 +19,8 @@ from google.protobuf.message import DecodeError
 
 from mbi.consensus import mbi_consensus_pb2 as pb
 from mbi.consensus.types import (
-    ID_LEN, SIG_LEN, Block, Message, Proposal, QuorumCert, SafetyData, SyncRequest, SyncResponse, Timeout,
-    TimeoutCert, ValidatorSet, Vote, bitmap_indexes, block_id,
+    ID_LEN, SIG_LEN, Block, BlockHeader, Message, Proposal, QuorumCert, SafetyData, SyncRequest, SyncResponse,
+    Timeout, TimeoutCert, ValidatorSet, Vote, bitmap_indexes, block_id, header_id,
 )
 
 MAX_ROUND = 1 << 62  # rounds and heights stay far from uint64 wrap-around
@@ -37,7 +37,9 @@ class WireError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_payload_bytes: int = 64 << 20
-    max_sync_blocks: int = 1024
+    max_sync_blocks: int = 1024  # committed blocks in a sync response (the core: twice what it asks for)
+    max_sync_certified: int = 1024  # certified blocks in one: the sender's chain above its committed tip
+    max_proof_headers: int = 4096  # headers in one sync response's proof (§3.6)
 
 
 # ---------------------------------------------------------------- encoding
@@ -68,6 +70,18 @@ def _block_pb(b: Block, out: pb.Block) -> None:
     out.payload = b.payload
     out.exec_height = b.exec_height
     out.exec_root = b.exec_root
+
+
+def _header_pb(h: BlockHeader, out: pb.BlockHeader) -> None:
+    out.height = h.height
+    out.round = h.round
+    out.timestamp_us = h.timestamp_us
+    out.author = h.author
+    out.parent_id = h.parent_id
+    out.qc_round = h.qc_round
+    out.payload_hash = h.payload_hash
+    out.exec_height = h.exec_height
+    out.exec_root = h.exec_root
 
 
 def _varint(n: int) -> bytes:
@@ -115,14 +129,15 @@ def encode_message(msg: Message) -> bytes:
         m.sync_request.from_height = msg.from_height
         m.sync_request.max_blocks = msg.max_blocks
     elif isinstance(msg, SyncResponse):
-        return encode_sync_response(msg.committed, msg.commit_qc, msg.certified, msg.high_qc)
+        return encode_sync_response(msg.committed, msg.commit_qc, msg.certified, msg.high_qc, msg.proof)
     else:
         raise TypeError(f"not a consensus message: {type(msg).__name__}")
     return m.SerializeToString()
 
 
 def encode_sync_response(committed: "tuple[Block, ...] | list[Block]", commit_qc: QuorumCert | None,
-                         certified: "tuple[Block, ...] | list[Block]", high_qc: QuorumCert | None) -> bytes:
+                         certified: "tuple[Block, ...] | list[Block]", high_qc: QuorumCert | None,
+                         proof: "tuple[BlockHeader, ...] | list[BlockHeader]" = ()) -> bytes:
     m = pb.ConsensusMessage()
     r = m.sync_response
     r.SetInParent()
@@ -134,6 +149,8 @@ def encode_sync_response(committed: "tuple[Block, ...] | list[Block]", commit_qc
         _block_pb(b, r.certified.add())
     if high_qc is not None:
         _qc_pb(high_qc, r.high_qc)
+    for h in proof:
+        _header_pb(h, r.proof.add())
     return m.SerializeToString()
 
 
@@ -275,12 +292,26 @@ class _Checker:
             raise WireError(f"{what} high QC is of round {hqc.round}, its signers report {max(m.high_qc_rounds)}")
         return TimeoutCert(r, bytes(m.signers), tuple(m.high_qc_rounds), self._sigs(m.signatures, what), hqc)
 
-    def block(self, m: pb.Block, what: str = "block") -> Block:
+    def _position(self, m: "pb.Block | pb.BlockHeader", what: str) -> tuple[int, int, bytes]:
+        """Height, round and parent id of a block or header, and its author checked."""
         h = self._round(m.height, f"{what} height")
         r = self._round(m.round, f"{what} round")
         if m.author >= self.vs.n:
             raise WireError(f"{what} author {m.author} of {self.vs.n} validators")
-        parent = self._id(m.parent_id, f"{what} parent_id")
+        return h, r, self._id(m.parent_id, f"{what} parent_id")
+
+    def _exec(self, m: "pb.Block | pb.BlockHeader", h: int, what: str) -> None:
+        """The execution fields of §5: a state root of a lower height, or none for 0."""
+        if m.exec_height >= h:
+            raise WireError(f"{what} at height {h} carries the state root of height {m.exec_height}")
+        if m.exec_height == 0:
+            if m.exec_root:
+                raise WireError(f"{what} carries a state root for height 0")
+        elif len(m.exec_root) != ID_LEN:
+            raise WireError(f"{what} state root is {len(m.exec_root)} bytes, expected {ID_LEN}")
+
+    def block(self, m: pb.Block, what: str = "block") -> Block:
+        h, r, parent = self._position(m, what)
         if not m.HasField("qc"):
             raise WireError(f"{what} lacks its parent's QC")
         qc = self.qc(m.qc, f"{what} qc")
@@ -290,16 +321,22 @@ class _Checker:
             raise WireError(f"{what} of round {r} carries a QC of round {qc.round}")
         if len(m.payload) > self.limits.max_payload_bytes:
             raise WireError(f"{what} payload is {len(m.payload)} bytes, the limit is {self.limits.max_payload_bytes}")
-        if m.exec_height >= h:
-            raise WireError(f"{what} at height {h} carries the state root of height {m.exec_height}")
-        if m.exec_height == 0:
-            if m.exec_root:
-                raise WireError(f"{what} carries a state root for height 0")
-        elif len(m.exec_root) != ID_LEN:
-            raise WireError(f"{what} state root is {len(m.exec_root)} bytes, expected {ID_LEN}")
+        self._exec(m, h, what)
         b = Block(h, r, m.timestamp_us, m.author, parent, qc, bytes(m.payload), m.exec_height, bytes(m.exec_root), b"")
         object.__setattr__(b, "id", block_id(self.chain_id, b))
         return b
+
+    def header(self, m: pb.BlockHeader, what: str = "header") -> BlockHeader:
+        """The checks of `block` that a header's fields allow; its id is recomputed here."""
+        h, r, parent = self._position(m, what)
+        if m.qc_round >= r:
+            raise WireError(f"{what} of round {r} carries a QC of round {m.qc_round}")
+        payload_hash = self._id(m.payload_hash, f"{what} payload_hash")
+        self._exec(m, h, what)
+        out = BlockHeader(h, r, m.timestamp_us, m.author, parent, m.qc_round, payload_hash, m.exec_height,
+                          bytes(m.exec_root), b"")
+        object.__setattr__(out, "id", header_id(self.chain_id, out))
+        return out
 
     def message(self, data: bytes) -> Message:
         m = pb.ConsensusMessage()
@@ -346,16 +383,27 @@ class _Checker:
             return SyncRequest(s.from_height, s.max_blocks)
         if kind == "sync_response":
             s = m.sync_response
-            if len(s.committed) + len(s.certified) > self.limits.max_sync_blocks:
-                raise WireError(f"sync response of {len(s.committed) + len(s.certified)} blocks, "
+            if len(s.committed) > self.limits.max_sync_blocks:
+                raise WireError(f"sync response of {len(s.committed)} committed blocks, "
                                 f"the limit is {self.limits.max_sync_blocks}")
+            if len(s.certified) > self.limits.max_sync_certified:
+                raise WireError(f"sync response of {len(s.certified)} certified blocks, "
+                                f"the limit is {self.limits.max_sync_certified}")
             if bool(s.committed) != s.HasField("commit_qc"):
                 raise WireError("sync response: committed blocks and their commit QC come together")
             committed = tuple(self.block(b, "sync block") for b in s.committed)
             cqc = self.qc(s.commit_qc, "sync commit_qc") if s.HasField("commit_qc") else None
             certified = tuple(self.block(b, "sync block") for b in s.certified)
             hqc = self.qc(s.high_qc, "sync high_qc") if s.HasField("high_qc") else None
-            return SyncResponse(committed, cqc, certified, hqc)
+            if len(s.proof) > self.limits.max_proof_headers:
+                raise WireError(f"sync response proof of {len(s.proof)} headers, "
+                                f"the limit is {self.limits.max_proof_headers}")
+            if s.proof and not s.committed:
+                raise WireError("sync response: a proof without committed blocks")
+            if s.proof and s.certified:
+                raise WireError("sync response: certified blocks after a proof (they cannot extend a prefix)")
+            proof = tuple(self.header(h, "sync proof header") for h in s.proof)
+            return SyncResponse(committed, cqc, certified, hqc, proof)
         raise WireError("empty consensus message")
 
 

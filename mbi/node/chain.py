@@ -273,32 +273,12 @@ class Chain:
         WriteBatch lands, so a reader on another thread may see one more than is stored."""
         return self.store.last_seq() - 1
 
-    def committed_range(self, from_height: int, max_blocks: int) -> tuple[list[Block], QuorumCert | None]:
-        """Stored blocks from `from_height`, ending at a block its stored QC commits exactly
-        (so the receiver can check the range with that one QC)."""
+    def committed_pairs(self, from_height: int) -> Iterator[tuple[Block, QuorumCert]]:
+        """Stored blocks from `from_height` up to the stored height (read once, at the start),
+        each with the QC that committed it; read lazily, as the sync planner asks."""
         top = self.stored_height
-        if from_height > top or from_height < 1:
-            return [], None
-        blocks: list[Block] = []
-        h = from_height
-        while h <= top:
-            b = self.block_at(h)
-            blocks.append(b)
-            qc = self.qc_at(h)
-            if qc.commit_id == b.id and len(blocks) >= max_blocks:
-                return blocks, qc
-            if qc.commit_id == b.id and h == top:
-                return blocks, qc
-            h += 1
-            if len(blocks) >= max_blocks * 2:  # a QC always commits its batch's last block
-                break
-        # Trim back to the last block that its own QC commits.
-        while blocks:
-            qc = self.qc_at(blocks[-1].height)
-            if qc.commit_id == blocks[-1].id:
-                return blocks, qc
-            blocks.pop()
-        return [], None
+        for h in range(max(from_height, 1), top + 1):
+            yield self.block_at(h), self.qc_at(h)
 
     def iter_blocks(self, start: int, end: int) -> Iterator[Block]:
         for h in range(start, end + 1):

@@ -29,7 +29,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from mbi.consensus import wire
 from mbi.consensus.core import Core
@@ -37,6 +37,7 @@ from mbi.consensus.events import (
     Action, BlockExecuted, Broadcast, Commit, Event, Halted, MessageReceived, PayloadReady, PayloadVerified,
     PersistSafety, ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
+from mbi.consensus.sync import HEADER_BYTES, block_wire_bound, plan_sync_range
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.looplag import LoopLag
@@ -88,6 +89,7 @@ class DriverStats:
     execute_seconds: float = 0.0
     halted: str = ""
     block_cap: int = 0  # the transaction cap of our last proposal (pacing)
+    sync_proofs: int = 0  # sync responses served as a prefix proved by headers (§3.6)
 
 
 # Committed blocks whose payloads are checked ahead of their execution (_decode_ahead).
@@ -531,34 +533,47 @@ class ConsensusDriver:
             self._decoding[b.id] = self._loop.run_in_executor(self._verify_pool, self._decode_payload, b)
 
     def _serve_sync(self, a: ServeSync) -> None:
-        """Committed blocks from the store, then those still waiting for execution. The
-        range ends at a block whose own commit QC commits it (one QC proves it all) and fits
-        one frame (max_frame_bytes), certified blocks and high QC included when they fit."""
+        """Committed blocks from the store, then those still waiting for execution, as
+        plan_sync_range chooses them: up to a block whose own QC commits it, or a prefix and
+        the headers that prove it committed (docs/consensus.md §3.6); all in one frame
+        (max_frame_bytes), the certified blocks and high QC included when they fit."""
         if not isinstance(a.peer, bytes):
             return
-        blocks, _ = self.chain.committed_range(a.from_height, a.max_blocks)
-        pairs = [(b, self.chain.qc_at(b.height)) for b in blocks]
-        nxt = blocks[-1].height + 1 if blocks else a.from_height
-        while len(pairs) < a.max_blocks and nxt > self.chain.stored_height and nxt in self._pending:
-            pairs.append(self._pending[nxt])
-            nxt += 1
-        budget = self.net.config.max_frame_bytes - 64 * 1024  # room for the QCs and framing
-        size, end, qc = 0, 0, None
-        for i, (b, q) in enumerate(pairs):
-            size += len(b.payload) + 1024
-            if size > budget:
-                break
-            if q.commit_id == b.id:
-                end, qc = i + 1, q
+        vs = self.core.vs
+        qc_bound = 128 + vs.bitmap_len + 66 * vs.n  # the commit QC and the high QC, at their largest
+        budget = self.net.config.max_frame_bytes - 2 * qc_bound - 64
+        blocks, qc, proof = plan_sync_range(self._committed_pairs(a.from_height), a.max_blocks, budget,
+                                            self.core.limits.max_proof_headers)
+        size = sum(map(block_wire_bound, blocks)) + HEADER_BYTES * len(proof)
         certified = list(a.certified)
-        csize = sum(len(b.payload) + 1024 for b in certified)
-        if size + csize > budget:
-            certified = []  # the peer asks again from its new height and gets them then
-        if not end and pairs:
-            log.warning("sync: the batch from height %d does not fit one frame; not served", a.from_height,
-                        extra={"height": a.from_height})
-        data = wire.encode_sync_response([b for b, _ in pairs[:end]], qc, certified, a.high_qc)
+        nxt = blocks[-1].height + 1 if blocks else a.from_height
+        complete = nxt > self.chain.stored_height and nxt not in self._pending
+        # Certified blocks extend our committed tip: only a range that reaches it may carry
+        # them (the peer asks again from its new height and gets them then).
+        if (not complete or len(certified) > self.core.limits.max_sync_certified
+                or size + sum(map(block_wire_bound, certified)) > budget):
+            certified = []
+        if not blocks and a.from_height <= self.core.committed_height:
+            # A group whose first block and proof exceed a frame or max_proof_headers, or one
+            # whose committing block this node does not hold yet (its tip is a proved prefix).
+            log.warning("sync: the blocks from height %d cannot be proved committed within one frame; not served",
+                        a.from_height, extra={"height": a.from_height})
+        if proof:
+            self.stats.sync_proofs += 1
+        data = wire.encode_sync_response(blocks, qc, certified, a.high_qc, proof)
         self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
+
+    def _committed_pairs(self, from_height: int) -> Iterator[tuple[Block, QuorumCert]]:
+        """Committed blocks from `from_height` with their commit QCs: the stored ones, then
+        those waiting for execution (a block leaves _pending on this thread only after its
+        execution stored it, so none is skipped)."""
+        h = from_height
+        for b, q in self.chain.committed_pairs(from_height):
+            yield b, q
+            h = b.height + 1
+        while h in self._pending:
+            yield self._pending[h]
+            h += 1
 
     def request_sync(self, peer_key: bytes) -> None:
         """Ask a peer for what we lack (used when status reports show we are behind)."""

@@ -105,6 +105,8 @@ class _Collector:
         yield counter("mbi_short_rounds", "round timers shortened because the round's leader or the next one "
                       "had no connection to this validator", d.short_rounds)
         yield counter("mbi_timeouts_sent", "timeout messages signed", d.timeouts_sent)
+        yield counter("mbi_sync_proofs_served", "sync responses served as a prefix of a commit group and the headers "
+                      "that prove it committed", d.sync_proofs)
         yield counter("mbi_proposals", "blocks proposed", d.proposals)
         yield counter("mbi_votes_sent", "votes sent", d.votes_sent)
         yield counter("mbi_blocks_committed", "blocks committed", d.commits)

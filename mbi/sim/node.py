@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from mbi.consensus import Core, wire
+from mbi.consensus import Core, plan_sync_range, wire
 from mbi.consensus.events import (
     BlockExecuted, Broadcast, Commit, Halted, MessageReceived, PersistSafety,
     ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
@@ -55,7 +55,7 @@ class SimNode:
     """One instance: an honest validator, or one of a twin pair (same key, same index)."""
 
     __slots__ = ("sim", "inst", "index", "signer", "role", "core", "alive", "incarnation", "timer_gen",
-                 "safety", "chain", "chain_qc", "batch_end", "roots", "halted", "restarts", "amnesiac",
+                 "safety", "chain", "chain_qc", "roots", "halted", "restarts", "amnesiac",
                  "votes_sent", "proposals_sent", "tree")
 
     def __init__(self, sim: "Simulation", inst: int, index: int, signer: object, role: str) -> None:
@@ -72,7 +72,6 @@ class SimNode:
         self.tree: dict[bytes, Block] = {}            # durable: the uncommitted block tree, stored with safety
         self.chain: list[Block] = []                  # durable: committed blocks, height i+1 at [i]
         self.chain_qc: list[QuorumCert] = []          # the QC of the Commit that brought chain[i]
-        self.batch_end: set[int] = set()              # heights that are the last block of a Commit
         self.roots: list[bytes] = []                  # state root after chain[i]
         self.halted: Halted | None = None
         self.restarts = 0
@@ -167,27 +166,23 @@ class SimNode:
             self.roots.append(root)
             # Execution follows ordering: the root is fed back a moment later.
             self.sim.sched.after(self.sim.exec_delay(), EXECUTED, (self.inst, self.incarnation, b.height, root))
-        if a.blocks and a.commit_qc.commit_id == a.blocks[-1].id:
-            self.batch_end.add(len(self.chain))   # a range ending here proves itself with this QC
         self.sim.on_commit(self, a, now)
 
     def _serve_sync(self, a: ServeSync, now: float) -> None:
-        """Answer from the committed store: blocks from `from_height`, ending on a block that
-        a stored commit QC commits (so the peer can check the range against it)."""
-        start = a.from_height
-        blocks: list[Block] = []
-        qc = None
-        if 1 <= start <= len(self.chain):
-            last = min(len(self.chain), start + a.max_blocks - 1)
-            end = next((h for h in range(last, start - 1, -1) if h in self.batch_end), None)
-            if end is None:   # one commit longer than max_blocks: send that whole commit
-                end = next((h for h in range(last + 1, len(self.chain) + 1) if h in self.batch_end), None)
-            if end is not None:
-                blocks = self.chain[start - 1:end]
-                qc = self.chain_qc[end - 1]
-        self.sim.stats["syncs_served"] += 1
-        self.sim.stats["sync_blocks_served"] += len(blocks)
-        data = wire.encode_sync_response(blocks, qc, a.certified, a.high_qc)
+        """Answer from the committed store as the node's driver does (plan_sync_range; no
+        byte limit here): blocks from `from_height` up to one its own QC commits, or a prefix
+        of a commit group and the headers that prove it; the certified blocks only when the
+        answer reaches our committed tip and they are within the wire's count limit."""
+        start = max(a.from_height, 1)
+        pairs = ((self.chain[h - 1], self.chain_qc[h - 1]) for h in range(start, len(self.chain) + 1))
+        blocks, qc, proof = plan_sync_range(pairs, a.max_blocks, 1 << 40, wire.Limits().max_proof_headers)
+        complete = (blocks[-1].height + 1 if blocks else start) > len(self.chain)
+        certified = a.certified if complete and len(a.certified) <= wire.Limits().max_sync_certified else ()
+        stats = self.sim.stats
+        stats["syncs_served"] += 1
+        stats["sync_blocks_served"] += len(blocks)
+        stats["sync_proofs_served"] += bool(proof)
+        data = wire.encode_sync_response(blocks, qc, certified, a.high_qc, proof)
         self.sim.send(self, a.peer, data, now)
 
     @property

@@ -48,6 +48,9 @@ class Scenario:
     payload_delay: tuple[float, float] = (0.0005, 0.004)
     verify_delay: tuple[float, float] = (0.0002, 0.002)
     exec_delay: tuple[float, float] = (0.001, 0.010)
+    # Blocks per sync request. Small values make catching up take a prefix of a commit
+    # group and its proof headers (docs/consensus.md §3.6).
+    sync_max_blocks: int = 256
     mutant: str | None = None
     max_events: int = 3_000_000
 
@@ -152,4 +155,8 @@ def build_scenario(seed: int, n: int, *, twins: int = 0, drop: float = 0.0, part
     for v in (v for v, r in sc.roles.items() if r == "amnesia"):
         at = rng.uniform(0.1, sc.fault_end * 0.8)
         sc.amnesia_at.append((v, at, min(sc.fault_end, at + rng.uniform(0.01, 0.5))))
+    # Its own stream, so that every draw above (every seed's scenario before) is unchanged.
+    srng = random.Random(f"mbi-sim/sync/{seed}")
+    if srng.random() < 0.5:
+        sc.sync_max_blocks = srng.choice((1, 2, 3))
     return sc

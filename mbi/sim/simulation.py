@@ -73,7 +73,8 @@ class Simulation:
         self.signers, self.vs = sim_validators(sc.n)
         self.genesis_id = genesis_block_id(sc.chain_id, b"mbi-sim genesis")
         self.core_cfg = CoreConfig(chain_id=sc.chain_id, round_timeout=sc.round_timeout,
-                                   timeout_backoff=sc.timeout_backoff, max_round_timeout=sc.max_round_timeout)
+                                   timeout_backoff=sc.timeout_backoff, max_round_timeout=sc.max_round_timeout,
+                                   sync_max_blocks=sc.sync_max_blocks)
         self.core_class: type[Core] = Core
         self.rules: type[SafetyRules] = SafetyRules
         if sc.mutant is not None:
@@ -96,7 +97,8 @@ class Simulation:
         self.honest = [v for v in range(sc.n) if v not in sc.roles]
         self.ledger = VoteLedger(self.honest)
         self.stats: dict[str, int] = {"persists": 0, "crashes": 0, "amnesia": 0, "equivocations": 0,
-                                      "targeted_crashes": 0, "syncs_served": 0, "sync_blocks_served": 0}
+                                      "targeted_crashes": 0, "syncs_served": 0, "sync_blocks_served": 0,
+                                      "sync_proofs_served": 0}
         self.reports: dict[str, int] = {}
         self.blocks_seen: dict[bytes, Block] = {}
         self.vote_digests: dict[bytes, tuple[int, bytes, bytes]] = {}
