@@ -4,9 +4,12 @@ It loads its pre-signed items (bench.cluster.load), opens keep-alive connections
 `ready`, reads the window's start time (time.monotonic(), shared by all processes on
 this machine) from stdin, then POSTs /submitTransaction batches to its nodes until the
 window ends: `concurrency` requests in flight per node, each a batch of up to `batch`
-items. With a rate, item k of a node's lane is due at start + k / lane_rate; without
-one, every worker sends its next batch as soon as the previous answer is in (open loop
-at the nodes' pace).
+items. With a rate, item k of a node's lane is due at start + k / lane_rate, and a
+worker sends once a tick's worth of items is due (`tick`, 10 ms by default) or the oldest
+due one has waited a tick, so that requests are batches as a gateway would send them and
+not one item each; an item's submit time is then its due time, so the wait for the batch
+(and any lag of the generator itself) counts in its latency. Without a rate, every worker
+sends its next batch as soon as the previous answer is in (open loop at the nodes' pace).
 
 Client behaviour, as a real wallet would do it:
 - an answer of 114 (pool or sender limit) is retried after 50 ms, keeping the item's
@@ -35,6 +38,7 @@ from .load import load_lanes, submit_body
 RETRY_CODES = (114, 160)  # pool full / sender limit, insert queue refused: back off and resend
 RETRY_DELAY = 0.05
 NODE_DOWN_FOR = 0.5
+TICK = 0.01  # with a rate: the longest an item due waits for its batch to fill
 
 
 def _cpu() -> float:
@@ -77,6 +81,10 @@ class Generator:
         total = sum(len(q) for q in self.queues.values()) or 1
         rate = float(spec.get("rate") or 0.0)
         self.lane_rate = {k: rate * len(q) / total for k, q in self.queues.items()} if rate > 0 else {}
+        self.tick = float(spec.get("tick", TICK))
+        # a batch waits for this many due items, or for the oldest due to wait a tick
+        self.want = {k: max(1, min(spec["batch"], int(r * self.tick))) for k, r in self.lane_rate.items()}
+        self.due_at = [nan] * n  # with a rate: when each item fell due (its submit time)
         self.down_until = [0.0] * len(self.urls)
         self.sent = self.accepted = self.rejected = self.requests = self.conn_errors = 0
         self.exhausted = False
@@ -92,8 +100,14 @@ class Generator:
         room = batch - len(out)
         if room > 0 and q:
             if self.lane_rate:
-                due = int((now - t0) * self.lane_rate[lane]) + 1 - self.taken[lane]
+                rate, taken = self.lane_rate[lane], self.taken[lane]
+                due = int((now - t0) * rate) + 1 - taken
+                oldest = t0 + taken / rate
+                if due < min(self.want[lane], len(q)) and now < oldest + self.tick and not out:
+                    return out  # let the batch fill (the items' latency counts from oldest on)
                 room = min(room, max(0, due))
+                for j in range(min(room, len(q))):
+                    self.due_at[q[j]] = t0 + (taken + j) / rate
             k = min(room, len(q))
             for _ in range(k):
                 out.append(q.popleft())
@@ -106,8 +120,16 @@ class Generator:
         if rq:
             t = min(t, rq[0][0])
         if self.lane_rate and self.queues[lane] and self.lane_rate[lane] > 0:
-            t = min(t, t0 + self.taken[lane] / self.lane_rate[lane])
+            rate, taken = self.lane_rate[lane], self.taken[lane]
+            full = t0 + (taken + min(self.want[lane], len(self.queues[lane])) - 1) / rate
+            t = min(t, full, t0 + taken / rate + self.tick)
         return max(t, now + 0.001)
+
+    def submit_time(self, i: int, sent: float) -> float:
+        """Where item i's latency counts from: when it fell due (with a rate), else when
+        it was first sent."""
+        d = self.due_at[i]
+        return sent if math.isnan(d) else min(d, sent)
 
     # ------------------------------------------------------------------ sending
     async def _post(self, session: Any, node: int, ids: list[int]) -> list[Any] | None:
@@ -146,7 +168,7 @@ class Generator:
                 ts = time.monotonic()
                 for i in ids:
                     if self.attempts[i] == 0:
-                        self.first_send[i] = ts
+                        self.first_send[i] = self.submit_time(i, ts)
                     self.attempts[i] += 1
                 try:
                     self.requests += 1
@@ -202,7 +224,7 @@ class Generator:
                 "first_send": self.first_send, "send": self.send, "resp": self.resp, "code": self.code,
                 "attempts": self.attempts, "node": self.node, "t0": t0, "t_end": t_end, "t_done": t_done,
                 "cpu_window_s": cpu1 - cpu0, "cpu_total_s": _cpu(), "requests": self.requests,
-                "conn_errors": self.conn_errors, "exhausted": self.exhausted,
+                "conn_errors": self.conn_errors, "exhausted": self.exhausted, "tick": self.tick,
                 "retry_pending": sum(len(r) for r in self.retry.values()),
                 "unsent": sum(len(q) for q in self.queues.values())}
 
