@@ -551,13 +551,10 @@ class Core:
             if resp.commit_qc.round > self.high_qc.round:
                 self.high_qc = resp.commit_qc
         # The committed part stands on its own; the rest is checked whole before use.
-        # A response capped at max_blocks, or a prefix proved by headers, ends below the
-        # sender's committed tip: there is more to fetch. (Only when it brought something
-        # new: a duplicate answer must not start a second chain of requests.)
+        # Capped at max_blocks, or a prefix proved by headers: more to fetch (only after
+        # progress, so that a duplicate answer starts no second chain of requests).
         partial = bool(committed) and (len(resp.committed) >= self.cfg.sync_max_blocks or bool(resp.proof))
-        if committed:
-            # Progress: the next request may leave at once, whether the high QC below asks
-            # for it or the end of this handler does; one request either way.
+        if committed:  # progress: the next request (from the high QC below, or the end) leaves at once
             self._sync_next = float("-inf")
         certified = [b for b in resp.certified if b.height > self.root.height]
         if certified and certified[0].parent_id not in self.blocks and partial:
