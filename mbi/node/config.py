@@ -64,8 +64,9 @@ class ConsensusConfig:
     round_timeout_base: float = setting(1.0, min=0.01, doc="first round timeout (seconds)")
     round_timeout_backoff: float = setting(1.5, min=1.0, doc="timeout multiplier per failed round")
     round_timeout_max: float = setting(30.0, min=0.01, doc="longest round timeout (seconds)")
-    heartbeat_interval: float = setting(0.5, min=0.001,
-                                        doc="an idle leader proposes an empty block after this long")
+    heartbeat_interval: float = setting(0.3, min=0.001,
+                                        doc="an idle leader proposes an empty block after this long "
+                                            "(at most round_timeout_base / 3)")
     block_time_budget: float = setting(0.5, min=0.0, max=1.0,
                                        doc="a leader caps its block at what this node measured fits in this "
                                            "fraction of round_timeout_base (0: only the [block] caps)")
@@ -84,6 +85,12 @@ class ConsensusConfig:
         check_section(self)
         if self.round_timeout_max < self.round_timeout_base:
             raise FieldError("round_timeout_max", f"must be >= round_timeout_base ({self.round_timeout_base:g})")
+        # An idle leader's own round lasts its heartbeat and the next leader's, plus three
+        # network hops (proposal, votes, next proposal): with more than a third of the timer
+        # each, every idle leader times out its own round (docs/consensus.md §3.3).
+        if self.heartbeat_interval * 3 > self.round_timeout_base:
+            raise FieldError("heartbeat_interval", f"must be at most round_timeout_base / 3 "
+                                                   f"({self.round_timeout_base / 3:.3g}), got {self.heartbeat_interval:g}")
 
 
 @dataclass(frozen=True)

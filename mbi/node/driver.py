@@ -62,7 +62,7 @@ PENALTY = {"malformed": 20.0, "bad_signature": 20.0, "equivocation": 100.0, "wro
 class BlockLimits:
     max_block_txs: int = 10_000
     max_block_bytes: int = 8 << 20
-    heartbeat: float = 0.5
+    heartbeat: float = 0.3  # [consensus] heartbeat_interval
     # Pacing (docs/consensus.md §3.7); the same defaults as [consensus] block_time_budget
     # and block_time_min_txs.
     time_budget: float = 0.5  # fraction of the base round timeout a block's pipeline may take; 0: off
