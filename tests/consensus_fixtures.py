@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from mbi.consensus import Core, CoreConfig, Ed25519Signer, ValidatorSet, genesis_block_id, plan_sync_range, wire
+from mbi.consensus import Core, CoreConfig, Ed25519Signer, SyncPlan, ValidatorSet, genesis_block_id, plan_sync_range, wire
 from mbi.consensus.events import (
     Broadcast, Commit, MessageReceived, PayloadReady, PayloadVerified, PersistSafety, RequestPayload, Send,
     ServeSync, SetTimer, TimerFired, VerifyPayload,
@@ -118,7 +118,7 @@ def decoded(net: Net, actions, kind=None) -> list:
 # ------------------------------------------------------------------ a tiny delivery loop
 
 def serve_range(store: Mapping[int, Block], commit_qcs: "list[tuple[int, QuorumCert]]", req: ServeSync,
-                budget: int) -> "tuple[list[Block], QuorumCert | None, list]":
+                budget: int) -> SyncPlan:
     """A driver's answer to `req` from a core's commits: `store` holds its committed blocks
     by height, `commit_qcs` (last height, QC) for each of its Commit actions in order."""
     qc_of: dict[int, QuorumCert] = {}
@@ -198,11 +198,11 @@ class Cluster:
         """What a node driver sends: committed blocks from its store as plan_sync_range
         chooses them within `sync_budget`, then the core's certified blocks and high QC."""
         store = self.store.get(i, {})
-        blocks, qc, proof = serve_range(store, self.commit_qcs.get(i, []), req, self.sync_budget)
-        self.served.append((i, req.peer, req.from_height, len(blocks)))
-        self.proofs.append(len(proof))
-        complete = (blocks[-1].height + 1 if blocks else req.from_height) not in store
-        return wire.encode_sync_response(blocks, qc, req.certified if complete else (), req.high_qc, proof)
+        plan = serve_range(store, self.commit_qcs.get(i, []), req, self.sync_budget)
+        self.served.append((i, req.peer, req.from_height, len(plan.blocks)))
+        self.proofs.append(len(plan.proof))
+        return wire.encode_sync_response(plan.blocks, plan.qc, req.certified if plan.complete else (), req.high_qc,
+                                         plan.proof)
 
     def run(self, limit: int = 100_000) -> int:
         steps = 0

@@ -122,10 +122,10 @@ class _TwinsNet:
                 # a budget that sometimes holds only part of a commit group (a prefix and its proof)
                 budget = self.rng.choice([1 << 30, 1300, 1900])
                 store = {b.height: b for b in self.commits[x]}
-                blocks, qc, proof = serve_range(store, self.cqcs[x], a, budget)
-                complete = (blocks[-1].height + 1 if blocks else a.from_height) not in store
-                self._to_key(x, a.peer, wire.encode_sync_response(blocks, qc, a.certified if complete else (),
-                                                                  a.high_qc, proof))
+                plan = serve_range(store, self.cqcs[x], a, budget)
+                self._to_key(x, a.peer, wire.encode_sync_response(plan.blocks, plan.qc,
+                                                                  a.certified if plan.complete else (),
+                                                                  a.high_qc, plan.proof))
 
     def run(self, steps: int) -> None:
         nodes = range(len(self.keys))

@@ -12,7 +12,7 @@ import struct
 import pytest
 
 from consensus_fixtures import CHAIN, NOW, Cluster, Net, of_type
-from mbi.consensus import CertChecker, SyncError, plan_sync_range, verify_committed_range, wire
+from mbi.consensus import CertChecker, SyncError, SyncPlan, plan_sync_range, verify_committed_range, wire
 from mbi.consensus import mbi_consensus_pb2 as pb
 from mbi.consensus.events import Commit, MessageReceived, ReportMisbehaviour, Send
 from mbi.consensus.sync import HEADER_BYTES, block_wire_bound
@@ -165,9 +165,14 @@ BIG = 10 * (S1 + S2 + S3 + S4)
 ], ids=["all", "to_group_end", "group", "cap_2", "cap_1", "budget_2", "budget_headers", "budget_too_small",
         "block_too_big"])
 def test_plan_serves_a_prefix_and_its_proof_when_the_group_does_not_fit(max_blocks, budget, want_blocks, want_proof):
-    blocks, qc, proof = plan_sync_range(iter(PAIRS), max_blocks, budget, 4096)
+    blocks, qc, proof, complete, size = plan_sync_range(iter(PAIRS), max_blocks, budget, 4096)
     assert [b.height for b in blocks] == [b.height for b in want_blocks]
     assert proof == [header_of(b) for b in want_proof]
+    # only the answer that serves C4, the last pair, reaches the sender's tip
+    assert complete == (want_blocks[-1:] == [C4])
+    # the size it counted, written out from the sizes of what it chose
+    assert size == sum(block_wire_bound(b) for b in want_blocks) + HEADER_BYTES * len(want_proof)
+    assert size <= budget
     if blocks:
         assert qc == (Q5 if want_blocks[-1] is C4 else Q4)
         verify_committed_range(checker(), NET.gid, 0, blocks, qc, proof)  # and what it plans proves itself
@@ -175,13 +180,29 @@ def test_plan_serves_a_prefix_and_its_proof_when_the_group_does_not_fit(max_bloc
         assert qc is None
 
 
+NOTHING = SyncPlan([], None, [], False, 0)
+
+
 def test_plan_serves_nothing_it_cannot_prove():
     # the sender's store ends inside the group (it has not stored the block that commits it)
-    assert plan_sync_range(iter(PAIRS[:2]), 1, BIG, 4096) == ([], None, [])
+    assert plan_sync_range(iter(PAIRS[:2]), 1, BIG, 4096) == NOTHING
+    assert plan_sync_range(iter(PAIRS[:2]), 10, BIG, 4096) == NOTHING
     # the commit point lies beyond max_proof headers
-    assert plan_sync_range(iter(PAIRS), 1, BIG, 1) == ([], None, [])
-    assert plan_sync_range(iter(PAIRS), 1, BIG, 2)[2] == [header_of(C2), header_of(C3)]
-    assert plan_sync_range(iter([]), 5, BIG, 4096) == ([], None, [])
+    assert plan_sync_range(iter(PAIRS), 1, BIG, 1) == NOTHING
+    assert plan_sync_range(iter(PAIRS), 1, BIG, 2).proof == [header_of(C2), header_of(C3)]
+    # nothing stored from that height: the requester is at the sender's tip, so the answer
+    # is complete (its certified blocks may ride)
+    assert plan_sync_range(iter([]), 5, BIG, 4096) == SyncPlan([], None, [], True, 0)
+
+
+def test_plan_is_complete_only_when_nothing_is_left_unserved():
+    # C1..C3 are one commit group (Q4 commits C3) and C4 is committed by Q5
+    assert plan_sync_range(iter(PAIRS[:3]), 10, BIG, 4096).complete  # the group, and the end of the store
+    assert not plan_sync_range(iter(PAIRS), 3, BIG, 4096).complete  # the group, C4 left
+    # the store ends after C4 but C4 is not committed by its own QC: served up to C3 only
+    tail = [PAIRS[0], PAIRS[1], PAIRS[2], (C4, Q4)]
+    p = plan_sync_range(iter(tail), 10, BIG, 4096)
+    assert [b.height for b in p.blocks] == [1, 2, 3] and not p.complete and p.size == S1 + S2 + S3
 
 
 def test_plan_reads_no_further_than_the_commit_point():

@@ -19,7 +19,7 @@ from mbi.consensus.events import (
     ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
 from mbi.consensus.safety import SafetyRules
-from mbi.consensus.sync import SyncError, plan_sync_range, verify_certified_chain, verify_committed_range
+from mbi.consensus.sync import SyncError, SyncPlan, plan_sync_range, verify_certified_chain, verify_committed_range
 from mbi.consensus.types import (
     Block, BlockHeader, Proposal, QuorumCert, SafetyData, SyncRequest, SyncResponse, Timeout, TimeoutCert,
     ValidatorSet, Vote, genesis_block_id, genesis_qc, header_of, make_block,
@@ -30,7 +30,7 @@ __all__ = [
     "Ed25519Signer", "Halted",
     "MessageReceived", "PayloadReady", "PayloadVerified", "PersistSafety", "Proposal", "QuorumCert",
     "ReportMisbehaviour", "RequestPayload", "SafetyData", "SafetyRules", "Send", "ServeSync", "SetTimer", "Signer",
-    "SyncError", "SyncRequest", "SyncResponse", "Timeout", "TimeoutCert", "TimerFired", "ValidatorSet",
+    "SyncError", "SyncPlan", "SyncRequest", "SyncResponse", "Timeout", "TimeoutCert", "TimerFired", "ValidatorSet",
     "VerifyPayload", "Vote", "genesis_block_id", "genesis_qc", "header_of", "make_block",
     "plan_sync_range", "verify_certified_chain",
     "verify_committed_range", "verify_many", "wire",

@@ -16,7 +16,7 @@ Client proofs (mbi.api.verify) are checked with verify_committed_range too.
 from __future__ import annotations
 
 from itertools import chain
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from mbi.consensus.certs import CertChecker
 from mbi.consensus.types import Block, BlockHeader, QuorumCert, header_of
@@ -63,19 +63,37 @@ def verify_committed_range(checker: CertChecker, anchor_id: bytes, anchor_height
         raise SyncError("the commit QC's signatures are not a valid quorum")
 
 
+class SyncPlan(NamedTuple):
+    """What one sync response carries (plan_sync_range)."""
+    blocks: list[Block]  # full committed blocks, in height order
+    qc: QuorumCert | None  # the QC that commits the last block, or the last proof header
+    proof: list[BlockHeader]  # headers from the block after `blocks` to the committed one
+    complete: bool  # the blocks reach the end of the pairs given: the sender's committed tip
+    size: int  # block_wire_bound of the blocks plus HEADER_BYTES per proof header
+
+
+def _nothing(complete: bool = False) -> SyncPlan:
+    return SyncPlan([], None, [], complete, 0)
+
+
 def plan_sync_range(pairs: Iterable[tuple[Block, QuorumCert]], max_blocks: int, budget: int,
-                    max_proof: int) -> tuple[list[Block], QuorumCert | None, list[BlockHeader]]:
+                    max_proof: int) -> SyncPlan:
     """What a sync response carries, from `pairs`: the committed blocks from the requested
     height on, in height order, each with the QC that committed it (lazily: they are read
-    as needed). Returns (blocks, commit_qc, proof).
+    as needed, and none past the commit point that ends the answer).
 
     The full blocks are at most `max_blocks` and, counted by block_wire_bound and with
     HEADER_BYTES per proof header, at most `budget` bytes. They end at the last block whose
     own QC commits it when one is among them (no proof); otherwise the proof holds the
-    headers from the block after them to the first that its QC commits. ([], None, []) when
-    not even one block fits, or no commit point lies within `max_proof` headers."""
+    headers from the block after them to the first that its QC commits. No blocks when not
+    even one fits, or no commit point lies within `max_proof` headers.
+
+    `complete` is true when the answer leaves nothing of `pairs` unserved (every pair was
+    read and served, or there were none): only such an answer may carry the sender's
+    certified blocks, which extend its committed tip."""
     it = iter(pairs)
     blocks: list[Block] = []
+    sizes: list[int] = []
     size = 0
     end, qc = 0, None
     spill: list[tuple[Block, QuorumCert]] = []  # the first pair that did not fit in full
@@ -85,13 +103,14 @@ def plan_sync_range(pairs: Iterable[tuple[Block, QuorumCert]], max_blocks: int, 
             spill.append((b, q))
             break
         blocks.append(b)
+        sizes.append(s)
         size += s
         if q.commit_id == b.id:
             end, qc = len(blocks), q
     if end:
-        return blocks[:end], qc, []
+        return SyncPlan(blocks[:end], qc, [], end == len(blocks) and not spill, sum(sizes[:end]))
     if not blocks:
-        return [], None, []
+        return _nothing(complete=not spill)
     proof: list[BlockHeader] = []
     for b, q in chain(spill, it):
         proof.append(header_of(b))
@@ -99,17 +118,17 @@ def plan_sync_range(pairs: Iterable[tuple[Block, QuorumCert]], max_blocks: int, 
             qc = q
             break
         if len(proof) >= max_proof:
-            return [], None, []
+            return _nothing()
     else:
-        return [], None, []  # the sender does not hold the block that commits them yet
+        return _nothing()  # the sender does not hold the block that commits them yet
     # Headers take room too: give up full blocks at the end until it all fits.
     while blocks and size + HEADER_BYTES * len(proof) > budget:
         b = blocks.pop()
-        size -= block_wire_bound(b)
+        size -= sizes.pop()
         proof.insert(0, header_of(b))
     if not blocks or len(proof) > max_proof:
-        return [], None, []
-    return blocks, qc, proof
+        return _nothing()
+    return SyncPlan(blocks, qc, proof, False, size + HEADER_BYTES * len(proof))
 
 
 def verify_certified_chain(checker: CertChecker, parent: Block, blocks: Sequence[Block]) -> None:

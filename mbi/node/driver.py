@@ -37,7 +37,7 @@ from mbi.consensus.events import (
     Action, BlockExecuted, Broadcast, Commit, Event, Halted, MessageReceived, PayloadReady, PayloadVerified,
     PersistSafety, ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
-from mbi.consensus.sync import HEADER_BYTES, block_wire_bound, plan_sync_range
+from mbi.consensus.sync import block_wire_bound, plan_sync_range
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.looplag import LoopLag
@@ -542,16 +542,14 @@ class ConsensusDriver:
         vs = self.core.vs
         qc_bound = 128 + vs.bitmap_len + 66 * vs.n  # the commit QC and the high QC, at their largest
         budget = self.net.config.max_frame_bytes - 2 * qc_bound - 64
-        blocks, qc, proof = plan_sync_range(self._committed_pairs(a.from_height), a.max_blocks, budget,
-                                            self.core.limits.max_proof_headers)
-        size = sum(map(block_wire_bound, blocks)) + HEADER_BYTES * len(proof)
+        plan = plan_sync_range(self._committed_pairs(a.from_height), a.max_blocks, budget,
+                               self.core.limits.max_proof_headers)
+        blocks, proof = plan.blocks, plan.proof
         certified = list(a.certified)
-        nxt = blocks[-1].height + 1 if blocks else a.from_height
-        complete = nxt > self.chain.stored_height and nxt not in self._pending
         # Certified blocks extend our committed tip: only a range that reaches it may carry
         # them (the peer asks again from its new height and gets them then).
-        if (not complete or len(certified) > self.core.limits.max_sync_certified
-                or size + sum(map(block_wire_bound, certified)) > budget):
+        if (not plan.complete or len(certified) > self.core.limits.max_sync_certified
+                or plan.size + sum(map(block_wire_bound, certified)) > budget):
             certified = []
         if not blocks and a.from_height <= self.core.committed_height:
             # A group whose first block and proof exceed a frame or max_proof_headers, or one
@@ -560,7 +558,7 @@ class ConsensusDriver:
                         a.from_height, extra={"height": a.from_height})
         if proof:
             self.stats.sync_proofs += 1
-        data = wire.encode_sync_response(blocks, qc, certified, a.high_qc, proof)
+        data = wire.encode_sync_response(blocks, plan.qc, certified, a.high_qc, proof)
         self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
 
     def _committed_pairs(self, from_height: int) -> Iterator[tuple[Block, QuorumCert]]:

@@ -175,14 +175,14 @@ class SimNode:
         answer reaches our committed tip and they are within the wire's count limit."""
         start = max(a.from_height, 1)
         pairs = ((self.chain[h - 1], self.chain_qc[h - 1]) for h in range(start, len(self.chain) + 1))
-        blocks, qc, proof = plan_sync_range(pairs, a.max_blocks, 1 << 40, wire.Limits().max_proof_headers)
-        complete = (blocks[-1].height + 1 if blocks else start) > len(self.chain)
-        certified = a.certified if complete and len(a.certified) <= wire.Limits().max_sync_certified else ()
+        plan = plan_sync_range(pairs, a.max_blocks, 1 << 40, wire.Limits().max_proof_headers)
+        blocks, proof = plan.blocks, plan.proof
+        certified = a.certified if plan.complete and len(a.certified) <= wire.Limits().max_sync_certified else ()
         stats = self.sim.stats
         stats["syncs_served"] += 1
         stats["sync_blocks_served"] += len(blocks)
         stats["sync_proofs_served"] += bool(proof)
-        data = wire.encode_sync_response(blocks, qc, certified, a.high_qc, proof)
+        data = wire.encode_sync_response(blocks, plan.qc, certified, a.high_qc, proof)
         self.sim.send(self, a.peer, data, now)
 
     @property
