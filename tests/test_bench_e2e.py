@@ -190,3 +190,25 @@ def test_profile_split_charges_the_deepest_matching_frame(tmp_path: Path) -> Non
     assert areas == {"idle": 11, "store": 5, "execute": 3, "http ingest (validate)": 2}
     assert r["areas"]["store"]["share_of_busy"] == 0.5
     assert r["threads"]["event loop"]["samples"] == 9
+
+
+def test_kill_figures_rate_while_down_is_within_the_window() -> None:
+    from bench.cluster.e2e import _kill_figures
+    from bench.cluster.monitor import SeqTrack
+
+    class Poller:
+        tracks = [SeqTrack() for _ in range(4)]
+
+    t0, t_kill, t1 = 100.0, 115.0, 125.0
+    commits = [t0 + i / 100 for i in range(2500)]  # 100 tx/s through the window, nothing after it
+    for i, tr in enumerate(Poller.tracks):
+        for k in range(26):
+            if i != 3 or t0 + k < t_kill:
+                tr.add(t0 + k, k)
+    # restarted only after the window (--restart-after longer than what is left of it)
+    k = _kill_figures(commits, Poller(), 3, t0, t_kill, 220.0, t1)  # type: ignore[arg-type]
+    assert k["tps_before"] == 100.0 and k["tps_while_down"] == 100.0 and k["down_ratio"] == 1.0
+    assert k["catch_up_s"] is None
+    # restarted inside the window: down until the restart
+    k = _kill_figures(commits, Poller(), 3, t0, t_kill, 120.0, t1)  # type: ignore[arg-type]
+    assert k["tps_while_down"] == 100.0 and k["restarted_at_s"] == 20.0

@@ -369,7 +369,7 @@ def _kill_figures(commit_t: list[float], poller: LedgerPoller, victim: int, t0: 
         return round(sum(1 for t in commit_t if a <= t < b) / (b - a), 1)
 
     before = rate(t0 + 1.0, t_kill)  # skip the first second (the pipeline filling)
-    down_end = t_restart if t_restart is not None else t1
+    down_end = min(t_restart, t1) if t_restart is not None else t1  # a restart after the window: its end
     down = rate(t_kill, down_end)
     out: dict[str, Any] = {"victim": f"node{victim}", "killed_at_s": round(t_kill - t0, 2),
                            "restarted_at_s": round(t_restart - t0, 2) if t_restart else None,
