@@ -12,6 +12,7 @@ another kernel is being worked on); unset, everything is built.
 """
 from __future__ import annotations
 
+import glob
 import os
 import platform
 
@@ -129,7 +130,10 @@ def make_extensions() -> list[Extension]:
             extra_compile_args=BASE_CFLAGS + (CXXFLAGS if lang == "c++" else []),
             extra_link_args=["-pthread"],
             language=lang,
-            depends=[os.path.join("core_ext/include", h) for h in os.listdir("core_ext/include")],
+            # headers, and the parts a unit includes (core_ext/src/mempool/*.inc): a change to
+            # one rebuilds the modules that use it
+            depends=[os.path.join("core_ext/include", h) for h in os.listdir("core_ext/include")]
+            + sorted(glob.glob(f"{SRC}/**/*.inc", recursive=True)),
         )
         exts.append(ext)
     return exts
