@@ -212,3 +212,28 @@ def test_kill_figures_rate_while_down_is_within_the_window() -> None:
     # restarted inside the window: down until the restart
     k = _kill_figures(commits, Poller(), 3, t0, t_kill, 120.0, t1)  # type: ignore[arg-type]
     assert k["tps_while_down"] == 100.0 and k["restarted_at_s"] == 20.0
+
+
+def test_kill_figures_split_the_restart_into_api_up_first_ledger_and_catch_up() -> None:
+    from bench.cluster.e2e import _kill_figures
+    from bench.cluster.monitor import SeqTrack
+
+    class Poller:
+        tracks = [SeqTrack() for _ in range(4)]
+
+    t0, t_kill, t_restart, t1 = 100.0, 110.0, 120.0, 160.0
+    commits = [t0 + i / 100 for i in range(6000)]
+    for tr in Poller.tracks[:3]:  # the others: one ledger a second
+        for k in range(61):
+            tr.add(t0 + k, k)
+    victim = Poller.tracks[3]
+    for k in range(11):
+        victim.add(t0 + k, k)
+    victim.down.append((110.2, 123.5))  # the API answers 3.5 s after the restart, still at seq 10
+    victim.add(123.5, 10)  # same seq: not recorded as a change
+    victim.add(126.0, 20)  # the first synced ledgers
+    victim.add(131.0, 31)  # caught up: the others are at 31 then
+    k = _kill_figures(commits, Poller(), 3, t0, t_kill, t_restart, t1)  # type: ignore[arg-type]
+    assert k["first_answer_after_restart_s"] == 3.5
+    assert k["first_new_ledger_after_restart_s"] == 6.0
+    assert k["catch_up_s"] == 11.0 and k["caught_up_at_seq"] == 31

@@ -388,8 +388,15 @@ def _kill_figures(commit_t: list[float], poller: LedgerPoller, victim: int, t0: 
                 out["catch_up_s"] = round(t - t_restart, 2)
                 out["caught_up_at_seq"] = s
                 break
+        # The API's first answer ends the span with no answer that the restart falls in;
+        # the track itself only records changes of seq (the restarted node reopens at the
+        # seq it had when it was killed), so its first entry is the first synced ledger.
+        up = next((e for s, e in tr.down if s <= t_restart <= e), None)
+        if up is None and tr.times and tr.times[-1] >= t_restart:
+            up = t_restart  # answered at once (no poll saw it down after the restart)
+        out["first_answer_after_restart_s"] = round(up - t_restart, 2) if up is not None else None
         first = next((t for t in tr.times if t >= t_restart), None)
-        out["first_answer_after_restart_s"] = round(first - t_restart, 2) if first else None
+        out["first_new_ledger_after_restart_s"] = round(first - t_restart, 2) if first else None
     return out
 
 

@@ -76,6 +76,9 @@ def summary_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("kill: TPS before / while down (ratio)",
                      f"{k['tps_before']} / {k['tps_while_down']} ({k['down_ratio']})"))
         rows.append(("kill: catch-up after restart", f"{k['catch_up_s']} s"))
+        if k.get("restarted_at_s") is not None:
+            rows.append(("kill: after restart, API answers / first synced ledger",
+                         f"{k.get('first_answer_after_restart_s')} s / {k.get('first_new_ledger_after_restart_s')} s"))
     return rows
 
 
