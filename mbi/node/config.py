@@ -123,6 +123,10 @@ class VerifyConfig:
 @dataclass(frozen=True)
 class SyncConfig:
     batch_blocks: int = setting(256, min=1, doc="blocks per SYNC_REQUEST (a response also fits one frame)")
+    ignore_gossip_behind: int = setting(
+        8, min=0, doc="a node more than this many heights below the highest its peers report ignores relayed "
+                      "transactions until it is back within it: they reach it in the blocks it syncs, and admitting "
+                      "them takes the time catching up needs (0: never)")
 
     def __post_init__(self) -> None:
         check_section(self)

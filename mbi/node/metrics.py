@@ -118,6 +118,8 @@ class _Collector:
         yield counter("mbi_verify_cache_hits", "transactions found already verified", n.cache.hits)
         yield counter("mbi_bad_relays", "gossiped transactions without a valid signature (their peers were penalised)",
                       n.bad_relays)
+        yield counter("mbi_gossip_ignored_behind", "relayed transaction batches ignored while more than "
+                      "sync.ignore_gossip_behind heights behind the peers", n.gossip_ignored)
         yield gauge("mbi_block_cap", "the transaction cap of this node's last proposal (pacing)", d.block_cap)
         yield gauge("mbi_peers", "authenticated peers", len(net.peer_keys()))
         yield counter("mbi_p2p_bytes_in", "bytes received from peers", net.bytes_in)
