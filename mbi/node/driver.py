@@ -29,7 +29,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from mbi.consensus import wire
 from mbi.consensus.core import Core
@@ -37,12 +37,12 @@ from mbi.consensus.events import (
     Action, BlockExecuted, Broadcast, Commit, Event, Halted, MessageReceived, PayloadReady, PayloadVerified,
     PersistSafety, ReportMisbehaviour, RequestPayload, Send, ServeSync, SetTimer, TimerFired, VerifyPayload,
 )
+from mbi.consensus.sync import block_wire_bound, plan_sync_range
 from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
-from mbi.node.chain import Chain, Executed
+from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.looplag import LoopLag
 from mbi.node.metrics import GC_TIMES
 from mbi.node.pacing import BlockPacer, after_timeout
-from mbi.node.syncserve import SyncServer
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
 from mbi.p2p.kinds import Kind
@@ -125,7 +125,6 @@ class ConsensusDriver:
         # committed blocks whose payload is being decoded and verified ahead of execution
         self._decoding: dict[bytes, asyncio.Future[tuple[list[SignedTransaction] | None, str]]] = {}
         self._exec_task: asyncio.Task[None] | None = None
-        self._sync_server = SyncServer(core, chain, net, self.stats, self._pending)
         self.proposed_at: dict[bytes, float] = {}  # our proposals: block id -> loop time
         self.commit_latencies: list[float] = []    # proposal -> commit at this leader (seconds)
         self._stopping = False
@@ -170,7 +169,6 @@ class ConsensusDriver:
                 await self._exec_task
             except asyncio.CancelledError:
                 pass
-        self._sync_server.close()
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -246,8 +244,11 @@ class ConsensusDriver:
             elif t is Commit:
                 self._on_commit(a)
             elif t is ServeSync:
-                assert self._loop is not None
-                self._sync_server.serve(a, self._loop)  # planned and encoded off the loop
+                try:
+                    self._serve_sync(a)
+                except ChainError as e:  # the actions after it (votes among them) must still run
+                    log.error("sync: cannot serve heights from %d: %s", a.from_height, e,
+                              extra={"height": a.from_height})
             elif t is ReportMisbehaviour:
                 self._on_misbehaviour(a)
             elif t is Halted:
@@ -530,6 +531,47 @@ class ConsensusDriver:
             if b.id in self._block_txs or b.id in self._decoding:
                 continue
             self._decoding[b.id] = self._loop.run_in_executor(self._verify_pool, self._decode_payload, b)
+
+    def _serve_sync(self, a: ServeSync) -> None:
+        """Committed blocks from the store, then those still waiting for execution, as
+        plan_sync_range chooses them: up to a block whose own QC commits it, or a prefix and
+        the headers that prove it committed (docs/consensus.md §3.6); all in one frame
+        (max_frame_bytes), the certified blocks and high QC included when they fit."""
+        if not isinstance(a.peer, bytes):
+            return
+        vs = self.core.vs
+        qc_bound = 128 + vs.bitmap_len + 66 * vs.n  # the commit QC and the high QC, at their largest
+        budget = self.net.config.max_frame_bytes - 2 * qc_bound - 64
+        plan = plan_sync_range(self._committed_pairs(a.from_height), a.max_blocks, budget,
+                               self.core.limits.max_proof_headers)
+        blocks, proof = plan.blocks, plan.proof
+        certified = list(a.certified)
+        # Certified blocks extend our committed tip: only a range that reaches it may carry
+        # them (the peer asks again from its new height and gets them then).
+        if (not plan.complete or len(certified) > self.core.limits.max_sync_certified
+                or plan.size + sum(map(block_wire_bound, certified)) > budget):
+            certified = []
+        if not blocks and a.from_height <= self.core.committed_height:
+            # A group whose first block and proof exceed a frame or max_proof_headers, or one
+            # whose committing block this node does not hold yet (its tip is a proved prefix).
+            log.warning("sync: the blocks from height %d cannot be proved committed within one frame; not served",
+                        a.from_height, extra={"height": a.from_height})
+        if proof:
+            self.stats.sync_proofs += 1
+        data = wire.encode_sync_response(blocks, plan.qc, certified, a.high_qc, proof)
+        self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
+
+    def _committed_pairs(self, from_height: int) -> Iterator[tuple[Block, QuorumCert]]:
+        """Committed blocks from `from_height` with their commit QCs: the stored ones, then
+        those waiting for execution (a block leaves _pending on this thread only after its
+        execution stored it, so none is skipped)."""
+        h = from_height
+        for b, q in self.chain.committed_pairs(from_height):
+            yield b, q
+            h = b.height + 1
+        while h in self._pending:
+            yield self._pending[h]
+            h += 1
 
     def request_sync(self, peer_key: bytes) -> None:
         """Ask a peer for what we lack (used when status reports show we are behind)."""
