@@ -123,6 +123,9 @@ class VerifyConfig:
 @dataclass(frozen=True)
 class SyncConfig:
     batch_blocks: int = setting(256, min=1, doc="blocks per SYNC_REQUEST (a response also fits one frame)")
+    recent_blocks_mb: int = setting(
+        128, min=0, doc="MiB of the latest executed blocks kept in memory, so that sync answers to a peer that "
+                        "restarted need not rebuild them from the store (0: always read the store)")
     ignore_gossip_behind: int = setting(
         8, min=0, doc="a node more than this many heights below the highest its peers report ignores relayed "
                       "transactions until it is back within it: they reach it in the blocks it syncs, and admitting "

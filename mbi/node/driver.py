@@ -43,6 +43,7 @@ from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.looplag import LoopLag
 from mbi.node.metrics import GC_TIMES
 from mbi.node.pacing import BlockPacer, after_timeout
+from mbi.node.recent import RecentBlocks
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
 from mbi.p2p.kinds import Kind
@@ -90,6 +91,8 @@ class DriverStats:
     halted: str = ""
     block_cap: int = 0  # the transaction cap of our last proposal (pacing)
     sync_proofs: int = 0  # sync responses served as a prefix proved by headers (§3.6)
+    sync_blocks_memory: int = 0  # committed blocks served by sync from RecentBlocks or _pending
+    sync_blocks_store: int = 0   # ... read back from the store (rebuilt from the ledger's records)
 
 
 # Committed blocks whose payloads are checked ahead of their execution (_decode_ahead).
@@ -100,7 +103,7 @@ class ConsensusDriver:
     def __init__(self, core: Core, chain: Chain, pool: TxPool, cache: TxCache, net, limits: BlockLimits,
                  verify_pool: ThreadPoolExecutor, exec_pool: ThreadPoolExecutor,
                  on_executed: Callable[[Executed, float], None] | None = None,
-                 vote_journal: str | None = None) -> None:
+                 vote_journal: str | None = None, recent_bytes: int = 128 << 20) -> None:
         self.core = core
         self.chain = chain
         self.pool = pool
@@ -121,6 +124,7 @@ class ConsensusDriver:
         self._block_txs: dict[bytes, list[SignedTransaction]] = {}  # block id -> decoded payload
         self._block_hashes: dict[bytes, frozenset[bytes]] = {}  # block id -> its transaction hashes
         self._pending: dict[int, tuple[Block, QuorumCert]] = {}  # committed, not yet executed
+        self.recent_blocks = RecentBlocks(recent_bytes)  # executed, kept to answer sync requests
         self._exec_queue: asyncio.Queue[tuple[Block, QuorumCert]] = asyncio.Queue()
         # committed blocks whose payload is being decoded and verified ahead of execution
         self._decoding: dict[bytes, asyncio.Future[tuple[list[SignedTransaction] | None, str]]] = {}
@@ -505,6 +509,7 @@ class ConsensusDriver:
                 self._remember(block.id, txs)
             ex = await self._loop.run_in_executor(self._exec_pool, self.chain.execute, block, qc, txs)
             self._pending.pop(block.height, None)
+            self.recent_blocks.add(block, qc)
             self.pool.on_commit(ex.applied, ex.dropped)
             self._forget(block.id)
             self.cache.discard([t.envelope for t in txs])
@@ -562,15 +567,23 @@ class ConsensusDriver:
         self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
 
     def _committed_pairs(self, from_height: int) -> Iterator[tuple[Block, QuorumCert]]:
-        """Committed blocks from `from_height` with their commit QCs: the stored ones, then
-        those waiting for execution (a block leaves _pending on this thread only after its
-        execution stored it, so none is skipped)."""
-        h = from_height
-        for b, q in self.chain.committed_pairs(from_height):
-            yield b, q
-            h = b.height + 1
-        while h in self._pending:
-            yield self._pending[h]
+        """Committed blocks from `from_height` with their commit QCs, in height order, read
+        lazily: from memory when this node still holds them (executed ones in _recent,
+        those waiting for execution in _pending), else from the store. A block moves from
+        _pending to _recent on this thread, after its execution stored it, so none is
+        skipped; an executed block that _recent no longer holds is in the store."""
+        h = max(from_height, 1)
+        stored = self.chain.stored_height
+        while True:
+            e = self.recent_blocks.get(h) or self._pending.get(h)
+            if e is not None:
+                self.stats.sync_blocks_memory += 1
+            elif h <= stored:
+                e = (self.chain.block_at(h), self.chain.qc_at(h))
+                self.stats.sync_blocks_store += 1
+            else:
+                return
+            yield e
             h += 1
 
     def request_sync(self, peer_key: bytes) -> None:

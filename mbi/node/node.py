@@ -75,7 +75,8 @@ class Node:
                                                   c.block_time_min_txs, c.block_time_after_timeout,
                                                   c.unreachable_leader_timeout),
                                       self._verify_pool, self._exec_pool, on_executed=self._on_executed,
-                                      vote_journal=os.path.join(data_dir, "votes.log") if c.vote_journal else None)
+                                      vote_journal=os.path.join(data_dir, "votes.log") if c.vote_journal else None,
+                                      recent_bytes=cfg.sync.recent_blocks_mb << 20)
         self.loop_lag = LoopLag()
         self.driver.loop_lag = self.loop_lag
         self.metrics = NodeMetrics(self)

@@ -1,0 +1,77 @@
+"""The last committed blocks a node executed, kept in memory to answer sync requests.
+
+A validator that restarts asks its peers for every block committed while it was down,
+and a peer answers on its event loop. Read back from the store, each block's payload is
+rebuilt from the ledger's transaction records (mbi.node.chain.read_block): for 18 blocks
+of 3,500 PAY_COIN transactions, 350 ms alone and 1.4-1.7 s on a loaded validator,
+against 9 ms when the blocks are still in memory (bench/ratio_sync_serve.py). The node
+held each of these Block objects until it executed it anyway; this keeps the latest
+for longer, within a byte budget, so the common case (a restart after a short outage)
+never touches the store.
+
+The heights held are always one contiguous range: a block that does not follow the last
+one (a jump, which only a caller bug would cause) starts the range afresh.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from mbi.consensus.types import Block, QuorumCert
+
+# Counted per block beside its payload: the header, QCs and the objects around them.
+BLOCK_OVERHEAD = 1024
+
+
+class RecentBlocks:
+    """Committed (block, commit QC) pairs by height, the newest up to `max_bytes` of
+    payload. Used on the event loop only (no lock)."""
+
+    __slots__ = ("max_bytes", "nbytes", "_pairs", "_first")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._pairs: deque[tuple[Block, QuorumCert]] = deque()
+        self._first = 0  # the height of _pairs[0]
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    @staticmethod
+    def _size(b: Block) -> int:
+        return len(b.payload) + BLOCK_OVERHEAD
+
+    def add(self, block: Block, qc: QuorumCert) -> None:
+        """Keep the block just executed (its height the last one's plus one), dropping the
+        oldest while more than max_bytes are held. A block larger than max_bytes on its
+        own is not kept, and neither is anything before it."""
+        if self._pairs and block.height != self._first + len(self._pairs):
+            self.clear()
+        size = self._size(block)
+        if size > self.max_bytes:
+            self.clear()
+            return
+        if not self._pairs:
+            self._first = block.height
+        self._pairs.append((block, qc))
+        self.nbytes += size
+        while self.nbytes > self.max_bytes:
+            old, _ = self._pairs.popleft()
+            self.nbytes -= self._size(old)
+            self._first += 1
+
+    def get(self, height: int) -> tuple[Block, QuorumCert] | None:
+        i = height - self._first
+        if 0 <= i < len(self._pairs):
+            return self._pairs[i]
+        return None
+
+    @property
+    def heights(self) -> range:
+        """The heights held (an empty range when none)."""
+        return range(self._first, self._first + len(self._pairs))
+
+    def clear(self) -> None:
+        self._pairs.clear()
+        self.nbytes = 0
+        self._first = 0
