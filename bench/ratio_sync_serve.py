@@ -15,6 +15,10 @@ blocks of 2-4k PAY_COIN transactions) and took the serving validator's loop 1.4-
 - `recent`: the pairs are the Block and QC objects the node executed (the driver's
   `RecentBlocks`), so only planning and encoding are left.
 
+A second table times the store path's transaction reads alone: whole `TxRecord`s
+(`Store.get_txs`, what `block_at` used) against `Store.get_tx_envelopes` (the ledger seq
+and the envelope, the rest of each record not decoded), per transaction.
+
 The store holds `--blocks` executed blocks of `--txs` PAY_COIN transactions each (one
 funded sender, ~250-byte envelopes as under load), written by `Chain.execute` as the node
 writes them. Figures are medians of wall seconds per answer; the ratio is the median of
@@ -127,6 +131,27 @@ def main() -> None:
         for k, v in times.items():
             print(f"{k:>7}: median {med(v) * 1e3:8.1f} ms per answer   (min {min(v) * 1e3:.1f}, max {max(v) * 1e3:.1f})")
         print(f"store/recent: median {med(ratios):.1f}x over {args.rounds} rounds")
+        # The store path's transaction reads, old and new: whole records (get_txs) against
+        # (seq, envelope) with the rest undecoded (get_tx_envelopes, what block_at uses).
+        hashes = [store.get_ledger_txs(h + 1) for h in range(1, args.blocks + 1)]
+        reads = {"records": lambda: [[r.envelope for r in store.get_txs(hs)] for hs in hashes],
+                 "envelopes": lambda: [[e for _, e in store.get_tx_envelopes(hs)] for hs in hashes]}
+        want_envs = reads["records"]()
+        assert reads["envelopes"]() == want_envs
+        rt: dict[str, list[float]] = {k: [] for k in reads}
+        rr = []
+        for r in range(args.rounds):
+            got = {}
+            for k in (list(reads) if r % 2 == 0 else list(reversed(reads))):
+                t0 = time.perf_counter()
+                assert reads[k]() == want_envs
+                got[k] = time.perf_counter() - t0
+                rt[k].append(got[k])
+            rr.append(got["records"] / got["envelopes"])
+        n = args.blocks * args.txs
+        for k, v in rt.items():
+            print(f"{k:>9}: median {med(v) / n * 1e6:6.2f} us per transaction read back")
+        print(f"records/envelopes: median {med(rr):.2f}x over {args.rounds} rounds")
         if args.profile:
             pr = cProfile.Profile()
             pr.enable()

@@ -531,6 +531,26 @@ def test_snapshots_consistent_under_concurrent_commits(store: Store) -> None:
     assert errors == []
 
 
+def test_tx_envelopes_are_read_without_the_rest_of_the_record(store: Store) -> None:
+    """get_tx_envelopes: (ledger seq, envelope) as committed, the error_desc skipped."""
+    txs = (tx(1, 0), tx(1, 1, error_code=4, error_desc="nonce gap: é"), tx(1, 2))
+    store.commit_block(BlockCommit(seq=1, header_hash=H("hdr", 1), header=b"header-1", txs=txs))
+    store.commit_block(block(2, 1))
+    hashes = store.get_ledger_txs(1) + store.get_ledger_txs(2) + [H("nope")]
+    assert store.get_tx_envelopes(hashes) == [
+        (1, b"env-1-0" * 5), (1, b"env-1-1" * 5), (1, b"env-1-2" * 5), (2, b"env-2-0" * 5), None]
+    assert store.get_tx_envelopes([]) == []
+    with store.snapshot() as snap:
+        assert snap.get_tx_envelopes(hashes[1:2]) == [(1, b"env-1-1" * 5)]
+    good = store._cfs[2][K.tx_key(hashes[0])]
+    for bad in (good[:10], b"\x02" + good[1:], good[:33] + b"\xff\xff" + good[35:]):
+        store._cfs[2][K.tx_key(hashes[0])] = bad
+        with pytest.raises(CorruptDatabaseError, match="malformed"):
+            store.get_tx_envelopes(hashes[:1])
+    store._cfs[2][K.tx_key(hashes[0])] = good
+    assert store.get_tx_envelopes(hashes[:1]) == [(1, b"env-1-0" * 5)]
+
+
 def test_corruption_found_on_read_is_a_store_error(path: str) -> None:
     with Store.open(path, CHAIN, create=True) as s:
         s.commit_block(block(1, 400))

@@ -108,13 +108,13 @@ def _block_from_ref(reader: Store | StoreSnapshot, height: int, ref: bytes, vali
         shell = wire.decode_block(ref[pos:], validators, chain_id)
     except wire.WireError as e:
         raise ChainError(f"{what} does not decode: {e.reason}") from None
-    it = iter(reader.get_txs(hashes))
+    it = iter(reader.get_tx_envelopes(hashes))
     for i in range(count):
         if envs[i] is None:
             rec = next(it)
-            if rec is None or rec.ledger_seq != seq:
+            if rec is None or rec[0] != seq:
                 raise ChainError(f"{what}: a transaction of ledger {seq} is missing from the store")
-            envs[i] = rec.envelope
+            envs[i] = rec[1]
     b = dataclasses.replace(shell, payload=encode_tx_batch(envs))  # type: ignore[arg-type]
     object.__setattr__(b, "id", block_id(chain_id, b))
     if b.id != bid or b.height != height:

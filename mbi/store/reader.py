@@ -6,6 +6,7 @@ subclasses supply the raw reads. `StoreSnapshot` is a point-in-time view of a `S
 from __future__ import annotations
 
 import heapq
+import struct
 from typing import TYPE_CHECKING, Iterator
 
 from . import keys as K
@@ -21,6 +22,9 @@ __all__ = ["StoreSnapshot"]
 _META, _BLOCKS, _TXS, _STATE, _ACCOUNTS = range(5)
 
 _TX_HEAD_LEN = K.TX_HEAD.size
+_TX_DLEN_AT = _TX_HEAD_LEN - 2  # error_desc's u16 length ends the head; the ledger seq is at 1
+_U16 = struct.Struct(">H")
+_U64 = struct.Struct(">Q")
 _unpack_u64 = K.unpack_u64
 
 
@@ -130,6 +134,26 @@ class _Reader:
         self._check()
         vals = self._multi_get(_TXS, [K.tx_key(h) for h in tx_hashes])
         return [None if v is None else _decode_tx(h, v) for h, v in zip(tx_hashes, vals)]
+
+    def get_tx_envelopes(self, tx_hashes: list[bytes]) -> list[tuple[int, bytes] | None]:
+        """(ledger seq, envelope) of several transactions in one multi-get, the rest of each
+        record left undecoded: what putting a stored block's payload back needs (2.8 µs per
+        transaction against get_txs' 4.9 µs, bench/ratio_sync_serve.py)."""
+        self._check()
+        vals = self._multi_get(_TXS, [K.tx_key(h) for h in tx_hashes])
+        out: list[tuple[int, bytes] | None] = []
+        append = out.append
+        for h, v in zip(tx_hashes, vals):
+            if v is None:
+                append(None)
+                continue
+            if len(v) < _TX_HEAD_LEN or v[0] != K.TX_FRAMING:
+                raise CorruptDatabaseError(f"tx record {h.hex()} is malformed")
+            start = _TX_HEAD_LEN + _U16.unpack_from(v, _TX_DLEN_AT)[0]
+            if len(v) < start:
+                raise CorruptDatabaseError(f"tx record {h.hex()} is malformed")
+            append((_U64.unpack_from(v, 1)[0], v[start:]))
+        return out
 
     # --- state ---------------------------------------------------------------------
     def get_account(self, address: str) -> bytes | None:
