@@ -156,7 +156,9 @@ def _run(net: Net, chain: Chain, built: list, recent_bytes: int) -> tuple[Consen
             d._pending[b.height] = (b, q)
             d._exec_queue.put_nowait((b, q))
         task = d._loop.create_task(d._execute_loop())
-        while chain.height < len(built):
+        # not chain.height: the ledger's height moves on the execute thread before the loop
+        # takes the block's result (and keeps the block)
+        while d.stats.executed < len(built):
             await asyncio.sleep(0.01)
         task.cancel()
 
