@@ -67,6 +67,9 @@ class ConsensusConfig:
     heartbeat_interval: float = setting(0.3, min=0.001,
                                         doc="an idle leader proposes an empty block after this long "
                                             "(at most round_timeout_base / 3)")
+    min_block_interval: float = setting(
+        0.05, min=0.0, doc="a leader proposes no sooner than this long after it saw the parent block, so a light "
+                           "load is carried in fewer, larger blocks (heartbeat_interval if that is shorter; 0: off)")
     block_time_budget: float = setting(0.5, min=0.0, max=1.0,
                                        doc="a leader caps its block at what this node measured fits in this "
                                            "fraction of round_timeout_base (0: only the [block] caps)")

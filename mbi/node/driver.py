@@ -5,7 +5,9 @@
 - Messages go out through p2p with the frame kind of their ConsensusMessage field.
 - Payload requests are answered from the pool, at once when a certified block with
   transactions is waiting to commit or the pool has transactions, else when the first
-  transaction arrives or the heartbeat passes (no stream of empty blocks when idle).
+  transaction arrives or the heartbeat passes (no stream of empty blocks when idle);
+  never sooner than `min_block_interval` after this node saw the parent block (a light
+  load makes a few blocks of many transactions, not dozens of blocks of a few).
 - A proposal holds at most what this node measured fits in `block_time_budget` of the
   round timeout (`mbi.node.pacing`, docs/consensus.md §3.7): round durations, payload
   checks and executions are timed here and fed to the pacer.
@@ -72,6 +74,7 @@ class BlockLimits:
     # [consensus] unreachable_leader_timeout: the longest timer of a round that cannot
     # certify a block because its leader or the next one has no connection to us; 0: off
     unreachable_timeout: float = 0.2
+    min_interval: float = 0.0  # [consensus] min_block_interval, at most heartbeat_interval
 
 
 @dataclass(slots=True)
@@ -120,7 +123,9 @@ class ConsensusDriver:
         self._block_seen: dict[bytes, float] = {}   # block id -> monotonic time we proposed or got it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._payload_wait: tuple[RequestPayload, asyncio.TimerHandle] | None = None
+        # the payload request waiting, its timer, and whether it waits for transactions (idle)
+        self._payload_wait: tuple[RequestPayload, asyncio.TimerHandle, bool] | None = None
+        self._not_before: tuple[int, float] = (0, 0.0)  # (round, monotonic time) its proposal waits for
         self._block_txs: dict[bytes, list[SignedTransaction]] = {}  # block id -> decoded payload
         self._block_hashes: dict[bytes, frozenset[bytes]] = {}  # block id -> its transaction hashes
         self._pending: dict[int, tuple[Block, QuorumCert]] = {}  # committed, not yet executed
@@ -204,11 +209,11 @@ class ConsensusDriver:
 
     def on_transactions(self) -> None:
         """New transactions reached the pool: a leader waiting for them proposes now."""
-        if self._payload_wait is not None and self._has_new_transactions():
-            req, handle = self._payload_wait
+        if self._payload_wait is not None and self._payload_wait[2] and self._has_new_transactions():
+            req, handle, _ = self._payload_wait
             handle.cancel()
             self._payload_wait = None
-            self._propose(req)
+            self._on_request_payload(req)
 
     # ------------------------------------------------------------------ actions out
 
@@ -298,8 +303,11 @@ class ConsensusDriver:
             return  # the same round re-armed (timeout retransmission), or a jump (sync)
         qc = self.core.high_qc
         seen = self._block_seen.pop(qc.block_id, None)
+        if qc.round != prev or seen is None:
+            return
+        self._not_before = (round, seen + self.limits.min_interval)
         txs = self._block_txs.get(qc.block_id)
-        if qc.round == prev and seen is not None and txs is not None:
+        if txs is not None:
             self.pacer.observe_round(len(txs), time.monotonic() - seen)
 
     def _saw_block(self, block_id: bytes, at: float | None = None) -> None:
@@ -339,13 +347,18 @@ class ConsensusDriver:
             self._payload_wait[1].cancel()
             self._payload_wait = None
         if req.uncommitted_payload or self._has_new_transactions():
-            # Next loop turn, not now: with one validator the proposal's QC forms at once and
-            # asks for the next payload from inside this call (unbounded recursion).
-            handle = self._loop.call_soon(self._heartbeat, req)
-            self._payload_wait = (req, handle)  # type: ignore[assignment]
+            r, at = self._not_before
+            wait = at - time.monotonic() if r == req.round else 0.0
+            # Next loop turn at the soonest, not now: with one validator the proposal's QC
+            # forms at once and asks for the next payload from inside this call (unbounded
+            # recursion).
+            handle = (self._loop.call_later(wait, self._heartbeat, req) if wait > 0
+                      else self._loop.call_soon(self._heartbeat, req))
+            self._payload_wait = (req, handle, False)  # type: ignore[assignment]
             return
+        # the node caps min_interval at the heartbeat, so the heartbeat needs no check of it
         handle = self._loop.call_later(self.limits.heartbeat, self._heartbeat, req)
-        self._payload_wait = (req, handle)
+        self._payload_wait = (req, handle, True)
 
     def _heartbeat(self, req: RequestPayload) -> None:
         self._payload_wait = None

@@ -70,10 +70,13 @@ class Node:
         self._verify_pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="verify")
         self._exec_pool = ThreadPoolExecutor(1, thread_name_prefix="execute")
         self.driver = ConsensusDriver(self.core, self.chain, self.pool, self.cache, self.net,
-                                      BlockLimits(cfg.block.max_block_txs, cfg.block.max_block_bytes,
-                                                  c.heartbeat_interval, c.block_time_budget,
-                                                  c.block_time_min_txs, c.block_time_after_timeout,
-                                                  c.unreachable_leader_timeout),
+                                      BlockLimits(max_block_txs=cfg.block.max_block_txs,
+                                                  max_block_bytes=cfg.block.max_block_bytes,
+                                                  heartbeat=c.heartbeat_interval, time_budget=c.block_time_budget,
+                                                  min_paced_txs=c.block_time_min_txs,
+                                                  after_timeout=c.block_time_after_timeout,
+                                                  unreachable_timeout=c.unreachable_leader_timeout,
+                                                  min_interval=min(c.min_block_interval, c.heartbeat_interval)),
                                       self._verify_pool, self._exec_pool, on_executed=self._on_executed,
                                       vote_journal=os.path.join(data_dir, "votes.log") if c.vote_journal else None,
                                       recent_bytes=cfg.sync.recent_blocks_mb << 20)
