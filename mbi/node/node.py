@@ -314,12 +314,13 @@ class Node:
         waits for block sync to end. Transactions its own API accepts are still admitted
         and relayed."""
         gap = self.cfg.sync.ignore_gossip_behind
-        behind = gap > 0 and bool(self.peer_heights) and self.chain_max_height() > self.chain.height + gap
+        top = self.chain_max_height()  # our own height when no peer has reported
+        behind = gap > 0 and top > self.chain.height + gap
         if behind != self._ignoring_gossip:
             self._ignoring_gossip = behind
             if behind:
                 log.info("catching up: height %d of %d; ignoring relayed transactions until within %d",
-                         self.chain.height, self.chain_max_height(), gap, extra={"height": self.chain.height})
+                         self.chain.height, top, gap, extra={"height": self.chain.height})
             else:
                 log.info("within %d heights of the peers again (height %d): taking relayed transactions",
                          gap, self.chain.height, extra={"height": self.chain.height})
