@@ -20,7 +20,7 @@ from mbi.ledger import Genesis
 from mbi.ledger import testing as T
 from mbi.node.chain import Chain
 from mbi.node.driver import BlockLimits, ConsensusDriver
-from mbi.node.recent import BLOCK_OVERHEAD, RecentBlocks
+from mbi.node.recent import RecentBlocks
 from mbi.store import Store
 
 
@@ -42,7 +42,9 @@ def _chain_of(net: Net, n: int, size: int) -> list:
 def test_keeps_the_newest_blocks_within_the_byte_budget() -> None:
     net = Net(4)
     pairs = _chain_of(net, 6, 1000)
-    per = 1000 + BLOCK_OVERHEAD
+    # payload + 1024 + 128 per signature: 3 in the block's QC, 3 in its commit QC
+    per = 1000 + 1024 + 6 * 128
+    assert [RecentBlocks.size_of(b, q) for b, q in pairs] == [1000 + 1024 + 3 * 128] + [per] * 5  # genesis QC: none
     r = RecentBlocks(3 * per)
     for b, q in pairs:
         r.add(b, q)
@@ -74,7 +76,7 @@ def test_a_height_that_does_not_follow_starts_the_range_afresh() -> None:
         r.add(b, q)
     r.add(*pairs[4])  # height 5 after 2
     assert list(r.heights) == [5] and r.get(1) is None and r.get(2) is None and r.get(5) == pairs[4]
-    assert r.nbytes == 10 + BLOCK_OVERHEAD
+    assert r.nbytes == 10 + 1024 + 6 * 128
 
 
 def test_zero_budget_keeps_nothing() -> None:
@@ -159,6 +161,7 @@ def _run(net: Net, chain: Chain, built: list, recent_bytes: int) -> tuple[Consen
         # not chain.height: the ledger's height moves on the execute thread before the loop
         # takes the block's result (and keeps the block)
         while d.stats.executed < len(built):
+            assert not task.done(), task  # the execution loop died: fail, do not spin
             await asyncio.sleep(0.01)
         task.cancel()
 
@@ -168,8 +171,8 @@ def _run(net: Net, chain: Chain, built: list, recent_bytes: int) -> tuple[Consen
     return d, pn
 
 
-def _answer(d: ConsensusDriver, pn: _Net, net: Net, from_height: int) -> SyncResponse:
-    d._serve_sync(ServeSync(b"p" * 32, from_height, 64, (), net.gqc))
+def _answer(d: ConsensusDriver, pn: _Net, net: Net, from_height: int, max_blocks: int = 64) -> SyncResponse:
+    d._serve_sync(ServeSync(b"p" * 32, from_height, max_blocks, (), net.gqc))
     peer, kind, data = pn.sent[-1]
     msg = wire.decode_message(data, net.vs, CHAIN)
     assert isinstance(msg, SyncResponse)
@@ -191,8 +194,7 @@ def test_sync_answers_carry_the_executed_blocks(executed, keep, from_memory) -> 
 
 def test_heights_no_longer_held_are_read_from_the_store(executed) -> None:
     net, chain, built = executed
-    sizes = [len(b.payload) + BLOCK_OVERHEAD for b, _, _ in built]
-    d, pn = _run(net, chain, built, sizes[3] + sizes[4])  # room for the last two
+    d, pn = _run(net, chain, built, RecentBlocks.size_of(*built[3][:2]) + RecentBlocks.size_of(*built[4][:2]))
     assert list(d.recent_blocks.heights) == [4, 5]
     resp = _answer(d, pn, net, 2)
     assert [b.id for b in resp.committed] == [b.id for b, _, _ in built[1:]]
@@ -205,6 +207,11 @@ def test_heights_no_longer_held_are_read_from_the_store(executed) -> None:
     # nothing above the tip
     resp = _answer(d, pn, net, 6)
     assert resp.committed == () and resp.commit_qc is None
+    assert (d.stats.sync_blocks_memory, d.stats.sync_blocks_store) == (4, 2)
+    # only the blocks sent are counted, not the one read past the request's limit
+    resp = _answer(d, pn, net, 1, max_blocks=2)
+    assert [b.height for b in resp.committed] == [1, 2]
+    assert (d.stats.sync_blocks_memory, d.stats.sync_blocks_store) == (4, 4)
 
 
 def test_blocks_waiting_for_execution_follow_the_executed_ones(executed) -> None:

@@ -549,6 +549,11 @@ def test_tx_envelopes_are_read_without_the_rest_of_the_record(store: Store) -> N
             store.get_tx_envelopes(hashes[:1])
     store._cfs[2][K.tx_key(hashes[0])] = good
     assert store.get_tx_envelopes(hashes[:1]) == [(1, b"env-1-0" * 5)]
+    desc = store._cfs[2][K.tx_key(hashes[1])]
+    at = desc.index("é".encode())
+    store._cfs[2][K.tx_key(hashes[1])] = desc[:at] + b"\xff" + desc[at + 1:]  # not UTF-8
+    with pytest.raises(CorruptDatabaseError, match="error_desc"):
+        store.get_tx_envelopes(hashes[1:2])
 
 
 def test_corruption_found_on_read_is_a_store_error(path: str) -> None:

@@ -560,9 +560,13 @@ class ConsensusDriver:
         vs = self.core.vs
         qc_bound = 128 + vs.bitmap_len + 66 * vs.n  # the commit QC and the high QC, at their largest
         budget = self.net.config.max_frame_bytes - 2 * qc_bound - 64
-        plan = plan_sync_range(self._committed_pairs(a.from_height), a.max_blocks, budget,
+        from_store: set[int] = set()
+        plan = plan_sync_range(self._committed_pairs(a.from_height, from_store), a.max_blocks, budget,
                                self.core.limits.max_proof_headers)
         blocks, proof = plan.blocks, plan.proof
+        n_store = sum(b.height in from_store for b in blocks)
+        self.stats.sync_blocks_store += n_store
+        self.stats.sync_blocks_memory += len(blocks) - n_store
         certified = list(a.certified)
         # Certified blocks extend our committed tip: only a range that reaches it may carry
         # them (the peer asks again from its new height and gets them then).
@@ -579,23 +583,24 @@ class ConsensusDriver:
         data = wire.encode_sync_response(blocks, plan.qc, certified, a.high_qc, proof)
         self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
 
-    def _committed_pairs(self, from_height: int) -> Iterator[tuple[Block, QuorumCert]]:
+    def _committed_pairs(self, from_height: int, from_store: set[int] | None = None
+                         ) -> Iterator[tuple[Block, QuorumCert]]:
         """Committed blocks from `from_height` with their commit QCs, in height order, read
-        lazily: from memory when this node still holds them (executed ones in _recent,
+        lazily: from memory when this node still holds them (executed ones in recent_blocks,
         those waiting for execution in _pending), else from the store. A block moves from
-        _pending to _recent on this thread, after its execution stored it, so none is
-        skipped; an executed block that _recent no longer holds is in the store."""
+        _pending to recent_blocks on this thread, after its execution stored it, so none is
+        skipped; an executed block that recent_blocks no longer holds is in the store. The
+        heights read from the store are added to `from_store`."""
         h = max(from_height, 1)
         stored = self.chain.stored_height
         while True:
             e = self.recent_blocks.get(h) or self._pending.get(h)
-            if e is not None:
-                self.stats.sync_blocks_memory += 1
-            elif h <= stored:
+            if e is None:
+                if h > stored:
+                    return
                 e = (self.chain.block_at(h), self.chain.qc_at(h))
-                self.stats.sync_blocks_store += 1
-            else:
-                return
+                if from_store is not None:
+                    from_store.add(h)
             yield e
             h += 1
 

@@ -107,8 +107,8 @@ class _Collector:
         yield counter("mbi_timeouts_sent", "timeout messages signed", d.timeouts_sent)
         yield counter("mbi_sync_proofs_served", "sync responses served as a prefix of a commit group and the headers "
                       "that prove it committed", d.sync_proofs)
-        served = CounterMetricFamily("mbi_sync_blocks_served", "committed blocks sent in sync responses, by where "
-                                     "they were read: memory (sync.recent_blocks_mb) or the store", labels=["source"])
+        served = CounterMetricFamily("mbi_sync_blocks_served", "committed blocks sent in full in sync responses, by "
+                                     "where they were read: memory (sync.recent_blocks_mb) or the store", labels=["source"])
         served.add_metric(["memory"], d.sync_blocks_memory)
         served.add_metric(["store"], d.sync_blocks_store)
         yield served
