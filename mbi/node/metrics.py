@@ -112,7 +112,8 @@ class _Collector:
         served.add_metric(["memory"], d.sync_blocks_memory)
         served.add_metric(["store"], d.sync_blocks_store)
         yield served
-        yield gauge("mbi_sync_recent_bytes", "bytes (as counted against sync.recent_blocks_mb) of the executed blocks held in memory for sync answers",
+        yield gauge("mbi_sync_recent_bytes", "bytes (as counted against sync.recent_blocks_mb) of the executed "
+                    "blocks held in memory for sync answers",
                     n.driver.recent_blocks.nbytes)
         yield counter("mbi_proposals", "blocks proposed", d.proposals)
         yield counter("mbi_votes_sent", "votes sent", d.votes_sent)
