@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from consensus_fixtures import Net
+from driver_stubs import NullCache, NullPool
 from mbi.node import driver as D
 from mbi.node.driver import BlockLimits, ConsensusDriver
 
@@ -29,22 +30,12 @@ class _Chain:
                                header=SimpleNamespace(hash=b"h" * 32))
 
 
-class _Pool:
-    def on_commit(self, applied, dropped) -> None:  # noqa: ANN001
-        pass
-
-
-class _Cache:
-    def discard(self, envelopes) -> None:  # noqa: ANN001
-        pass
-
-
 def test_synced_blocks_are_checked_ahead_while_the_previous_one_executes() -> None:
     net = Net(4)
     core = net.core(0)
     chain = _Chain()
     verify, execute = ThreadPoolExecutor(2), ThreadPoolExecutor(1)
-    d = ConsensusDriver(core, chain, _Pool(), _Cache(), None, BlockLimits(), verify, execute)  # type: ignore[arg-type]
+    d = ConsensusDriver(core, chain, NullPool(), NullCache(), None, BlockLimits(), verify, execute)  # type: ignore[arg-type]
     spans: dict[int, tuple[float, float]] = {}
     lock = threading.Lock()
 

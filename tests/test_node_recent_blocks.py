@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from consensus_fixtures import CHAIN, Net
+from driver_stubs import NullCache, NullPool
 from mbi.consensus import wire
 from mbi.consensus.events import ServeSync
 from mbi.consensus.types import SyncResponse
@@ -89,16 +90,6 @@ def test_zero_budget_keeps_nothing() -> None:
 
 # ---------------------------------------------------------------- the driver's sync answers
 
-class _Pool:
-    def on_commit(self, applied, dropped) -> None:  # noqa: ANN001
-        pass
-
-
-class _Cache:
-    def discard(self, envelopes) -> None:  # noqa: ANN001
-        pass
-
-
 class _Net:
     """Captures what the driver sends."""
 
@@ -147,7 +138,7 @@ def executed(tmp_path):
 def _run(net: Net, chain: Chain, built: list, recent_bytes: int) -> tuple[ConsensusDriver, _Net]:
     pn = _Net()
     verify, execute = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
-    d = ConsensusDriver(net.core(0), chain, _Pool(), _Cache(), pn, BlockLimits(), verify, execute,  # type: ignore[arg-type]
+    d = ConsensusDriver(net.core(0), chain, NullPool(), NullCache(), pn, BlockLimits(), verify, execute,  # type: ignore[arg-type]
                         recent_bytes=recent_bytes)
     d.feed = lambda event: None  # type: ignore[method-assign]
 
