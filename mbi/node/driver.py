@@ -31,7 +31,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 from mbi.consensus import wire
 from mbi.consensus.core import Core
@@ -45,7 +45,7 @@ from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.looplag import LoopLag
 from mbi.node.metrics import GC_TIMES
 from mbi.node.pacing import BlockPacer, after_timeout
-from mbi.node.recent import RecentBlocks
+from mbi.node.recent import RecentBlocks, committed_pairs
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
 from mbi.p2p.gossip import BatchError, decode_tx_batch, encode_tx_batch
 from mbi.p2p.kinds import Kind
@@ -551,8 +551,8 @@ class ConsensusDriver:
             self._decoding[b.id] = self._loop.run_in_executor(self._verify_pool, self._decode_payload, b)
 
     def _serve_sync(self, a: ServeSync) -> None:
-        """Committed blocks from the store, then those still waiting for execution, as
-        plan_sync_range chooses them: up to a block whose own QC commits it, or a prefix and
+        """Committed blocks (mbi.node.recent.committed_pairs: from memory while this node
+        holds them, else from the store), as plan_sync_range chooses them: up to a block whose own QC commits it, or a prefix and
         the headers that prove it committed (docs/consensus.md §3.6); all in one frame
         (max_frame_bytes), the certified blocks and high QC included when they fit."""
         if not isinstance(a.peer, bytes):
@@ -561,8 +561,8 @@ class ConsensusDriver:
         qc_bound = 128 + vs.bitmap_len + 66 * vs.n  # the commit QC and the high QC, at their largest
         budget = self.net.config.max_frame_bytes - 2 * qc_bound - 64
         from_store: set[int] = set()
-        plan = plan_sync_range(self._committed_pairs(a.from_height, from_store), a.max_blocks, budget,
-                               self.core.limits.max_proof_headers)
+        pairs = committed_pairs(self.recent_blocks, self._pending, self.chain, a.from_height, from_store)
+        plan = plan_sync_range(pairs, a.max_blocks, budget, self.core.limits.max_proof_headers)
         blocks, proof = plan.blocks, plan.proof
         n_store = sum(b.height in from_store for b in blocks)
         self.stats.sync_blocks_store += n_store
@@ -582,27 +582,6 @@ class ConsensusDriver:
             self.stats.sync_proofs += 1
         data = wire.encode_sync_response(blocks, plan.qc, certified, a.high_qc, proof)
         self.net.send(a.peer, Kind.SYNC_RESPONSE, data)
-
-    def _committed_pairs(self, from_height: int, from_store: set[int] | None = None
-                         ) -> Iterator[tuple[Block, QuorumCert]]:
-        """Committed blocks from `from_height` with their commit QCs, in height order, read
-        lazily: from memory when this node still holds them (executed ones in recent_blocks,
-        those waiting for execution in _pending), else from the store. A block moves from
-        _pending to recent_blocks on this thread, after its execution stored it, so none is
-        skipped; an executed block that recent_blocks no longer holds is in the store. The
-        heights read from the store are added to `from_store`."""
-        h = max(from_height, 1)
-        stored = self.chain.stored_height
-        while True:
-            e = self.recent_blocks.get(h) or self._pending.get(h)
-            if e is None:
-                if h > stored:
-                    return
-                e = (self.chain.block_at(h), self.chain.qc_at(h))
-                if from_store is not None:
-                    from_store.add(h)
-            yield e
-            h += 1
 
     def request_sync(self, peer_key: bytes) -> None:
         """Ask a peer for what we lack (used when status reports show we are behind)."""

@@ -9,14 +9,20 @@ held each of these Block objects until it executed it anyway; this keeps the lat
 for longer, within a byte budget, so the common case (a restart after a short outage)
 never touches the store.
 
+`committed_pairs` is what a sync answer reads: memory first, then the store.
+
 The heights held are always one contiguous range: a block that does not follow the last
 one (a jump, which only a caller bug would cause) starts the range afresh.
 """
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from mbi.consensus.types import Block, QuorumCert
+
+if TYPE_CHECKING:
+    from mbi.node.chain import Chain
 
 # Counted per block beside its payload: the header and the objects around it, and per
 # signature of its QC and of its commit QC (a bytes object each). tracemalloc measured an
@@ -81,3 +87,27 @@ class RecentBlocks:
         self._pairs.clear()
         self.nbytes = 0
         self._first = 0
+
+
+def committed_pairs(recent: RecentBlocks, pending: Mapping[int, tuple[Block, QuorumCert]], chain: "Chain",
+                    from_height: int, from_store: set[int] | None = None) -> Iterator[tuple[Block, QuorumCert]]:
+    """The committed blocks from `from_height` with their commit QCs, in height order, for
+    a sync answer (lazily: the planner reads only what it needs): from memory while the
+    node holds them (executed ones in `recent`, those waiting for execution in the
+    driver's `pending`), else from the store, up to its height when this starts. The
+    driver moves a block from `pending` to `recent` on its loop, after the execution
+    stored it, and calls this on the same loop, so no height is skipped; an executed
+    block `recent` no longer holds is in the store. Heights read from the store are added
+    to `from_store`."""
+    h = max(from_height, 1)
+    stored = chain.stored_height
+    while True:
+        e = recent.get(h) or pending.get(h)
+        if e is None:
+            if h > stored:
+                return
+            e = (chain.block_at(h), chain.qc_at(h))
+            if from_store is not None:
+                from_store.add(h)
+        yield e
+        h += 1
