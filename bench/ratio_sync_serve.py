@@ -9,9 +9,10 @@ event loop: `plan_sync_range` over its committed (block, QC) pairs, then
 blocks of 2-4k PAY_COIN transactions) and took the serving validator's loop 1.4-1.7 s
 (docs/bench-e2e.md, "Catch-up after a restart").
 
-- `store`: the pairs come from `Chain.committed_pairs`, which rebuilds each payload from
-  the ledger's transaction records (`block_at`, docs/storage.md) and decodes each QC:
-  what the driver did before it kept recent blocks.
+- `store`: the pairs come from `mbi.node.recent.committed_pairs` with nothing held in
+  memory, so from `Chain.block_at`, which rebuilds each payload from the ledger's
+  transaction records (docs/storage.md), and `Chain.qc_at`: what the driver did before
+  it kept recent blocks.
 - `recent`: the pairs are the Block and QC objects the node executed (the driver's
   `RecentBlocks`), so only planning and encoding are left.
 
@@ -47,6 +48,7 @@ from mbi.crypto import KeyPair  # noqa: E402
 from mbi.ledger import Genesis  # noqa: E402
 from mbi.ledger import testing as T  # noqa: E402
 from mbi.node.chain import Chain  # noqa: E402
+from mbi.node.recent import RecentBlocks, committed_pairs  # noqa: E402
 from mbi.p2p.gossip import encode_tx_batch  # noqa: E402
 from mbi.store import Store  # noqa: E402
 from mbi.types import SignedTransaction, Transaction  # noqa: E402
@@ -109,7 +111,7 @@ def main() -> None:
         t0 = time.perf_counter()
         chain, store, pairs = build(os.path.join(tmp, "db"), args.blocks, args.txs)
         print(f"built {args.blocks} blocks x {args.txs} txs in {time.perf_counter() - t0:.1f} s")
-        paths = {"store": lambda: answer(chain.committed_pairs(1)), "recent": lambda: answer(iter(pairs))}
+        paths = {"store": lambda: answer(committed_pairs(RecentBlocks(0), {}, chain, 1)), "recent": lambda: answer(iter(pairs))}
         want = paths["recent"]()
         assert paths["store"]() == want
         times: dict[str, list[float]] = {k: [] for k in paths}
@@ -155,7 +157,7 @@ def main() -> None:
         if args.profile:
             pr = cProfile.Profile()
             pr.enable()
-            answer(chain.committed_pairs(1))
+            answer(committed_pairs(RecentBlocks(0), {}, chain, 1))
             pr.disable()
             s = io.StringIO()
             pstats.Stats(pr, stream=s).sort_stats("cumulative").print_stats(18)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from api_util import LiveNode
+from mbi.node.recent import RecentBlocks, committed_pairs
 
 
 def test_sync_is_served_from_the_stored_height_not_the_ledger_s(tmp_path):
@@ -28,7 +29,9 @@ def test_sync_is_served_from_the_stored_height_not_the_ledger_s(tmp_path):
             chain.store.last_seq = lambda: h  # type: ignore[method-assign]  # seq h = height h - 1
             chain.store.get_meta = lambda k: None if k in missing else real_meta(k)  # type: ignore[method-assign]
             try:
-                return h - 1, chain.stored_height, [b.height for b, _ in chain.committed_pairs(1)]
+                # what a sync answer reads with nothing held in memory: the store alone
+                pairs = committed_pairs(RecentBlocks(0), {}, chain, 1)
+                return h - 1, chain.stored_height, [b.height for b, _ in pairs]
             finally:
                 chain.store.last_seq, chain.store.get_meta = real_seq, real_meta  # type: ignore[method-assign]
 

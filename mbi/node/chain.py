@@ -273,13 +273,6 @@ class Chain:
         WriteBatch lands, so a reader on another thread may see one more than is stored."""
         return self.store.last_seq() - 1
 
-    def committed_pairs(self, from_height: int) -> Iterator[tuple[Block, QuorumCert]]:
-        """Stored blocks from `from_height` up to the stored height (read once, at the start),
-        each with the QC that committed it; read lazily, as the sync planner asks."""
-        top = self.stored_height
-        for h in range(max(from_height, 1), top + 1):
-            yield self.block_at(h), self.qc_at(h)
-
     def iter_blocks(self, start: int, end: int) -> Iterator[Block]:
         for h in range(start, end + 1):
             yield self.block_at(h)

@@ -552,8 +552,8 @@ class ConsensusDriver:
 
     def _serve_sync(self, a: ServeSync) -> None:
         """Committed blocks (mbi.node.recent.committed_pairs: from memory while this node
-        holds them, else from the store), as plan_sync_range chooses them: up to a block whose own QC commits it, or a prefix and
-        the headers that prove it committed (docs/consensus.md §3.6); all in one frame
+        holds them, else from the store), as plan_sync_range chooses them: up to a block
+        whose own QC commits it, or a prefix and the headers that prove it committed (docs/consensus.md §3.6); all in one frame
         (max_frame_bytes), the certified blocks and high QC included when they fit."""
         if not isinstance(a.peer, bytes):
             return
