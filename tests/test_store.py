@@ -455,6 +455,55 @@ def test_chain_metadata(store: Store, path: str) -> None:
         assert s.tip() == (1, H("hdr", 1))
 
 
+class _FailingWalSync:
+    """Stands in for the store's RocksDB handle: everything passes through, except that
+    the WAL sync fails (as an fsync on a dying disk does)."""
+
+    def __init__(self, db) -> None:
+        self._db = db
+
+    def flush_wal(self, sync: bool) -> None:
+        raise Exception("IO error: fdatasync: Input/output error")
+
+    def __getattr__(self, name: str):
+        return getattr(self._db, name)
+
+
+@pytest.mark.parametrize("write", ["commit", "meta"])
+def test_failed_wal_sync_stops_writes_until_reopened(path: str, write: str) -> None:
+    """A write whose WAL sync fails has unknown durability: the call raises StoreError
+    naming it, and the store refuses every later write (a retry could not tell what is on
+    disk) while reads go on; after a reopen the store is whole and takes writes again."""
+    s = Store.open(path, CHAIN, create=True)
+    s.commit_block(block(1, txs=2))
+    real = s._db
+    s._db = _FailingWalSync(real)
+    try:
+        if write == "commit":
+            with pytest.raises(StoreError, match="WAL sync after writing ledger 2 failed.*restart"):
+                s.commit_block(block(2, txs=2))
+        else:
+            with pytest.raises(StoreError, match="WAL sync after writing chain metadata failed"):
+                s.put_meta(b"k", b"v")
+        s._db = real
+        for call in (lambda: s.commit_block(block(2, txs=2)), lambda: s.put_meta(b"k2", b"v"),
+                     lambda: s.write_meta({b"k3": b"v"}, sync=False)):
+            with pytest.raises(StoreError, match="takes no more writes.*restart"):
+                call()
+        assert s.get_header(1) == b"header-1"  # reads still work
+        assert s.last_seq() == 1  # the failed commit did not move the tip
+    finally:
+        s._db = real
+        s.close()
+    with Store.open(path, CHAIN) as s2:
+        # The write itself reached RocksDB before its sync failed (here the disk is fine, so
+        # it is on disk): recovery finds the store whole at one tip or the other.
+        tip = s2.last_seq()
+        assert tip == (2 if write == "commit" else 1)
+        s2.commit_block(block(tip + 1))
+        assert s2.last_seq() == tip + 1
+
+
 def test_snapshot_is_isolated_from_later_commits(store: Store) -> None:
     store.commit_block(block(1, 2, accounts=[AccountWrite(addr(0), 0, b"a0")],
                              assets=[AssetWrite(addr(0), addr(0), "C", 10), AssetWrite(addr(0), addr(0), "D", 1)],

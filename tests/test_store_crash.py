@@ -213,20 +213,28 @@ def test_commit_and_safety_meta_fsync_before_returning(tmp_path) -> None:
     the system calls: each commit_block and each sync put_meta issues an fdatasync/fsync
     before it returns; a sync=False put_meta does not."""
     log = _strace(tmp_path, _FSYNC_SCRIPT, "fsync,fdatasync,write")
-    # Count syncs between the markers the child writes after each step.
-    phases: list[int] = []
-    count = None
+    # Count syncs between the markers the child writes after each step, and whether the
+    # WAL (a .log file; strace -y names it) was synced after the step's last write to it:
+    # the store writes unsynced and then syncs the WAL (Store._sync_wal), so a sync that
+    # came before the write, or synced another file, would not make the write durable.
+    phases: list[tuple[int, bool]] = []
+    count, wal_dirty, wal_synced = None, False, False
     for line in log.splitlines():
         if "=== " in line and "write(2" in line:
             if count is not None:
-                phases.append(count)
-            count = 0
-        elif count is not None and ("fdatasync(" in line or "fsync(" in line) and "resumed" not in line:
-            count += 1
+                phases.append((count, wal_synced and not wal_dirty))
+            count, wal_dirty, wal_synced = 0, False, False
+        elif count is not None and "resumed" not in line:
+            if "fdatasync(" in line or "fsync(" in line:
+                count += 1
+                if ".log>" in line:
+                    wal_dirty, wal_synced = False, True
+            elif "write(" in line and ".log>" in line:
+                wal_dirty = True
     assert len(phases) == 7, log[-2000:]
-    assert all(n >= 1 for n in phases[:5]), phases  # every commit synced before returning
-    assert phases[5] == 0, phases  # sync=False meta: no fsync
-    assert phases[6] >= 1, phases  # default (safety data): synced
+    assert all(n >= 1 and wal for n, wal in phases[:5]), phases  # every commit's WAL synced before returning
+    assert phases[5][0] == 0, phases  # sync=False meta: no fsync
+    assert phases[6][0] >= 1 and phases[6][1], phases  # default (safety data): WAL synced
 
 
 _CREATE_SCRIPT = r"""
