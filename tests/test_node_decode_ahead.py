@@ -13,7 +13,6 @@ from consensus_fixtures import Net
 from driver_stubs import NullCache, NullPool
 from mbi.node import driver as D
 from mbi.node.driver import BlockLimits, ConsensusDriver
-from mbi.node.outbox import SafetyOutbox
 
 
 class _Chain:
@@ -106,14 +105,5 @@ def test_persisting_safety_writes_only_uncommitted_blocks_to_the_tree() -> None:
     core.root = blocks[3]  # heights 1-3 committed (by a sync), 4-6 not
     for h in (1, 2, 3):
         d._pending[h] = (blocks[h], net.qc(blocks[h]))
-
-    async def persist() -> None:
-        # what start() sets up: the outbox writes the record on its own thread
-        d._outbox = SafetyOutbox(asyncio.get_running_loop(), d.chain.save_safety, d._send, lambda e: None)
-        d._run([PersistSafety(None, b"safety")])  # type: ignore[arg-type]
-        while d._outbox.pending:
-            await asyncio.sleep(0.001)
-        d._outbox.close()
-
-    asyncio.run(persist())
+    d._run([PersistSafety(None, b"safety")])  # type: ignore[arg-type]
     assert saved == [(b"safety", [5, 6])]

@@ -1,8 +1,7 @@
 """The consensus driver: carries out the engine's actions in order on the node's loop.
 
-- `PersistSafety` is written with fsync on a thread of its own, and the messages after it
-  (the vote or timeout it covers, and every later one) leave only once it is on disk
-  (`mbi.node.outbox.SafetyOutbox`); the loop runs meanwhile.
+- `PersistSafety` is written with fsync before the next action (the vote or timeout it
+  covers) is carried out.
 - Messages go out through p2p with the frame kind of their ConsensusMessage field.
 - Payload requests are answered from the pool, at once when a certified block with
   transactions is waiting to commit or the pool has transactions, else when the first
@@ -45,7 +44,6 @@ from mbi.consensus.types import Block, QuorumCert, SyncRequest, Vote
 from mbi.node.chain import Chain, ChainError, Executed
 from mbi.node.looplag import LoopLag
 from mbi.node.metrics import GC_TIMES
-from mbi.node.outbox import SafetyOutbox
 from mbi.node.pacing import BlockPacer, after_timeout
 from mbi.node.recent import RecentBlocks, committed_pairs
 from mbi.node.txs import TxCache, TxPool, decode_and_verify
@@ -139,7 +137,6 @@ class ConsensusDriver:
         self.proposed_at: dict[bytes, float] = {}  # our proposals: block id -> loop time
         self.commit_latencies: list[float] = []    # proposal -> commit at this leader (seconds)
         self._stopping = False
-        self._outbox: SafetyOutbox[Send | Broadcast] | None = None  # made by start(), on the loop
         self.loop_lag: LoopLag | None = None  # the node's; quoted when a round times out
         self._on_fatal: Callable[[str], None] | None = None
         # Line-buffered: each vote reaches the kernel at once, so a SIGKILL loses none.
@@ -150,16 +147,11 @@ class ConsensusDriver:
     def start(self, on_fatal: Callable[[str], None] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         self._on_fatal = on_fatal
-        self._outbox = SafetyOutbox(self._loop, self.chain.save_safety, self._send, self._safety_failed)
         self._exec_task = self._loop.create_task(self._execute_loop())
         self._exec_task.add_done_callback(self._exec_done)
         self._run(self.core.start(time.time()))
         if self.chain.height:  # the engine checks state roots against ours (§5): say where we are
             self.feed(BlockExecuted(self.chain.height, self.chain.state_root()))
-
-    def _safety_failed(self, exc: BaseException) -> None:
-        if self._on_fatal is not None:
-            self._on_fatal(f"the consensus safety record could not be written: {exc!r}")
 
     def _exec_done(self, task: asyncio.Task) -> None:
         if task.cancelled():
@@ -186,8 +178,6 @@ class ConsensusDriver:
                 await self._exec_task
             except asyncio.CancelledError:
                 pass
-        if self._outbox is not None:
-            self._outbox.close()  # the record being written finishes before the store closes
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -231,20 +221,29 @@ class ConsensusDriver:
         for a in actions:
             t = type(a)
             if t is PersistSafety:
-                # fsync'ed on the safety thread; every message after it waits for it (the
-                # outbox). With it the uncommitted blocks a restart needs. Committed ones are
-                # left out: a quorum stored each before voting, so a restart fetches any it
-                # lacks by sync. (A validator catching up receives hundreds of committed
-                # blocks; writing each whole to the tree with the GIL held, only for its
-                # execution to delete it, took 94 of its loop's 1,274 samples in a py-spy
-                # of one catch-up: docs/bench-e2e.md.)
-                assert self._outbox is not None, "the driver persists safety data only once started"
+                # fsync, before anything after it; with it the uncommitted blocks a restart
+                # needs. Committed ones are left out: a quorum stored each before voting, so
+                # a restart fetches any it lacks by sync. (A validator catching up receives
+                # hundreds of committed blocks; writing each whole to the tree, on the loop
+                # with the GIL held, only for its execution to delete it, took 94 of its
+                # loop's 1,274 samples in a py-spy of one catch-up: docs/bench-e2e.md.)
                 top = self.core.committed_height
-                self._outbox.persist(a.data, [b for b in self.core.blocks.values()
-                                              if b.height > top and not self.chain.in_tree(b.id)])
-            elif t is Send or t is Broadcast:
-                assert self._outbox is not None, "the driver sends only once started"
-                self._outbox.send(a)
+                self.chain.save_safety(a.data, [b for b in self.core.blocks.values()
+                                                if b.height > top and not self.chain.in_tree(b.id)])
+            elif t is Send:
+                key = self.vs.keys[a.validator] if a.validator is not None else a.to_peer
+                kind = KIND_OF_TAG.get(a.data[0])
+                if kind is Kind.VOTE:
+                    self.stats.votes_sent += 1
+                if kind is not None and isinstance(key, bytes):
+                    self.net.send(key, kind, a.data)
+            elif t is Broadcast:
+                kind = KIND_OF_TAG[a.data[0]]
+                if kind is Kind.PROPOSAL:
+                    self.stats.proposals += 1
+                elif kind is Kind.TIMEOUT:
+                    self.stats.timeouts_sent += 1
+                self.net.broadcast(kind, a.data)
             elif t is SetTimer:
                 self._set_timer(a)
             elif t is RequestPayload:
@@ -266,23 +265,6 @@ class ConsensusDriver:
                 log.critical("consensus: HALTED: our state root for height %d is %s but a quorum certified %s; "
                              "this node stops voting until an operator looks", a.height, a.ours.hex(),
                              a.certified.hex(), extra={"height": a.height})
-
-    def _send(self, a: Send | Broadcast) -> None:
-        """Hand one of the engine's messages to p2p (the outbox calls this, in order)."""
-        if type(a) is Send:
-            key = self.vs.keys[a.validator] if a.validator is not None else a.to_peer
-            kind = KIND_OF_TAG.get(a.data[0])
-            if kind is Kind.VOTE:
-                self.stats.votes_sent += 1
-            if kind is not None and isinstance(key, bytes):
-                self.net.send(key, kind, a.data)
-        else:
-            kind = KIND_OF_TAG[a.data[0]]
-            if kind is Kind.PROPOSAL:
-                self.stats.proposals += 1
-            elif kind is Kind.TIMEOUT:
-                self.stats.timeouts_sent += 1
-            self.net.broadcast(kind, a.data)
 
     def _set_timer(self, a: SetTimer) -> None:
         assert self._loop is not None
