@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from interleave import archive_mbi, run_worker, verify_rate  # noqa: E402
+from interleave import archive_mbi, fund_accounts, tree_rounds  # noqa: E402
 
 CHAIN = 5
 
@@ -70,12 +70,7 @@ def worker(n: int, blocks: int, warm: int) -> dict:
         ledger, c1 = Ledger.create(Genesis.from_dict(T.genesis_dict(g, [v], chain_id=CHAIN, supply=10**17)))
         store.commit_block(c1)
         keys = [KeyPair.from_seed(i.to_bytes(32, "big")) for i in range(1, 2 * n + 1)]
-        fund = [T.make_tx(g, j + 1, [T.create_account(k.address, 10**10) for k in keys[i:i + 100]], chain_id=CHAIN)
-                for j, i in enumerate(range(0, len(keys), 100))]
-        for b in range(0, len(fund), 10):
-            c = ledger.close(fund[b:b + 10], 1_000 + b)
-            assert all(r.error_code == 0 for r in c.receipts)
-            store.commit_block(c.commit)
+        fund_accounts(ledger, g, keys, CHAIN, store)
         senders, receivers = keys[:n], keys[n:]
         rng = np.random.default_rng(7)
         ticker.start()
@@ -128,14 +123,8 @@ def main() -> None:
         return
     base_dir = archive_mbi(ROOT, args.base)
     try:
-        trees = {"base": base_dir, "new": ROOT}
-        res: dict[str, list[dict]] = {"base": [], "new": []}
-        ref: list[float] = []
-        for r in range(args.rounds):
-            for name in (["base", "new"] if r % 2 == 0 else ["new", "base"]):
-                res[name].append(run_worker(__file__, trees[name], ["--txs", str(args.txs), "--blocks",
-                                                                    str(args.blocks), "--warm", str(args.warm)], ROOT))
-                ref.append(verify_rate())
+        res, ref = tree_rounds(__file__, ROOT, base_dir, args.rounds,
+                               ["--txs", str(args.txs), "--blocks", str(args.blocks), "--warm", str(args.warm)])
         sha = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
                              text=True).stdout.strip()
         la = os.getloadavg()

@@ -107,3 +107,34 @@ def verify_rate(seconds: float = 0.5) -> float:
     from bench.cluster.reference import verify_rate as vr
 
     return vr(seconds)["cpu_per_s"]
+
+
+def tree_rounds(script: str, root: str, base_dir: str, rounds: int, args: list[str]
+                ) -> tuple[dict[str, list[dict]], list[float]]:
+    """One worker of `script` per tree ("base": the archive in `base_dir`, "new": `root`)
+    each round, in alternating order, with libsodium's rate measured after each worker:
+    (the workers' results by tree, the reference rates)."""
+    trees = {"base": base_dir, "new": root}
+    res: dict[str, list[dict]] = {"base": [], "new": []}
+    ref: list[float] = []
+    for r in range(rounds):
+        for name in (["base", "new"] if r % 2 == 0 else ["new", "base"]):
+            res[name].append(run_worker(script, trees[name], args, root))
+            ref.append(verify_rate())
+    return res, ref
+
+
+def fund_accounts(ledger, genesis_key, keys, chain_id: int, store=None) -> None:  # noqa: ANN001
+    """Create every account of `keys` with 10**10 from the genesis account: 100 accounts a
+    transaction, 10 transactions a ledger, each ledger committed to `store` if given.
+    Runs in a worker, so it uses the mbi of the tree under test."""
+    from mbi.ledger import testing as T
+
+    fund = [T.make_tx(genesis_key, j + 1, [T.create_account(k.address, 10**10) for k in keys[i:i + 100]],
+                      chain_id=chain_id)
+            for j, i in enumerate(range(0, len(keys), 100))]
+    for b in range(0, len(fund), 10):
+        c = ledger.close(fund[b:b + 10], 1_000 + b)
+        assert all(r.error_code == 0 for r in c.receipts)
+        if store is not None:
+            store.commit_block(c.commit)

@@ -29,7 +29,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from interleave import archive_mbi, run_worker, verify_rate  # noqa: E402
+from interleave import archive_mbi, fund_accounts, tree_rounds  # noqa: E402
 
 CHAIN = 5
 
@@ -49,11 +49,7 @@ def worker(n: int, samples: int) -> dict:
     g, v = KeyPair.from_seed(b"\xee" * 32), KeyPair.from_seed(b"\xef" * 32)
     ledger, _ = Ledger.create(Genesis.from_dict(T.genesis_dict(g, [v], chain_id=CHAIN, supply=10**17)))
     keys = [KeyPair.from_seed(i.to_bytes(32, "big")) for i in range(1, n + 2)]
-    fund = [T.make_tx(g, j + 1, [T.create_account(k.address, 10**10) for k in keys[i:i + 100]], chain_id=CHAIN)
-            for j, i in enumerate(range(0, len(keys), 100))]
-    for b in range(0, len(fund), 10):
-        c = ledger.close(fund[b:b + 10], 1_000 + b)
-        assert all(r.error_code == 0 for r in c.receipts)
+    fund_accounts(ledger, g, keys, CHAIN)
     items = []
     for i, k in enumerate(keys[:n]):
         blob = Transaction(source_address=k.address, nonce=1 + i % 3, fee_limit=10**6, gas_price=100,
@@ -100,14 +96,8 @@ def main() -> None:
         return
     base_dir = archive_mbi(ROOT, args.base)
     try:
-        trees = {"base": base_dir, "new": ROOT}
-        res: dict[str, list[dict]] = {"base": [], "new": []}
-        ref: list[float] = []
-        for r in range(args.rounds):
-            for name in (["base", "new"] if r % 2 == 0 else ["new", "base"]):
-                res[name].append(run_worker(__file__, trees[name], ["--items", str(args.items), "--samples",
-                                                                    str(args.samples)], ROOT))
-                ref.append(verify_rate())
+        res, ref = tree_rounds(__file__, ROOT, base_dir, args.rounds,
+                               ["--items", str(args.items), "--samples", str(args.samples)])
         sha = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
                              text=True).stdout.strip()
         la = os.getloadavg()

@@ -34,7 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from interleave import archive_mbi, run_worker, verify_rate  # noqa: E402
+from interleave import archive_mbi, fund_accounts, tree_rounds  # noqa: E402
 
 CHAIN = 5
 
@@ -59,12 +59,7 @@ def worker(n: int, blocks: int, warm: int) -> dict:
         store.commit_block(c1)
         keys = [KeyPair.from_seed(i.to_bytes(32, "big")) for i in range(1, 2 * n + (warm + blocks) * n // 10 + 2)]
         accts, fresh = keys[:2 * n], keys[2 * n:]
-        fund = [T.make_tx(g, j + 1, [T.create_account(k.address, 10**10) for k in accts[i:i + 100]], chain_id=CHAIN)
-                for j, i in enumerate(range(0, len(accts), 100))]
-        for b in range(0, len(fund), 10):
-            c = ledger.close(fund[b:b + 10], 1_000 + b)
-            assert all(r.error_code == 0 for r in c.receipts)
-            store.commit_block(c.commit)
+        fund_accounts(ledger, g, accts, CHAIN, store)
         senders, receivers = accts[:n], accts[n:]
         rng = np.random.default_rng(7)
         fi = 0
@@ -139,15 +134,8 @@ def main() -> None:
         return
     base_dir = archive_mbi(ROOT, args.base)
     try:
-        trees = {"base": base_dir, "new": ROOT}
-        res: dict[str, list[dict]] = {"base": [], "new": []}
-        ref: list[float] = []
-        for r in range(args.rounds):
-            order = ["base", "new"] if r % 2 == 0 else ["new", "base"]
-            for name in order:
-                res[name].append(run_worker(__file__, trees[name], ["--txs", str(args.txs), "--blocks", str(args.blocks),
-                                                                    "--warm", str(args.warm)], ROOT))
-                ref.append(verify_rate())
+        res, ref = tree_rounds(__file__, ROOT, base_dir, args.rounds,
+                               ["--txs", str(args.txs), "--blocks", str(args.blocks), "--warm", str(args.warm)])
         roots = {x["root"] for v in res.values() for x in v}
         assert len(roots) == 1, f"the trees disagree on the state root: {roots}"
         sha = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
