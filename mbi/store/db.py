@@ -2,8 +2,8 @@
 
 One writer (the node's commit path) and any number of readers. Each committed block is
 one atomic WriteBatch, written and then made durable (the WAL is fsynced, with the GIL
-released) before ``commit_block`` returns; the chain tip is part of the same batch, so after a crash the
-tip and the data always agree. See ``docs/storage.md``.
+released) before ``commit_block`` returns; the chain tip is part of the same batch, so
+after a crash the tip and the data always agree. See ``docs/storage.md``.
 """
 from __future__ import annotations
 
@@ -445,8 +445,8 @@ class Store(_Reader):
         """fsync the WAL after an unsynced write, with the GIL released. rocksdict's
         ``write`` holds the GIL for its whole call, so a ``sync=True`` write froze every
         other thread of the node (its event loop among them) through the fsync as well:
-        for a 3,500-transaction block the longest hold fell from 26 to 17 ms this way
-        (bench/gil_commit.py). The write is durable when this returns, as a synced write
+        for a 3,500-transaction block the longest hold fell from 20.3 to 14.5 ms this way
+        (median of bench/gil_commit.py's interleaved rounds, docs/storage.md). The write is durable when this returns, as a synced write
         is; other threads of this process may read it during the sync (docs/storage.md).
         A failed sync leaves the written data of unknown durability, so the store takes
         no more writes: the node must restart, and recovery replays what reached disk."""
