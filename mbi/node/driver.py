@@ -178,6 +178,8 @@ class ConsensusDriver:
                 await self._exec_task
             except asyncio.CancelledError:
                 pass
+            except Exception:  # noqa: BLE001 - it failed earlier: _exec_done logged it and made it fatal
+                pass  # the rest of the shutdown (p2p, pools, the store's close) must still run
         if self._journal is not None:
             self._journal.close()
             self._journal = None
