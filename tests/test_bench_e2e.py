@@ -237,3 +237,31 @@ def test_kill_figures_split_the_restart_into_api_up_first_ledger_and_catch_up() 
     assert k["first_answer_after_restart_s"] == 3.5
     assert k["first_new_ledger_after_restart_s"] == 6.0
     assert k["catch_up_s"] == 11.0 and k["caught_up_at_seq"] == 31
+
+
+def _report(tps: float, p99: float, lost: int = 0, exhausted: bool = False, kill: dict | None = None) -> dict:
+    return {"tps": tps, "latency_ms": {"p50": p99 / 4, "p90": p99 / 2, "p99": p99},
+            "cpu": {"validators_us_per_tx": 100.0}, "reference": {"libsodium_verify_per_s": 20000},
+            "telemetry": {"loop_stall_seconds": [0.5, 1.5], "timeouts": [0, 2]}, "kill": kill,
+            "lost": lost, "duplicated": 0, "invalid_committed": 0, "diverged_ledgers": 0,
+            "generator": {"exhausted": exhausted}}
+
+
+def test_summarize_takes_medians_per_configuration_and_sums_failures(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    from bench.cluster import summarize
+
+    for name, rep in {"rate-1": _report(9000, 3000), "rate-2": _report(10000, 2000, lost=2),
+                      "rate-3": _report(11000, 2500, exhausted=True),
+                      "kill-1": _report(8000, 4000, kill={"down_ratio": 0.9, "catch_up_s": 12.5})}.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(rep))
+    assert summarize.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    med = {ln.split()[0]: ln for ln in out.split("medians (runs):")[1].strip().splitlines()}
+    rate = med["rate"]
+    assert "(3)" in rate and "tps  10,000" in rate and "p99  2,500" in rate
+    assert "lost 2 " in rate and "RAN OUT x1" in rate  # summed over the rounds, not a median
+    assert "while down" not in rate
+    kill = med["kill"]
+    assert "while down 0.90" in kill and "catch-up 12.5 s" in kill and "lost 0 " in kill and "RAN OUT" not in kill
+    assert summarize.main([str(tmp_path / "empty")]) == 1
