@@ -1,6 +1,7 @@
 #!/bin/bash
 # Interleaved e2e A/B: `mbi bench e2e` from a git worktree of OLD_REV and from this tree,
-# alternating old/new PAIRS times, one summary line per run (docs/bench-e2e.md).
+# alternating old/new PAIRS times, one summary line per run and then the medians of each
+# side (bench/cluster/summarize.py; docs/bench-e2e.md).
 #
 #   bench/cluster/ab_e2e.sh OLD_REV [PAIRS=3] [DURATION=60] [OUT=/tmp/mbi-ab] [-- extra e2e flags]
 #
@@ -38,4 +39,5 @@ print(f"{sys.argv[2]} {sys.argv[3]} {r['config'].get('git')}: tps {r['tps']:,.0f
 PY
   done
 done
+{ "$PY" "$ROOT/bench/cluster/summarize.py" "$OUT" | sed -n '/^medians/,$p'; } || true  # old and new medians
 echo "worktree left at $OLD (git -C $ROOT worktree remove --force $OLD)"
