@@ -4,7 +4,7 @@
 
 A report's configuration is its file name without the trailing round number
 (`rate-2.json` is round 2 of `rate`), as bench/cluster/target_set.sh names them. Medians
-are over the rounds of one configuration; lost, duplicated and invalid_committed are
+are over the rounds of one configuration; lost, duplicated, invalid_committed and diverged are
 summed, since one non-zero run is a failure whatever the others say; so is the count of
 runs whose generator ran out of pre-signed transactions (RAN OUT: their TPS is a lower
 bound).
