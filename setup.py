@@ -85,6 +85,8 @@ KERNELS: dict[str, tuple[list[str], dict[str, list[str]], str]] = {
     "mempool": (["core_ext/mempool.pyx", f"{SRC}/mempool/pool.cpp"], {}, "c++"),
     # The common PAY_COIN transaction's fields in one pass, for the ledger's inline path.
     "txscan": (["core_ext/txscan.pyx", f"{SRC}/txscan/txscan.c"], {}, "c"),
+    # The ledger's inline PAY_COIN loop (Executor.run_block), without the interpreter.
+    "execpay": (["core_ext/execpay.pyx"], {}, "c"),
 }
 
 

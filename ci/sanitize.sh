@@ -21,13 +21,13 @@ CC=${CC:-gcc}
 export CC
 
 # The native test files: everything that drives core_ext directly. The portable pass
-# repeats only the kernels that have CPU-specific paths (the pool, the mempool and txscan
-# have none, so a second pass over them would test the same code again).
+# repeats only the kernels that have CPU-specific paths (the pool, the mempool, txscan and
+# execpay have none, so a second pass over them would test the same code again).
 TESTS=(tests/test_hashing.py tests/test_merkle.py tests/test_sigverify.py
        tests/test_sigverify_backends.py tests/test_sigverify_field.py tests/test_sigverify_zip215.py
        tests/test_sigverify_ref.py tests/test_sigverify_keycache.py tests/test_pool.py tests/test_mempool.py
        tests/test_mempool_model.py
-       tests/test_txscan.py)
+       tests/test_txscan.py tests/test_execpay.py tests/test_ledger.py tests/test_ledger_model.py)
 PORTABLE_TESTS=(tests/test_hashing.py tests/test_merkle.py tests/test_sigverify.py
                 tests/test_sigverify_backends.py tests/test_sigverify_field.py
                 tests/test_sigverify_zip215.py tests/test_sigverify_ref.py)

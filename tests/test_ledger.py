@@ -186,12 +186,14 @@ def test_signature_failures(view):
 
 
 # ---------------------------------------------------------------- PAY_COIN
-@pytest.fixture(params=[True, False], ids=["fast-path", "generic"])
+@pytest.fixture(params=[(True, True), (True, False), (False, False)], ids=["native-loop", "fast-path", "generic"])
 def paths(request, monkeypatch):
-    """Run a test through the inlined single-PAY_COIN path and the generic handler."""
+    """Run a test through the inlined single-PAY_COIN path (its loop native or Python)
+    and the generic handler."""
     from mbi.ledger import execute
-    monkeypatch.setattr(execute, "FAST_PATHS", request.param)
-    return request.param
+    monkeypatch.setattr(execute, "FAST_PATHS", request.param[0])
+    monkeypatch.setattr(execute, "NATIVE_RUN", request.param[1])
+    return request.param[0]
 
 
 def test_pay_coin_creates_a_missing_dest(view, paths):
@@ -432,6 +434,19 @@ def test_multisig_type_threshold(msig, paths):
     # weight 3 reaches tx_threshold but not PAY_COIN's 5: nonce and fee are charged, payment reverted
     assert_op_fails(view, tx([A, S1], 2, T.pay_coin(B.address, 1)), E.INVALID_SIGNATURE)
     ok(view, tx([A, S1, S2], 3, T.pay_coin(B.address, 1)))
+
+
+def test_single_signature_below_the_pay_coin_type_threshold(view, paths):
+    """One signature by the master key that reaches tx_threshold but not PAY_COIN's own
+    threshold: the shape the inline path settles, on an account it must not settle."""
+    ok(view, tx(A, 1, T.set_privilege("3", "1", [], [(7, 5)])))
+    before = view.get_account(B.address).balance
+    assert_op_fails(view, tx(A, 2, T.pay_coin(B.address, 1)), E.INVALID_SIGNATURE)
+    assert view.get_account(B.address).balance == before
+    # a type threshold for another operation leaves PAY_COIN to tx_threshold
+    ok(view, tx(A, 3, T.set_privilege("", "", [], [(7, 0), (3, 9)])))
+    ok(view, tx(A, 4, T.pay_coin(B.address, 1)))
+    assert view.get_account(B.address).balance == before + 1
 
 
 def test_operation_with_other_source(view):

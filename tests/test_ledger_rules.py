@@ -231,12 +231,16 @@ def _norm(row):
     return rid, kind, code, setup, build
 
 
-@pytest.fixture(params=[(True, True), (True, False), (False, True)], ids=["fast-path", "fast-path-decoded", "generic"])
+@pytest.fixture(params=[(True, True, True), (True, True, False), (True, False, True), (False, True, True)],
+                ids=["native-loop", "fast-path", "fast-path-decoded", "generic"])
 def paths(request, monkeypatch):
-    # the inline path reading fields natively (core_ext.txscan) or from the decoded message
+    # the inline path: its loop native (core_ext.execpay) or Python, reading fields
+    # natively (core_ext.txscan) or from the decoded message; or the generic handlers
     from mbi.ledger import execute
+    assert execute._native_run is not None, "core_ext.execpay did not bind"
     monkeypatch.setattr(execute, "FAST_PATHS", request.param[0])
     monkeypatch.setattr(execute, "NATIVE_SCAN", request.param[1])
+    monkeypatch.setattr(execute, "NATIVE_RUN", request.param[2])
     return request.param
 
 

@@ -39,6 +39,9 @@ FAST_PATHS = True
 # Whether that path reads the transaction's fields with core_ext.txscan (one native pass
 # over the signed bytes) or from the decoded message; tests compare the two.
 NATIVE_SCAN = True
+# Whether run_block's loop runs natively (core_ext.execpay, the same loop without the
+# interpreter) when NATIVE_SCAN is on; tests run it against the Python loop and the model.
+NATIVE_RUN = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +334,12 @@ class Executor:
         addr_ok = _addr_ok
         is_address = _is_address
         max_env = MAX_ENVELOPE_SIZE
+        if NATIVE_RUN and NATIVE_SCAN and _native_run is not None and _fits_i64(
+                chain_id, ledger_seq, min_price, reserve, op_gas) and type(transactions) is list:
+            out, fees = _native_run(transactions, overlay, bget, create, apply_tx, _scan_pay, addr_ok, is_address,
+                                    chain_id, ledger_seq, min_price, reserve, op_gas, max_env)
+            self.fees += fees
+            return out
         native = _scan_pay if NATIVE_SCAN else None
         fees = 0  # this loop's fees; apply_tx adds its own to self.fees
         out: list[Receipt] = []
@@ -408,6 +417,25 @@ class Executor:
 
 
 _by_index = attrgetter("index")
+
+
+def _fits_i64(*values: int) -> bool:
+    """The native loop takes these as int64 (a chain config outside it keeps the Python loop)."""
+    return all(type(v) is int and -INT64_MAX - 1 <= v <= INT64_MAX for v in values)
+
+
+def _bind_native():
+    """core_ext.execpay's loop, bound to this module's classes; None where they do not
+    have the plain __slots__ layout it needs (then run_block keeps its Python loop)."""
+    try:
+        from core_ext import execpay
+        execpay.bind(Account, SignedTransaction, Receipt)
+    except (ImportError, TypeError):
+        return None
+    return execpay.run_pay_block
+
+
+_native_run = _bind_native()
 
 
 def _scan_decoded(tx) -> tuple[str, int, int, int, int, int, str, int] | None:
