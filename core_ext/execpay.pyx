@@ -227,6 +227,12 @@ def run_pay_block(list transactions, dict overlay, object base_get, object creat
     cdef object stx, sc, src, dest, sigs, sig0, acct, d, base, w, tt, new
     for stx in transactions:
         index += 1
+        if (index & 2047) == 2047:
+            # Let other threads in now and then, as the interpreter's switch interval does for
+            # the Python loop: a 10,000-transaction block would otherwise hold the GIL from
+            # start to end (the node's event loop is one of the threads waiting).
+            with nogil:
+                pass
         if type(stx) is not SignedTx:
             out.append(apply_tx(stx, index))
             continue

@@ -224,3 +224,44 @@ def test_bind_refuses_classes_it_cannot_lay_out():
         execpay.bind(Account, SignedTransaction, Account)  # not Receipt's slots
     # the ledger's own binding stands (a failed bind leaves it as it was)
     execpay.bind(Account, SignedTransaction, Receipt)
+
+
+def test_a_long_block_lets_other_threads_run(monkeypatch):
+    """The native loop yields the GIL every 2,048 transactions, as the interpreter's switch
+    interval lets the Python loop do: another thread (the node's event loop, in a node)
+    runs while a big block executes, not only after it."""
+    import threading
+    import time
+
+    monkeypatch.setattr(execute, "NATIVE_RUN", True)
+    view = ViewWithGetter(ChainConfig(CHAIN, FeeConfig(gas_price=100)), _accounts())
+    txs = [T.make_tx(KEYS[i % 12], i // 12 + 1, [T.pay_coin(KEYS[(i + 1) % 12].address, 70_000)], chain_id=CHAIN)
+           for i in range(12 * 700)]
+    for t in txs:
+        t.sig_ok = True
+    stamps: list[float] = []
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(0.0001)
+    th = threading.Thread(target=spin)
+    th.start()
+    try:
+        time.sleep(0.01)
+        ex = execute.Executor(view, 2)
+        t0 = time.perf_counter()
+        rs = ex.run_block(txs)
+        t1 = time.perf_counter()
+    finally:
+        stop.set()
+        th.join()
+        sys.setswitchinterval(old)
+    assert len(rs) == len(txs) and all(r.error_code == 0 for r in rs)
+    # the middle of the call: the interpreter may switch threads at its start and end anyway
+    d = t1 - t0
+    inside = [s for s in stamps if t0 + 0.3 * d < s < t1 - 0.3 * d]
+    assert inside, f"no other thread ran in the middle of the {1e3 * d:.1f} ms block"
