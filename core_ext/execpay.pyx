@@ -192,6 +192,12 @@ cdef bint _addr_valid(dict memo, object is_address, object a) except -1:
     return bool(is_address(a))
 
 
+cdef inline bint _can_receive(object acct, int64_t amount, int64_t *bal):
+    """An exact Account whose int64 balance can take ``amount`` (sets ``bal``)."""
+    return (type(acct) is Account and _i64(_get(acct, A_BALANCE), bal)
+            and <i128>bal[0] + amount <= I64_MAX)
+
+
 cdef inline object _base(object base_map, object base_get, object key):
     """The committed account at ``key`` or None: one dict read when the state's getter
     is a dict's own ``get`` (LedgerState's), else a call of the getter."""
@@ -311,20 +317,14 @@ def run_pay_block(list transactions, dict overlay, object base_get, object creat
                     out.append(apply_tx(stx, index))
                     continue
             else:
-                if type(base) is not Account or not _i64(_get(base, A_BALANCE), &d_bal):
-                    out.append(apply_tx(stx, index))
-                    continue
-                if <i128>d_bal + amount > I64_MAX:
+                if not _can_receive(base, amount, &d_bal):
                     out.append(apply_tx(stx, index))
                     continue
                 d = _clone(base)
                 PyDict_SetItem(overlay, dest, d)
         else:
             d = <object>p
-            if type(d) is not Account or not _i64(_get(d, A_BALANCE), &d_bal):
-                out.append(apply_tx(stx, index))
-                continue
-            if <i128>d_bal + amount > I64_MAX:
+            if not _can_receive(d, amount, &d_bal):
                 out.append(apply_tx(stx, index))
                 continue
         # -- every check passed: nonce, fee (fee_limit taken, the rest refunded), pay
