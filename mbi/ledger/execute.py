@@ -318,8 +318,10 @@ class Executor:
         apply_operation and pay_coin passes, its effects are written here; the first check
         that does not pass hands the transaction, untouched, to ``apply_tx``, which finds
         the same failure with its code and message. Only success is decided here, so
-        codes, messages and the order of checks stay the generic path's (the tests run
-        all three ways on the same random blocks).
+        codes, messages and the order of checks stay the generic path's. With NATIVE_RUN
+        (and NATIVE_SCAN) on, a list of transactions goes through core_ext.execpay, this
+        same loop without the interpreter (the tests run all four ways on the same random
+        blocks).
         """
         overlay = self.overlay
         oget = overlay.get
