@@ -38,7 +38,6 @@ cdef extern from "Python.h":
     bint PyLong_CheckExact(object o)
     bint PyUnicode_CheckExact(object o)
     bint PyTuple_CheckExact(object o)
-    bint PyDict_CheckExact(object o)
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     PyObject *PyType_GenericAlloc(PyTypeObject *t, Py_ssize_t n)
     PyObject *Py_True
